@@ -1,0 +1,30 @@
+# Two commands for a newcomer: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench clean
+
+# The stamp depends on pyproject.toml so a changed dependency list reinstalls.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 1>&2
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 1>&2
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@$(BIN)/corpusbot run
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) data/corpus.db data/corpus.db-wal data/corpus.db-shm

@@ -1,0 +1,1 @@
+"""Front ends of corpusbot: the ``corpusbot`` command line and the Discord bot."""
