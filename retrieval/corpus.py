@@ -1,60 +1,162 @@
 """The one entry point every front end uses (CLI, Discord bot, eval, bench).
 
-SKELETON: signatures are the contract; bodies land with the core issue.
+``Corpus`` wraps a :class:`~retrieval.store.Store` and exposes plain, blocking,
+thread-safe methods that return the dataclasses of :mod:`retrieval.models`. The bot
+calls them through ``asyncio.to_thread``; the CLI calls them directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
+from retrieval import answer as answering
+from retrieval import ingest as ingesting
+from retrieval import sources
+from retrieval.errors import CorpusError, StoreError
 from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
+from retrieval.store import Store
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DB = Path("data/corpus.db")
+
+
+def default_db_path() -> Path:
+    """``$CORPUSBOT_DB`` or ``data/corpus.db``."""
+    return Path(os.environ.get("CORPUSBOT_DB") or DEFAULT_DB)
+
+
+def seeds_dir() -> Path:
+    """``$CORPUSBOT_SEEDS`` or the ``seeds/`` folder of this checkout."""
+    return Path(os.environ.get("CORPUSBOT_SEEDS") or PROJECT_ROOT / "seeds")
 
 
 class Corpus:
+    """A question-answering corpus backed by one SQLite file."""
+
+    def __init__(self, store: Store):
+        self.store = store
+
+    @property
+    def path(self) -> Path:
+        return self.store.path
+
     @classmethod
     def open(cls, path: str | Path | None = None, *, create: bool = True) -> Corpus:
         """Open the store at ``path`` (default: $CORPUSBOT_DB or data/corpus.db).
 
-        A missing database is built from ``seeds/`` when ``create``; a corrupt or
-        foreign file raises :class:`retrieval.errors.StoreError` with a one-line message.
+        A missing database is built from ``seeds/`` when ``create`` (into a temporary
+        file first, so an interrupted build leaves nothing half-made); a corrupt or
+        foreign file raises :class:`StoreError` with a one-line message.
         """
-        raise NotImplementedError
+        path = Path(path) if path is not None else default_db_path()
+        if not path.exists() and create:
+            build(path, [seeds_dir()])
+        return cls(Store.open(path))
 
-    def ask(self, question: str, *, k: int = 3, offset: int = 0) -> Answer:
+    @classmethod
+    def create(cls, path: str | Path) -> Corpus:
+        """A new, empty corpus at ``path``."""
+        return cls(Store.create(path))
+
+    def ask(self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0) -> Answer:
         """Answer a question: the top ``k`` sentences after ``offset`` (``More`` pages on)."""
-        raise NotImplementedError
+        return answering.answer(self.store, question, k=k, offset=offset)
 
     def context(self, sentence_id: int, *, before: int = 1, after: int = 1) -> list[Sentence]:
         """The sentence with its neighbours in the same article, in order."""
-        raise NotImplementedError
+        found = self.store.sentences([sentence_id])
+        if not found:
+            return []
+        return self.store.neighbours(found[0], max(0, before), max(0, after))
 
     def article(self, article_id: int) -> Article | None:
-        raise NotImplementedError
+        return self.store.article(article_id)
 
     def article_text(self, article_id: int) -> str:
         """The article exactly as stored (complete, boilerplate included)."""
-        raise NotImplementedError
+        text = self.store.article_text(article_id)
+        if text is None:
+            raise CorpusError(f"no article with id {article_id}")
+        return text
 
     def find_source(self, name: str) -> SourceMatch:
         """Find an article by id, file name, or words of its title/outlet/date/topic."""
-        raise NotImplementedError
+        return sources.find(self.store, name)
 
     def suggest(self, text: str, *, limit: int = 25) -> list[Article]:
-        """Articles whose title/outlet/date best match ``text`` (autocomplete); all if empty."""
-        raise NotImplementedError
+        """Articles whose title/outlet/date best match ``text`` (autocomplete); first ones if empty."""
+        return sources.suggest(self.store, text, limit=limit)
 
     def articles(self) -> list[Article]:
-        raise NotImplementedError
+        return self.store.articles()
 
     def stats(self) -> CorpusStats:
-        raise NotImplementedError
+        articles, sentences, terms = self.store.counts()
+        totals = self.store.totals()
+        return CorpusStats(
+            articles=articles,
+            sentences=sentences,
+            terms=terms,
+            avg_sentence_length=totals.tokens / totals.sentences if totals.sentences else 0.0,
+            db_bytes=self.store.size_bytes(),
+        )
+
+    def ingest(
+        self, paths: Iterable[str | Path], *, progress: Callable[[int], None] | None = None
+    ) -> ingesting.IngestReport:
+        """Add or update the articles in ``paths`` (files or folders)."""
+        return ingesting.ingest(self.store, paths, progress=progress)
+
+    def remove(self, article_id: int) -> None:
+        if self.store.article(article_id) is None:
+            raise CorpusError(f"no article with id {article_id}")
+        ingesting.remove(self.store, article_id)
 
     def record_feedback(
         self, *, question: str, sentence_ids: Sequence[int], user_id: str, vote: int
     ) -> None:
         """Store a 👍 (+1) / 👎 (-1) for the results shown for ``question``."""
-        raise NotImplementedError
+        if vote not in (1, -1):
+            raise ValueError("vote must be +1 or -1")
+        self.store.add_feedback(
+            {
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "user_id": str(user_id),
+                "question": question,
+                "sentence_ids": json.dumps([int(i) for i in sentence_ids]),
+                "vote": vote,
+            }
+        )
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.store.close()
+
+    def __enter__(self) -> Corpus:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def build(path: Path, folders: Sequence[Path]) -> ingesting.IngestReport:
+    """Build a new store at ``path`` from ``folders``, atomically (temp file + rename)."""
+    missing = [str(f) for f in folders if not Path(f).exists()]
+    if missing:
+        raise StoreError(f"no database at {path}, and no corpus to build it from ({missing[0]})")
+    tmp = path.with_name(path.name + ".building")
+    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+        with contextlib.suppress(FileNotFoundError):
+            leftover.unlink()
+    store = Store.create(tmp)
+    try:
+        report = ingesting.ingest(store, folders)
+    finally:
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.close()
+    os.replace(tmp, path)
+    return report

@@ -1,0 +1,187 @@
+"""The Discord client: configuration, command tree, the one error handler, and ``serve()``.
+
+``serve()`` is what ``corpusbot serve`` and ``python -m bot`` run. Start-up problems a
+person can fix (no token, a rejected token, an unusable database) are one line on stderr
+and exit status 1, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import signal
+import sys
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.ext import commands
+
+from bot.config import Config, ConfigError, load_config
+from retrieval.corpus import Corpus
+from retrieval.errors import CorpusError
+
+log = logging.getLogger("corpusbot.bot")
+
+APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again."
+
+
+def intents() -> discord.Intents:
+    """Slash commands need no privileged intent; ``guilds`` keeps the guild cache sane."""
+    wanted = discord.Intents.none()
+    wanted.guilds = True
+    return wanted
+
+
+class CorpusTree(app_commands.CommandTree):
+    """A command tree with the bot's one error handler (views route their errors here too)."""
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError | Exception
+    ) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(error, app_commands.CommandOnCooldown):
+            wait = max(1, math.ceil(error.retry_after))
+            log.info("cooldown user=%s retry_after=%.1f", interaction.user.id, error.retry_after)
+            message = f"You're asking quickly. Please wait {wait} s before your next question."
+        elif isinstance(original, CorpusError):
+            # Errors meant for people carry one short line (a locked database, say).
+            log.warning("corpus error user=%s: %s", interaction.user.id, original)
+            message = str(original)
+        elif isinstance(error, app_commands.CheckFailure):
+            message = "You can't use this command here."
+        else:
+            command = interaction.command.qualified_name if interaction.command else "component"
+            log.error(
+                "unhandled error in %s (interaction %s)", command, interaction.id,
+                exc_info=(type(original), original, original.__traceback__),
+            )
+            message = APOLOGY
+        await self._tell(interaction, message)
+
+    @staticmethod
+    async def _tell(interaction: discord.Interaction, message: str) -> None:
+        """Answer ephemerally however far the interaction got; never raise from here."""
+        try:
+            if interaction.type is discord.InteractionType.autocomplete:
+                if not interaction.response.is_done():
+                    await interaction.response.autocomplete([])
+            elif interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+        except discord.HTTPException as exc:
+            log.warning("could not tell the user about an error: %s", exc)
+
+
+class CorpusBot(commands.Bot):
+    """The bot: a Corpus, the command cog, and nothing that pings anyone."""
+
+    def __init__(self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False):
+        super().__init__(
+            # Mentions only: no message content intent needed, and no prefix commands exist.
+            command_prefix=commands.when_mentioned,
+            intents=intents(),
+            allowed_mentions=discord.AllowedMentions.none(),
+            tree_cls=CorpusTree,
+            help_command=None,
+        )
+        self.corpus = corpus
+        self.guild_id = guild_id
+        self.sync_commands = sync
+
+    async def setup_hook(self) -> None:
+        await self.load_extension("bot.commands")
+        if self.sync_commands:
+            await self.sync_tree()
+
+    async def sync_tree(self) -> list[app_commands.AppCommand]:
+        """Publish the commands: to one guild at once when configured, else globally."""
+        if self.guild_id is not None:
+            guild = discord.Object(id=self.guild_id)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("synced %d commands to guild %s", len(synced), self.guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands (may take a while to appear)", len(synced))
+        return synced
+
+    async def on_ready(self) -> None:
+        log.info("ready as %s (id %s)", self.user, self.user.id if self.user else "?")
+
+
+def use_endpoints(config: Config) -> None:
+    """Point discord.py at a Discord-compatible endpoint (tests use a fake on 127.0.0.1).
+
+    REST calls, interaction callbacks and follow-up webhooks all go through ``Route.BASE``.
+    """
+    if config.api_base:
+        discord.http.Route.BASE = config.api_base
+    if config.gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(config.gateway_url)
+
+
+def _fail(message: str) -> int:
+    print(f"corpusbot: {message}", file=sys.stderr)
+    return 1
+
+
+async def _run(bot: CorpusBot, token: str) -> None:
+    loop = asyncio.get_running_loop()
+    # A service manager stops us with SIGTERM: log out cleanly instead of dying mid-reply.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+    async with bot:
+        await bot.start(token)
+
+
+def serve(*, sync: bool = False) -> int:
+    """Run the bot until it is stopped; return the process exit status."""
+    discord.utils.setup_logging(level=logging.INFO, root=True)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        return _fail(str(exc))
+    use_endpoints(config)
+    try:
+        corpus = Corpus.open(config.db_path)
+    except CorpusError as exc:
+        return _fail(str(exc))
+
+    bot = CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
+    try:
+        asyncio.run(_run(bot, config.token))
+    except discord.LoginFailure:
+        return _fail("Discord rejected DISCORD_TOKEN; copy the bot token again from the "
+                     "Developer Portal (Bot → Reset Token).")
+    except discord.PrivilegedIntentsRequired:
+        return _fail("Discord asked for a privileged intent; this bot needs none.")
+    except discord.ConnectionClosed as exc:
+        if exc.code == 4004:  # the gateway's "authentication failed"
+            return _fail("Discord rejected DISCORD_TOKEN at the gateway.")
+        return _fail(f"the Discord connection closed (code {exc.code}).")
+    except discord.HTTPException as exc:
+        return _fail(f"Discord answered {exc.status} during start-up: {exc.text or exc}")
+    except (OSError, aiohttp.ClientError) as exc:
+        return _fail(f"cannot reach Discord: {exc}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        corpus.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m bot [--sync]``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Run the Discord bot.")
+    parser.add_argument(
+        "--sync", action="store_true", help="publish the slash commands to Discord first"
+    )
+    args: Any = parser.parse_args(argv)
+    return serve(sync=args.sync)

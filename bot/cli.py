@@ -1,0 +1,295 @@
+"""The ``corpusbot`` command line: the local harness and the corpus tools.
+
+Every command goes through :class:`retrieval.corpus.Corpus`, the same object the
+Discord bot uses, and only renders what it returns (as text or JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import TextIO
+
+from retrieval.corpus import Corpus, default_db_path
+from retrieval.errors import CorpusError
+from retrieval.models import Answer, Article, SourceMatch
+
+PROG = "corpusbot"
+
+
+# -- rendering ---------------------------------------------------------------------------
+
+
+def article_json(article: Article) -> dict:
+    return {
+        "id": article.id,
+        "file": article.file,
+        "title": article.title,
+        "outlet": article.outlet,
+        "date": article.date,
+    }
+
+
+def answer_json(answer: Answer) -> dict:
+    """The ``ask --json`` object (README "Answer format")."""
+    out = {
+        "question": answer.question,
+        "answered": answer.answered,
+        "status": str(answer.status),
+        "message": answer.message,
+        "results": [
+            {
+                "rank": hit.rank,
+                "text": hit.sentence.text,
+                "score": round(hit.score, 6),
+                "sentence_id": hit.sentence.id,
+                "position": hit.sentence.position,
+                "article": article_json(hit.article),
+            }
+            for hit in answer.hits
+        ],
+    }
+    return out
+
+
+def answer_text(answer: Answer) -> str:
+    """The answer as the bot shows it: quotes with [n] markers, then the sources."""
+    if not answer.answered:
+        head = "Not found in the corpus." if answer.status == "not_found" else "Cannot search that."
+        lines = [f"{head} {answer.message}".strip()]
+        if answer.terms:
+            lines.append("Searched for: " + ", ".join(answer.terms))
+        return "\n".join(lines)
+    lines = [f"“{hit.sentence.text}” [{answer.marker(hit)}]" for hit in answer.hits]
+    lines += ["", "Sources:"]
+    lines += [f"[{c.number}] {c.article.citation()} ({c.article.file})" for c in answer.citations]
+    return "\n".join(lines)
+
+
+def article_line(article: Article) -> str:
+    return f"{article.id:>6}  {article.citation()}  ({article.file})"
+
+
+def source_text(corpus: Corpus, match: SourceMatch) -> str:
+    if match.article is not None:
+        a = match.article
+        header = [a.title]
+        meta = " | ".join(p for p in (a.outlet, a.byline and f"By {a.byline}", a.date) if p)
+        if meta:
+            header.append(meta)
+        header.append(f"id {a.id}, file {a.file}")
+        return "\n".join([*header, "", corpus.article_text(a.id).strip()])
+    if match.candidates:
+        return "\n".join(
+            [f"Several articles match “{match.query}”; name one of them:"]
+            + [article_line(a) for a in match.candidates]
+        )
+    return f"No article matches “{match.query}”. Try `{PROG} articles` for the list."
+
+
+# -- commands ----------------------------------------------------------------------------
+
+
+def _questions(arg: str, stdin: TextIO) -> Iterable[str]:
+    if arg != "-":
+        yield arg
+        return
+    for line in stdin:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+def cmd_ask(corpus: Corpus, args: argparse.Namespace) -> int:
+    for question in _questions(args.question, sys.stdin):
+        answer = corpus.ask(question, k=args.k)
+        if args.json:
+            print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
+        else:
+            print(answer_text(answer), flush=True)
+            if args.question == "-":
+                print(flush=True)
+    return 0
+
+
+def cmd_source(corpus: Corpus, args: argparse.Namespace) -> int:
+    match = corpus.find_source(args.article)
+    if args.json:
+        out = {
+            "query": match.query,
+            "found": match.found,
+            "article": article_json(match.article) if match.article else None,
+            "text": corpus.article_text(match.article.id) if match.article else None,
+            "candidates": [article_json(a) for a in match.candidates],
+        }
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        print(source_text(corpus, match))
+    return 0 if match.found else 1
+
+
+def cmd_articles(corpus: Corpus, args: argparse.Namespace) -> int:
+    articles = corpus.articles()
+    if args.json:
+        for a in articles:
+            print(json.dumps(article_json(a) | {"sentences": a.sentences}, ensure_ascii=False))
+    else:
+        for a in articles:
+            print(article_line(a))
+    return 0
+
+
+def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
+    report = corpus.ingest(args.paths)
+    for path, reason in report.failed:
+        print(f"skipped {path}: {reason}", file=sys.stderr)
+    if not args.quiet:
+        print(report.summary())
+    return 0 if not report.failed else 1
+
+
+def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
+    stats = corpus.stats()
+    if args.json:
+        print(json.dumps(asdict(stats) | {"db": str(corpus.path)}))
+    else:
+        print(f"database   {corpus.path} ({stats.db_bytes / 1e6:.2f} MB)")
+        print(f"articles   {stats.articles}")
+        print(f"sentences  {stats.sentences}")
+        print(f"terms      {stats.terms}")
+        print(f"avg length {stats.avg_sentence_length:.1f} terms per sentence")
+    return 0
+
+
+def harness(corpus: Corpus, stdin: TextIO, stdout: TextIO) -> int:
+    """Ask questions without Discord: a prompt on a terminal, one answer per line piped."""
+    interactive = stdin.isatty()
+    if interactive:
+        stats = corpus.stats()
+        print(
+            f"corpusbot: {stats.articles} articles, {stats.sentences} sentences. "
+            "Ask a question (Ctrl-D to quit).",
+            file=stdout,
+        )
+    while True:
+        if interactive:
+            try:
+                question = input("ask> ")
+            except EOFError:
+                print(file=stdout)
+                return 0
+        else:
+            line = stdin.readline()
+            if not line:
+                return 0
+            question = line.rstrip("\n")
+            if not question.strip():
+                continue
+            print(f"> {question}", file=stdout)
+        if not question.strip():
+            continue
+        print(answer_text(corpus.ask(question)), file=stdout)
+        print(file=stdout, flush=True)
+
+
+def _token_configured() -> bool:
+    from dotenv import load_dotenv
+
+    load_dotenv(".env")
+    return bool(os.environ.get("DISCORD_TOKEN", "").strip())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """``make run``: the Discord bot when a token is configured, else the local harness."""
+    if _token_configured():
+        return cmd_serve(args)
+    with _open(args) as corpus:
+        return harness(corpus, sys.stdin, sys.stdout)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bot.app import serve
+
+    if args.db:
+        os.environ["CORPUSBOT_DB"] = str(args.db)
+    return serve(sync=getattr(args, "sync", False))
+
+
+def _open(args: argparse.Namespace) -> Corpus:
+    return Corpus.open(args.db or default_db_path())
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Answer questions with exact, cited sentences from a news corpus.",
+    )
+    parser.add_argument(
+        "--db", type=Path, help="SQLite store (default: $CORPUSBOT_DB or data/corpus.db)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ask", help="answer a question ('-' reads one question per line)")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with '-')")
+    p.add_argument("-k", type=int, default=3, help="how many sentences (default 3)")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("source", help="print a whole article, named by id, file, title, topic…")
+    p.add_argument("article")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_source)
+
+    p = sub.add_parser("articles", help="list the corpus")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=cmd_articles)
+
+    p = sub.add_parser("ingest", help="add or update articles from files or folders")
+    p.add_argument("paths", nargs="+")
+    p.add_argument("--quiet", action="store_true", help="print only problems")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("stats", help="counts of articles, sentences and terms")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the harness")
+    p.set_defaults(func=None, run=cmd_run)
+
+    p = sub.add_parser("serve", help="start the Discord bot")
+    p.add_argument("--sync", action="store_true", help="sync slash commands before serving")
+    p.set_defaults(func=None, run=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.func is None:
+            return args.run(args)
+        with _open(args) as corpus:
+            return args.func(corpus, args)
+    except CorpusError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as err:  # noqa: BLE001 - the last line of defence: no traceback for users
+        if os.environ.get("CORPUSBOT_DEBUG"):
+            raise
+        print(f"{PROG}: internal error: {type(err).__name__}: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

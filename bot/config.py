@@ -1,0 +1,91 @@
+"""Bot configuration from the environment (and a ``.env`` file in the working directory).
+
+Every setting is documented in ``.env.example``. The token is kept out of ``repr`` so it
+can never end up in a log line or a traceback by accident.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dotenv import find_dotenv, load_dotenv
+
+DEFAULT_DB = Path("data/corpus.db")
+API_VERSION = 10
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; ``str(err)`` is one line for the console."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """What the bot needs to run. Build it with :func:`load_config`."""
+
+    token: str = field(repr=False)
+    guild_id: int | None = None
+    db_path: Path = DEFAULT_DB
+    api_base: str | None = None  # e.g. http://127.0.0.1:8080/api/v10; None means Discord
+    gateway_url: str | None = None  # e.g. ws://127.0.0.1:8080/gateway; None means Discord
+
+
+def _normalise_api_base(value: str) -> str:
+    """Accept ``http://host:port`` or ``.../api`` or ``.../api/v10``; return the versioned base.
+
+    discord.py appends route paths (``/users/@me``) to this base, so it must end at the version.
+    """
+    base = value.rstrip("/")
+    if re.search(r"/api/v\d+$", base):
+        return base
+    if base.endswith("/api"):
+        return f"{base}/v{API_VERSION}"
+    return f"{base}/api/v{API_VERSION}"
+
+
+def load_config(
+    environ: Mapping[str, str] | None = None, *, require_token: bool = True, dotenv: bool = True
+) -> Config:
+    """Read the settings; raise :class:`ConfigError` with a one-line message when unusable.
+
+    ``environ`` defaults to ``os.environ`` after loading ``.env`` from the working directory
+    (variables already set in the environment win over the file).
+    """
+    if environ is None:
+        if dotenv:
+            # usecwd: look next to where the bot is started, not next to this module.
+            load_dotenv(find_dotenv(usecwd=True), override=False)
+        environ = os.environ
+
+    token = (environ.get("DISCORD_TOKEN") or "").strip()
+    if require_token and not token:
+        raise ConfigError(
+            "DISCORD_TOKEN is not set: put the bot token in .env or the environment "
+            "(see .env.example)."
+        )
+
+    raw_guild = (environ.get("DISCORD_GUILD_ID") or "").strip()
+    guild_id: int | None = None
+    if raw_guild:
+        if not raw_guild.isdigit():
+            raise ConfigError(f"DISCORD_GUILD_ID must be a numeric server id, not {raw_guild!r}.")
+        guild_id = int(raw_guild)
+
+    db = (environ.get("CORPUSBOT_DB") or "").strip()
+    api_base = (environ.get("DISCORD_API_BASE") or "").strip() or None
+    gateway = (environ.get("DISCORD_GATEWAY_URL") or "").strip() or None
+    if api_base and not api_base.startswith(("http://", "https://")):
+        raise ConfigError(f"DISCORD_API_BASE must be an http(s) URL, not {api_base!r}.")
+    if gateway and not gateway.startswith(("ws://", "wss://")):
+        raise ConfigError(f"DISCORD_GATEWAY_URL must be a ws(s) URL, not {gateway!r}.")
+
+    return Config(
+        token=token,
+        guild_id=guild_id,
+        db_path=Path(db) if db else DEFAULT_DB,
+        api_base=_normalise_api_base(api_base) if api_base else None,
+        gateway_url=gateway,
+    )

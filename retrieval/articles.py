@@ -1,0 +1,239 @@
+"""One plain-text article file → :class:`ParsedArticle` (metadata + searchable spans).
+
+News text scraped from the web carries navigation, bylines, captions and footers.
+The heuristics here find what they can; a ``metadata.json`` next to the articles
+overrides them per file (see README "The metadata file"). The stored text is always
+the complete file, so ``/source`` shows everything; only the *spans* decide what is
+searchable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+from retrieval.errors import IngestError
+
+METADATA_FILE = "metadata.json"
+OVERRIDABLE = ("title", "outlet", "byline", "date", "url")
+
+_MONTHS = {
+    m: i
+    for i, names in enumerate(
+        [
+            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
+            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
+            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for m in names
+}
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})-(\d{1,2})-(\d{1,2})(?!\d)")
+_MONTH_RE = "|".join(sorted(_MONTHS, key=len, reverse=True))
+_DMY = re.compile(rf"(?<!\d)(\d{{1,2}})\s+({_MONTH_RE})\.?,?\s+(\d{{4}})", re.I)
+_MDY = re.compile(rf"\b({_MONTH_RE})\.?\s+(\d{{1,2}}),?\s+(\d{{4}})", re.I)
+
+_DATE_LINE = re.compile(
+    r"^\s*(?:date|updated|published|posted|last updated)?\s*:?\s*\d{4}-\d{1,2}-\d{1,2}\b", re.I
+)
+_BYLINE = re.compile(r"^\s*By\s+\S", re.I)
+_BREADCRUMB = re.compile(r"\S\s*>\s*\S.*>|^\s*\S+(?:\s+\S+)?\s*>\s*\S+")
+_CREDIT = re.compile(r"\[[A-Z][A-Z .'/&-]{2,}\]\s*$")
+_FOOTER_START = re.compile(r"^\s*(?:BACK TO (?:THE )?TOP|Copyright\b|©)", re.I)
+_FOOTER_LINE = re.compile(
+    r"^\s*(?:All rights reserved|Global Edition|License for publishing|Registration Number)", re.I
+)
+# "ASTANA. KAZINFORM - ", "BEIJING (Reuters) - ": a dateline, not part of the first sentence.
+_DATELINE = re.compile(r"^[A-Z][A-Z .,'()/]{2,60}?\s[-–—]{1,2}\s(?=\S)")
+_YEAR = re.compile(r"\b(?:19|20)\d\d\b")
+_TERMINAL = tuple('.!?"”’\')…:;')
+_HEADING_MAX_WORDS = 15
+
+
+@dataclass(frozen=True)
+class ParsedArticle:
+    """An article ready to store: full ``text`` plus the spans that are searchable."""
+
+    file: str
+    text: str
+    title: str
+    outlet: str | None = None
+    byline: str | None = None
+    date: str | None = None
+    url: str | None = None
+    spans: tuple[tuple[int, int], ...] = field(default=())
+
+
+def iso_date(text: str) -> str | None:
+    """The first date in ``text`` as ``YYYY-MM-DD`` (ISO, ``7 June 2017``, ``June 7, 2017``)."""
+    candidates = []
+    if m := _ISO_DATE.search(text):
+        candidates.append((m.start(), int(m[1]), int(m[2]), int(m[3])))
+    if m := _DMY.search(text):
+        candidates.append((m.start(), int(m[3]), _MONTHS[m[2].lower()], int(m[1])))
+    if m := _MDY.search(text):
+        candidates.append((m.start(), int(m[3]), _MONTHS[m[1].lower()], int(m[2])))
+    for _, y, mo, d in sorted(candidates):
+        try:
+            return date(y, mo, d).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _units(text: str) -> list[tuple[int, int]]:
+    """Non-empty lines as (start, end) spans, whitespace trimmed; hard-wrapped prose
+    lines (long, no final punctuation, followed by a non-empty line) are joined."""
+    lines: list[tuple[int, int]] = []
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        body = raw.rstrip("\r\n")
+        stripped = body.strip()
+        if stripped:
+            start = pos + (len(body) - len(body.lstrip()))
+            lines.append((start, start + len(stripped)))
+        else:
+            lines.append((-1, -1))
+        pos += len(raw)
+    units: list[tuple[int, int]] = []
+    joinable = False
+    for start, end in lines:
+        if start < 0:
+            joinable = False
+            continue
+        if joinable and units:
+            units[-1] = (units[-1][0], end)
+        else:
+            units.append((start, end))
+        line = text[start:end]
+        joinable = len(line) >= 60 and not line.endswith(_TERMINAL)
+    return units
+
+
+def _is_heading(line: str) -> bool:
+    return not line.endswith(_TERMINAL) and len(line.split()) <= _HEADING_MAX_WORDS
+
+
+def parse_text(file: str, text: str) -> ParsedArticle:
+    """Guess title, outlet, byline, date and the searchable spans of a plain-text article."""
+    title: str | None = None
+    outlet = byline = when = None
+    body: list[tuple[int, int]] = []
+    headings: list[str] = []
+    seen_body = False
+    in_footer = False
+    after_repeat = False
+    seen_headings: set[str] = set()
+    for start, end in _units(text):
+        line = text[start:end]
+        if in_footer or _FOOTER_START.match(line):
+            in_footer = True
+            continue
+        if _FOOTER_LINE.match(line):
+            continue
+        if _DATE_LINE.match(line):
+            when = when or iso_date(line)
+            continue
+        if _BYLINE.match(line) and "|" in line:
+            parts = [p.strip() for p in line.split("|")]
+            byline = byline or re.sub(r"^\s*By\s+", "", parts[0], flags=re.I)
+            outlet = outlet or next((p for p in parts[1:] if p and not iso_date(p)), None)
+            when = when or iso_date(line)
+            continue
+        if " | " in line and _YEAR.search(line) and len(line.split()) <= 20:
+            outlet = outlet or line.split("|")[0].strip()
+            when = when or iso_date(line)
+            continue
+        if _BREADCRUMB.search(line) or (" | " in line and _is_heading(line)):
+            continue
+        if _is_heading(line):
+            if line in seen_headings:
+                after_repeat = True  # a headline repeated above a photo caption
+            elif not seen_body:
+                headings.append(line)
+            seen_headings.add(line)
+            continue
+        if after_repeat or _CREDIT.search(line):
+            after_repeat = False
+            continue  # a photo caption
+        if not seen_body:
+            seen_body = True
+            title = headings[-1] if headings else None
+            if m := _DATELINE.match(line):
+                start += m.end()
+        body.append((start, end))
+    if title is None:
+        title = headings[-1] if headings else _fallback_title(text, body, file)
+    return ParsedArticle(
+        file=file, text=text, title=title, outlet=outlet, byline=byline, date=when,
+        spans=tuple(body),
+    )
+
+
+def _fallback_title(text: str, body: list[tuple[int, int]], file: str) -> str:
+    if not body:
+        return Path(file).stem
+    first = text[body[0][0] : body[0][1]]
+    return first if len(first) <= 120 else first[:119].rsplit(" ", 1)[0] + "…"
+
+
+def apply_overrides(article: ParsedArticle, meta: dict) -> ParsedArticle:
+    """Apply a ``metadata.json`` entry: field overrides and ``exclude`` strings."""
+    fields = {k: meta[k] for k in OVERRIDABLE if k in meta}
+    if fields.get("date"):
+        fields["date"] = iso_date(str(fields["date"])) or str(fields["date"])
+    spans = list(article.spans)
+    for snippet in meta.get("exclude", []):
+        spans = _cut(article.text, spans, snippet)
+    return replace(article, spans=tuple(spans), **fields)
+
+
+def _cut(text: str, spans: list[tuple[int, int]], snippet: str) -> list[tuple[int, int]]:
+    """Remove every occurrence of ``snippet`` from the spans."""
+    if not snippet:
+        return spans
+    holes = [(m.start(), m.start() + len(snippet)) for m in re.finditer(re.escape(snippet), text)]
+    out = []
+    for start, end in spans:
+        pieces = [(start, end)]
+        for h_start, h_end in holes:
+            next_pieces = []
+            for s, e in pieces:
+                if h_end <= s or h_start >= e:
+                    next_pieces.append((s, e))
+                    continue
+                if s < h_start:
+                    next_pieces.append((s, h_start))
+                if h_end < e:
+                    next_pieces.append((h_end, e))
+            pieces = next_pieces
+        out.extend((s, e) for s, e in pieces if text[s:e].strip())
+    return out
+
+
+def load_metadata(folder: Path) -> dict[str, dict]:
+    """Read ``folder/metadata.json`` (``{file name: {field: value}}``); {} when absent."""
+    path = folder / METADATA_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise IngestError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise IngestError(f"{path}: expected an object of {{file name: {{field: value}}}}")
+    return data
+
+
+def digest(raw: bytes, meta: dict | None) -> str:
+    """Content hash of a file and its metadata entry: unchanged hash → nothing to do."""
+    h = hashlib.sha256(raw)
+    if meta:
+        h.update(json.dumps(meta, sort_keys=True).encode())
+    return h.hexdigest()

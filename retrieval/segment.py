@@ -1,0 +1,40 @@
+"""Searchable text → sentences with exact character offsets.
+
+sentencex does the segmenting (chosen by measurement, see README "Sentence
+segmentation"); this module only maps its output back onto the article so every
+sentence is an exact substring with ``text[start:end] == sentence``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from sentencex import segment as _sentencex
+
+
+def _has_word(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+def sentences(text: str, spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    """Yield ``(start, end)`` of each sentence inside each searchable span of ``text``.
+
+    Each span is segmented on its own, so a heading or a line never merges into
+    the next one. Surrounding whitespace is trimmed; pieces with no letter or
+    digit (stray punctuation) are dropped.
+    """
+    for span_start, span_end in spans:
+        block = text[span_start:span_end]
+        cursor = 0
+        for piece in _sentencex("en", block):
+            stripped = piece.strip()
+            if not stripped:
+                continue
+            # sentencex returns consecutive pieces of the input; find() keeps us exact
+            # even if it ever normalises whitespace between them.
+            found = block.find(stripped, cursor)
+            if found < 0:
+                continue
+            cursor = found + len(stripped)
+            if _has_word(stripped):
+                yield span_start + found, span_start + cursor

@@ -1,0 +1,60 @@
+""""How a person names an article" → the article, or candidates to choose from.
+
+Tried in order: an id, a file name (with or without extension), an exact title; then
+the articles are ranked by SQLite FTS5 (BM25 over title, outlet, byline, dates, file
+name and text, title weighted highest). The best is returned when it clearly wins.
+"""
+
+from __future__ import annotations
+
+from retrieval.models import Article, SourceMatch
+from retrieval.store import Store
+from retrieval.text import STOPWORDS, words
+
+MAX_NAME_CHARS = 300
+CANDIDATES = 5
+# The best FTS score must beat the runner-up by this factor to count as a clear winner.
+CLEAR_WIN = 1.5
+
+
+def _fts_query(text: str, *, prefix: bool = False) -> str | None:
+    """An FTS5 query OR-ing the words of ``text``; every word quoted, so no user syntax."""
+    terms = [w.replace('"', "") for w in words(text)]
+    terms = [w for w in terms if w and w not in STOPWORDS] or [w for w in terms if w]
+    if not terms:
+        return None
+    quoted = [f'"{w}"' for w in dict.fromkeys(terms)]
+    if prefix:
+        quoted[-1] += "*"
+    return " OR ".join(quoted)
+
+
+def find(store: Store, name: str) -> SourceMatch:
+    """Find the article a person means by ``name``."""
+    name = " ".join(name.split())
+    if not name or len(name) > MAX_NAME_CHARS:
+        return SourceMatch(name[:MAX_NAME_CHARS], None)
+    if name.isdigit():
+        if article := store.article(int(name)):
+            return SourceMatch(name, article)
+    exact = store.article_by_name(name)
+    if exact:
+        return SourceMatch(name, exact)
+    query = _fts_query(name)
+    if query is None:
+        return SourceMatch(name, None)
+    ranked = store.search_articles(query, CANDIDATES + 1)
+    if not ranked:
+        return SourceMatch(name, None)
+    if len(ranked) == 1 or ranked[0][1] >= CLEAR_WIN * ranked[1][1]:
+        return SourceMatch(name, ranked[0][0])
+    return SourceMatch(name, None, tuple(a for a, _ in ranked[:CANDIDATES]))
+
+
+def suggest(store: Store, text: str, *, limit: int = 25) -> list[Article]:
+    """Articles for autocomplete: the best matches of ``text`` as typed so far."""
+    text = " ".join(text.split())[:MAX_NAME_CHARS]
+    query = _fts_query(text, prefix=True) if text else None
+    if query is None:
+        return store.articles(limit=limit)
+    return [a for a, _ in store.search_articles(query, limit)]

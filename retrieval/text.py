@@ -1,0 +1,53 @@
+"""Text → terms: the one tokenizer for sentences, questions and article names.
+
+Unicode NFKC + casefold, words and numbers as tokens, English stopwords out
+(NLTK's list as shipped by bm25s), Snowball English stemming (PyStemmer).
+Numbers and years are kept: ``$125.23 million`` gives ``125.23``, ``1,000`` gives ``1000``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+
+import Stemmer
+from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+# A number with inner separators stays one token; otherwise runs of letters/digits,
+# allowing an inner apostrophe so "Xi's" is one word for the stemmer to reduce.
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
+_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
+
+STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN_PLUS)
+
+# PyStemmer objects are not documented as thread-safe; the bot tokenizes in worker threads.
+_local = threading.local()
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
+
+
+def words(text: str) -> list[str]:
+    """Normalised surface words of ``text`` (casefolded, before stopwords and stemming)."""
+    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
+    out = []
+    for match in _TOKEN.finditer(text):
+        word = match.group()
+        if word[0].isdigit():
+            word = _THOUSANDS.sub("", word)
+        elif word.endswith("'s"):
+            word = word[:-2]
+        out.append(word)
+    return out
+
+
+def tokenize(text: str) -> list[str]:
+    """The BM25 terms of ``text``, in order, duplicates kept."""
+    kept = [w for w in words(text) if w not in STOPWORDS]
+    return _stemmer().stemWords(kept) if kept else []
