@@ -86,7 +86,7 @@ def source_text(corpus: Corpus, match: SourceMatch) -> str:
         return "\n".join([*header, "", corpus.article_text(a.id).strip()])
     if match.candidates:
         return "\n".join(
-            [f"Several articles match “{match.query}”; name one of them:"]
+            [f"No single article clearly matches “{match.query}”; the closest:"]
             + [article_line(a) for a in match.candidates]
         )
     return f"No article matches “{match.query}”. Try `{PROG} articles` for the list."
@@ -162,6 +162,24 @@ def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
         print(f"sentences  {stats.sentences}")
         print(f"terms      {stats.terms}")
         print(f"avg length {stats.avg_sentence_length:.1f} terms per sentence")
+    return 0
+
+
+def cmd_eval(corpus: Corpus, args: argparse.Namespace) -> int:
+    """Score a gold file (README "Answer quality") through the bot's own answer()."""
+    from retrieval import evaluate
+
+    try:
+        questions = evaluate.load_gold(args.gold)
+    except (OSError, ValueError) as err:
+        raise CorpusError(f"cannot read gold file {args.gold}: {err}") from err
+    report = evaluate.evaluate(questions, lambda q: corpus.ask(q, k=args.k))
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(evaluate.format_table(report))
+        if args.verbose:
+            print("\n".join(["", *evaluate.misses(report)]))
     return 0
 
 
@@ -260,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
+    p = sub.add_parser("eval", help="score answers against a gold file (hit@k, MRR, abstention)")
+    p.add_argument("gold", type=Path, help='JSON Lines gold file (README "Answer quality")')
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("-k", type=int, default=5, help="sentences asked per question (default 5)")
+    p.add_argument("-v", "--verbose", action="store_true", help="list the misses")
+    p.set_defaults(func=cmd_eval)
+
     p = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the harness")
     p.set_defaults(func=None, run=cmd_run)
 
@@ -284,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as err:  # noqa: BLE001 - the last line of defence: no traceback for users
+    except Exception as err:
         if os.environ.get("CORPUSBOT_DEBUG"):
             raise
         print(f"{PROG}: internal error: {type(err).__name__}: {err}", file=sys.stderr)

@@ -58,30 +58,49 @@ def answer(store: Store, question: str, *, k: int = DEFAULT_K, offset: int = 0) 
     k = max(1, min(k, MAX_K))
     offset = max(0, offset)
     if not question:
-        return Answer(raw, Status.INVALID, message="Ask a question: for example, "
-                      "“Which tourism year was launched in Kazakhstan in 2017?”")
+        return Answer(
+            raw,
+            Status.INVALID,
+            message="Ask a question: for example, "
+            "“Which tourism year was launched in Kazakhstan in 2017?”",
+        )
     if len(question) > MAX_QUESTION_CHARS:
-        return Answer(question[:MAX_QUESTION_CHARS] + "…", Status.INVALID,
-                      message=f"Questions are limited to {MAX_QUESTION_CHARS} characters "
-                      f"(this one has {len(question)}).")
+        return Answer(
+            question[:MAX_QUESTION_CHARS] + "…",
+            Status.INVALID,
+            message=f"Questions are limited to {MAX_QUESTION_CHARS} characters "
+            f"(this one has {len(question)}).",
+        )
     terms = query_terms(question)
     if not terms:
-        return Answer(question, Status.INVALID, message="That question has only common words; "
-                      "add the names, places or things you are asking about.")
+        return Answer(
+            question,
+            Status.INVALID,
+            message="That question has only common words; "
+            "add the names, places or things you are asking about.",
+        )
     totals = store.totals()
     # Fetch a few extra so duplicates can be dropped and "More" knows if more exist.
     ranked = rank(store, terms, need=offset + k + 1 + 2 * k)
     searched = tuple(dict.fromkeys(terms))
     if len(ranked.ids) == 0:
-        return Answer(question, Status.NOT_FOUND, terms=searched,
-                      message="No sentence in the corpus contains any of the searched terms.")
+        return Answer(
+            question,
+            Status.NOT_FOUND,
+            terms=searched,
+            message="No sentence in the corpus contains any of the searched terms.",
+        )
     sentences = store.sentences(ranked.ids.tolist())
     score_of = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
     unknown_idf = math.log((totals.sentences + 0.5) / 0.5)
     best_terms = set(tokenize(sentences[0].text))
     if coverage(searched, ranked.idf, best_terms, unknown_idf) < MIN_COVERAGE:
-        return Answer(question, Status.NOT_FOUND, terms=searched,
-                      message="No sentence in the corpus matches enough of the question.")
+        return Answer(
+            question,
+            Status.NOT_FOUND,
+            terms=searched,
+            message="No sentence in the corpus matches enough of the question.",
+        )
     unique, seen = [], set()
     for s in sentences:
         norm = " ".join(s.text.split()).casefold()
@@ -95,7 +114,14 @@ def answer(store: Store, question: str, *, k: int = DEFAULT_K, offset: int = 0) 
         for i, s in enumerate(page, start=1)
     )
     if not hits:
-        return Answer(question, Status.NOT_FOUND, terms=searched, offset=offset,
-                      message="No more results.")
-    return Answer(question, Status.ANSWERED, hits=hits, terms=searched, offset=offset,
-                  has_more=len(unique) > offset + k)
+        return Answer(
+            question, Status.NOT_FOUND, terms=searched, offset=offset, message="No more results."
+        )
+    return Answer(
+        question,
+        Status.ANSWERED,
+        hits=hits,
+        terms=searched,
+        offset=offset,
+        has_more=len(unique) > offset + k,
+    )

@@ -25,9 +25,17 @@ _MONTHS = {
     m: i
     for i, names in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
             ("december", "dec"),
         ],
         start=1,
@@ -52,7 +60,7 @@ _FOOTER_LINE = re.compile(
 # "ASTANA. KAZINFORM - ", "BEIJING (Reuters) - ": a dateline, not part of the first sentence.
 _DATELINE = re.compile(r"^[A-Z][A-Z .,'()/]{2,60}?\s[-–—]{1,2}\s(?=\S)")
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
-_TERMINAL = tuple('.!?"”’\')…:;')
+_TERMINAL = tuple(".!?\"”’')…:;")
 _HEADING_MAX_WORDS = 15
 
 
@@ -171,7 +179,12 @@ def parse_text(file: str, text: str) -> ParsedArticle:
     if title is None:
         title = headings[-1] if headings else _fallback_title(text, body, file)
     return ParsedArticle(
-        file=file, text=text, title=title, outlet=outlet, byline=byline, date=when,
+        file=file,
+        text=text,
+        title=title,
+        outlet=outlet,
+        byline=byline,
+        date=when,
         spans=tuple(body),
     )
 

@@ -89,7 +89,7 @@ class Corpus:
         return sources.find(self.store, name)
 
     def suggest(self, text: str, *, limit: int = 25) -> list[Article]:
-        """Articles whose title/outlet/date best match ``text`` (autocomplete); first ones if empty."""
+        """Articles best matching ``text`` as typed so far (autocomplete); first ones if empty."""
         return sources.suggest(self.store, text, limit=limit)
 
     def articles(self) -> list[Article]:

@@ -14,6 +14,7 @@ Tables (created with sqlite-utils):
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import threading
@@ -371,9 +372,8 @@ def _connect(path: Path) -> sqlite3.Connection:
     # rolls back whole. check_same_thread=False because the bot reads from worker
     # threads; Store.lock serialises use of the one connection.
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-    try:
+    with contextlib.suppress(sqlite3.DatabaseError):
+        # Fails on read-only media or a file that is not a database: _check() reports it.
         conn.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.DatabaseError:
-        pass  # read-only media or not a database: _check() reports it
     conn.execute("PRAGMA foreign_keys=ON")
     return conn

@@ -1,0 +1,220 @@
+"""Answer-quality metrics over a gold file (the format of ``shared/eval/dev.jsonl``).
+
+One JSON object a line: ``id``, ``question``, ``answerable`` (bool), ``article`` (the
+file name of the answering article, ``null`` when unanswerable), ``gold`` (exact
+substrings of that article, any one of which answers), ``kind`` (``keyword``,
+``paraphrase``, ...), optionally ``answer_hint``.
+
+A returned sentence *hits* when it comes from the gold article and contains a gold
+string or is contained in one (whitespace normalised). For an answerable question the
+rank is that of the first hit among the returned sentences (``None``: no hit, or "not
+found"); hit@k is the share with rank ≤ k and MRR the mean of 1/rank (0 for no hit).
+An unanswerable question scores when the answer is "not found".
+
+Everything here is a pure function of the gold questions and the answers, except
+:func:`run`, which asks a corpus through the same ``answer()`` the bot uses.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+from retrieval.models import Answer
+
+KS = (1, 3, 5)
+
+
+@dataclass(frozen=True)
+class GoldQuestion:
+    id: str
+    question: str
+    answerable: bool
+    article: str | None = None
+    gold: tuple[str, ...] = ()
+    kind: str = "other"
+    answer_hint: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one question scored."""
+
+    id: str
+    kind: str
+    answerable: bool
+    answered: bool
+    rank: int | None  # answerable: 1-based rank of the first hit; None if none
+    top: str = ""  # the first returned sentence (for reports)
+
+
+@dataclass
+class Row:
+    """Metrics over a group of answerable questions."""
+
+    n: int = 0
+    hits: dict[int, float] = field(default_factory=lambda: dict.fromkeys(KS, 0.0))
+    mrr: float = 0.0
+    refused: int = 0  # answered "not found" although answerable
+
+
+@dataclass
+class Report:
+    by_kind: dict[str, Row]
+    overall: Row
+    unanswerable: int
+    abstained: int  # unanswerable questions answered "not found"
+    outcomes: list[Outcome]
+
+    @property
+    def false_answers(self) -> int:
+        return self.unanswerable - self.abstained
+
+    def to_dict(self) -> dict:
+        def row(r: Row) -> dict:
+            return {"n": r.n, **{f"hit@{k}": round(v, 4) for k, v in r.hits.items()},
+                    "mrr": round(r.mrr, 4), "refused": r.refused}
+
+        return {
+            "answerable": row(self.overall),
+            "by_kind": {k: row(r) for k, r in sorted(self.by_kind.items())},
+            "unanswerable": {"n": self.unanswerable, "not_found": self.abstained},
+            "questions": [asdict(o) for o in self.outcomes],
+        }
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def parse_gold(lines: Iterable[str]) -> list[GoldQuestion]:
+    """Gold questions from JSON Lines (blank lines skipped); ``ValueError`` names the line."""
+    out = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            q = GoldQuestion(
+                id=str(obj.get("id", number)),
+                question=str(obj["question"]),
+                answerable=bool(obj["answerable"]),
+                article=obj.get("article"),
+                gold=tuple(obj.get("gold") or ()),
+                kind=str(obj.get("kind") or "other"),
+                answer_hint=str(obj.get("answer_hint") or ""),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise ValueError(f"line {number}: not a gold question ({err})") from err
+        if q.answerable and (not q.article or not q.gold):
+            raise ValueError(f"line {number}: an answerable question needs article and gold")
+        out.append(q)
+    return out
+
+
+def load_gold(path: str | Path) -> list[GoldQuestion]:
+    with open(path, encoding="utf-8") as f:
+        return parse_gold(f)
+
+
+def same_article(file: str, gold_article: str) -> bool:
+    """Stored file names are relative to the ingested folder; compare as paths, and by
+    base name when the gold names only the file."""
+    a, b = PurePosixPath(file.replace("\\", "/")), PurePosixPath(gold_article)
+    return a == b or (len(b.parts) == 1 and a.name == b.name)
+
+
+def is_hit(text: str, file: str, q: GoldQuestion) -> bool:
+    if not q.answerable or q.article is None or not same_article(file, q.article):
+        return False
+    t = normalise(text)
+    return any((g := normalise(s)) and (g in t or t in g) for s in q.gold)
+
+
+def first_rank(answer: Answer, q: GoldQuestion) -> int | None:
+    """1-based position of the first hit among the answer's sentences."""
+    if not answer.answered:
+        return None
+    for i, hit in enumerate(answer.hits, start=1):
+        if is_hit(hit.sentence.text, hit.article.file, q):
+            return i
+    return None
+
+
+def outcome(q: GoldQuestion, answer: Answer) -> Outcome:
+    top = answer.hits[0].sentence.text if answer.answered and answer.hits else ""
+    return Outcome(q.id, q.kind, q.answerable, answer.answered, first_rank(answer, q), top)
+
+
+def _add(row: Row, o: Outcome) -> None:
+    row.n += 1
+    for k in KS:
+        row.hits[k] += o.rank is not None and o.rank <= k
+    row.mrr += 1 / o.rank if o.rank else 0.0
+    row.refused += not o.answered
+
+
+def _finish(row: Row) -> Row:
+    if row.n:
+        row.hits = {k: v / row.n for k, v in row.hits.items()}
+        row.mrr /= row.n
+    return row
+
+
+def summarise(outcomes: Sequence[Outcome]) -> Report:
+    overall, by_kind = Row(), {}
+    unanswerable = abstained = 0
+    for o in outcomes:
+        if o.answerable:
+            _add(overall, o)
+            _add(by_kind.setdefault(o.kind, Row()), o)
+        else:
+            unanswerable += 1
+            abstained += not o.answered
+    return Report(
+        by_kind={k: _finish(r) for k, r in by_kind.items()},
+        overall=_finish(overall),
+        unanswerable=unanswerable,
+        abstained=abstained,
+        outcomes=list(outcomes),
+    )
+
+
+def evaluate(
+    questions: Sequence[GoldQuestion], ask: Callable[[str], Answer]
+) -> Report:
+    """Ask every question with ``ask`` (e.g. ``lambda q: corpus.ask(q, k=5)``) and score."""
+    return summarise([outcome(q, ask(q.question)) for q in questions])
+
+
+def format_table(report: Report) -> str:
+    """The report as a plain-text table."""
+    head = f"{'kind':<12}{'n':>4}{'hit@1':>8}{'hit@3':>8}{'hit@5':>8}{'MRR':>8}{'refused':>9}"
+    lines = [head, "-" * len(head)]
+
+    def line(name: str, r: Row) -> str:
+        return (f"{name:<12}{r.n:>4}" + "".join(f"{r.hits[k]:>8.2f}" for k in KS)
+                + f"{r.mrr:>8.2f}{r.refused:>9}")
+
+    for kind, r in sorted(report.by_kind.items()):
+        lines.append(line(kind, r))
+    lines.append("-" * len(head))
+    lines.append(line("answerable", report.overall))
+    lines.append("")
+    lines.append(f"unanswerable: {report.abstained}/{report.unanswerable} answered “not found”; "
+                 f"answerable wrongly refused: {report.overall.refused}/{report.overall.n}")
+    return "\n".join(lines)
+
+
+def misses(report: Report) -> list[str]:
+    """One line per question that did not score a hit at rank 1 or was answered wrongly."""
+    out = []
+    for o in report.outcomes:
+        if o.answerable and o.rank != 1:
+            state = "refused" if not o.answered else f"rank {o.rank or '-'}"
+            out.append(f"{o.id} {o.kind}: {state}")
+        elif not o.answerable and o.answered:
+            out.append(f"{o.id} {o.kind}: answered although unanswerable: {o.top[:80]}")
+    return out

@@ -1,0 +1,38 @@
+"""Shared fixtures: real SQLite files built from the real seed articles."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from retrieval.corpus import Corpus, build
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def seed_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store built once from seeds/; copy it (``corpus_path``) before writing to it."""
+    path = tmp_path_factory.mktemp("seed") / "corpus.db"
+    build(path, [SEEDS])
+    return path
+
+
+@pytest.fixture(scope="session")
+def seed_corpus(seed_db: Path):
+    """A read-only use of the seed store, shared by the whole session."""
+    corpus = Corpus.open(seed_db, create=False)
+    yield corpus
+    corpus.close()
+
+
+@pytest.fixture
+def corpus_path(seed_db: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the seed store."""
+    path = tmp_path / "corpus.db"
+    shutil.copy(seed_db, path)
+    return path

@@ -1,0 +1,125 @@
+import json
+
+import pytest
+
+from retrieval.articles import apply_overrides, iso_date, load_metadata, parse_text
+from retrieval.errors import IngestError
+from retrieval.segment import sentences
+
+from .conftest import SEEDS
+
+SEED_FILES = sorted(SEEDS.glob("*.txt"))
+
+
+def seed(name_prefix: str) -> tuple[str, str]:
+    path = next(p for p in SEED_FILES if p.name.startswith(name_prefix))
+    return path.name, path.read_text(encoding="utf-8")
+
+
+def searchable(article) -> list[str]:
+    return [article.text[s:e] for s, e in sentences(article.text, article.spans)]
+
+
+@pytest.mark.parametrize(
+    "text, iso",
+    [
+        ("date 2017-06-07 ", "2017-06-07"),
+        ("Updated:2018-04-13 10:00:47", "2018-04-13"),
+        ("Updated: 2023-08-24 09:05", "2023-08-24"),
+        ("7 June 2017", "2017-06-07"),
+        ("June 7, 2017", "2017-06-07"),
+        ("Sept 10 2017", "2017-09-10"),
+        ("no date here", None),
+        ("2017-02-30", None),
+    ],
+)
+def test_iso_date(text, iso):
+    assert iso_date(text) == iso
+
+
+def test_china_daily_byline_outlet_date_and_footer():
+    name, text = seed("004")
+    a = parse_text(name, text)
+    assert a.title == "Expo to deepen Northeast Asia biz ties"
+    assert a.outlet == "China Daily"
+    assert a.byline == "WANG KEJU in Beijing and LIU MINGTAI in Changchun"
+    assert a.date == "2023-08-24"
+    body = " ".join(searchable(a))
+    for boilerplate in (
+        "BACK TO THE TOP",
+        "Copyright",
+        "Home | Macro",
+        "xi's moments",
+        "WANG ZHENDONG",
+        "Global Edition",
+        "Registration Number",
+    ):
+        assert boilerplate not in body
+
+
+def test_breadcrumbs_repeated_headlines_and_captions_are_not_searchable():
+    name, text = seed("001")
+    a = parse_text(name, text)
+    assert a.title == "Zhejiang seeks cooperation at Astana Expo"
+    body = searchable(a)
+    assert not any("Media Center" in s for s in body)
+    assert not any(s.startswith("Liang Liming (right)") for s in body)
+    assert not any(s.startswith("Guests of the Zhejiang Day") for s in body)
+    assert "Chen Zhou, vice chairman of CCPIT, addressed the ceremony." in body
+
+
+def test_date_line_and_dateline():
+    name, text = seed("003")
+    a = parse_text(name, text)
+    assert a.date == "2018-04-13"
+    assert a.title.startswith("2018 Hunan-Yangtze River Delta")
+    name, text = seed("000")
+    first = searchable(parse_text(name, text))[0]
+    assert first.startswith("The province has secured")  # "ASTANA. KAZINFORM - " dropped
+
+
+def test_metadata_overrides_and_excludes():
+    name, text = seed("002")
+    meta = load_metadata(SEEDS)[name]
+    a = apply_overrides(parse_text(name, text), meta)
+    assert a.title == "President Xi’s visit cements China-Kazakhstan ties"
+    assert a.outlet == "Alwihda Info" and a.date == "2017-06-07"
+    body = searchable(a)
+    assert not any("Source: People's Daily" in s for s in body)
+    assert any(s.startswith("Chinese President Xi Jinping’s upcoming visit") for s in body)
+
+
+def test_metadata_file_errors_are_one_line(tmp_path):
+    (tmp_path / "metadata.json").write_text("{not json")
+    with pytest.raises(IngestError, match="not valid JSON"):
+        load_metadata(tmp_path)
+    (tmp_path / "metadata.json").write_text(json.dumps({"a.txt": "title"}))
+    with pytest.raises(IngestError, match="expected an object"):
+        load_metadata(tmp_path)
+
+
+def test_hard_wrapped_prose_is_joined():
+    text = (
+        "A headline\n\n"
+        "This sentence was wrapped by an editor at a fixed width so that it\n"
+        "continues on the next line. A second sentence follows.\n"
+    )
+    a = parse_text("w.txt", text)
+    assert a.title == "A headline"
+    assert searchable(a) == [
+        "This sentence was wrapped by an editor at a fixed width so that it\n"
+        "continues on the next line.",
+        "A second sentence follows.",
+    ]
+
+
+@pytest.mark.parametrize("path", SEED_FILES, ids=lambda p: p.name[:3])
+def test_every_sentence_is_an_exact_substring(path):
+    text = path.read_text(encoding="utf-8")
+    a = apply_overrides(parse_text(path.name, text), load_metadata(SEEDS).get(path.name, {}))
+    spans = list(sentences(a.text, a.spans))
+    assert spans
+    for start, end in spans:
+        piece = text[start:end]
+        assert piece == piece.strip() and piece
+    assert spans == sorted(spans)

@@ -1,0 +1,126 @@
+"""The real ``corpusbot`` console script, run as a subprocess on temporary databases."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import ROOT
+
+ACCEPTANCE = "Which tourism year was launched in Kazakhstan in 2017?"
+
+
+def run(
+    *args: str,
+    db: Path | None = None,
+    stdin: str = "",
+    cwd: Path | None = None,
+    env: dict | None = None,
+) -> subprocess.CompletedProcess:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "CORPUSBOT_"))}
+    full_env |= env or {}
+    cmd = [sys.executable, "-m", "bot.cli"]
+    if db is not None:
+        cmd += ["--db", str(db)]
+    return subprocess.run(
+        [*cmd, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd or ROOT,
+        env=full_env,
+    )
+
+
+def test_ask_prints_quotes_markers_and_sources(corpus_path):
+    out = run("ask", ACCEPTANCE, db=corpus_path)
+    assert out.returncode == 0, out.stderr
+    assert "“The China Tourism Year that has been launched in Kazakhstan in 2017" in out.stdout
+    assert "[1]" in out.stdout and "Sources:" in out.stdout
+    assert (
+        "[1] President Xi’s visit cements China-Kazakhstan ties — Alwihda Info, 2017-06-07"
+        in out.stdout
+    )
+
+
+def test_ask_json_has_the_documented_shape(corpus_path):
+    out = run("ask", "--json", ACCEPTANCE, db=corpus_path)
+    data = json.loads(out.stdout)
+    assert set(data) >= {"question", "answered", "results"}
+    assert data["answered"] is True
+    first = data["results"][0]
+    assert set(first) == {"rank", "text", "score", "sentence_id", "position", "article"}
+    assert set(first["article"]) == {"id", "file", "title", "outlet", "date"}
+    assert first["article"]["file"] == "002_4aa99eda7d0eb28f.txt"
+    assert first["rank"] == 1 and first["score"] > 0
+
+
+def test_ask_json_lines_from_stdin(corpus_path):
+    out = run(
+        "ask",
+        "--json",
+        "-",
+        db=corpus_path,
+        stdin=f"{ACCEPTANCE}\n\nWho put forth the Bright Road?\n   \n",
+    )
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [d["question"] for d in lines] == [ACCEPTANCE, "Who put forth the Bright Road?"]
+
+
+def test_source_articles_and_stats(corpus_path):
+    out = run("source", "Hunan, April 2018", db=corpus_path)
+    assert out.returncode == 0
+    assert out.stdout.startswith("2018 Hunan-Yangtze River Delta")
+    assert "Main activities include introducing Hunan" in out.stdout
+    out = run("source", "no such thing at all", db=corpus_path)
+    assert out.returncode == 1 and "No " in out.stdout
+    out = run("articles", "--json", db=corpus_path)
+    assert len(out.stdout.splitlines()) == 5
+    out = run("stats", "--json", db=corpus_path)
+    assert json.loads(out.stdout)["articles"] == 5
+
+
+def test_missing_database_is_built_from_seeds(tmp_path):
+    db = tmp_path / "fresh" / "corpus.db"
+    out = run("ask", ACCEPTANCE, db=db)
+    assert out.returncode == 0, out.stderr
+    assert db.exists() and "China Tourism Year" in out.stdout
+
+
+def test_corrupt_database_is_one_line_and_status_1(tmp_path):
+    db = tmp_path / "corrupt.db"
+    db.write_bytes(os.urandom(4096))
+    out = run("ask", ACCEPTANCE, db=db)
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("corpusbot: error:")
+
+
+def test_env_var_picks_the_database(corpus_path, tmp_path):
+    out = run("stats", "--json", env={"CORPUSBOT_DB": str(corpus_path)}, cwd=tmp_path)
+    assert json.loads(out.stdout)["db"] == str(corpus_path)
+
+
+def test_run_without_token_is_the_piped_harness(corpus_path, tmp_path):
+    out = run("run", db=corpus_path, cwd=tmp_path, stdin=f"{ACCEPTANCE}\n\nthe of\n")
+    assert out.returncode == 0, out.stderr
+    assert f"> {ACCEPTANCE}" in out.stdout
+    assert "China Tourism Year" in out.stdout
+    assert "only common words" in out.stdout
+
+
+def test_make_run_pipes_a_question(corpus_path, tmp_path):
+    out = subprocess.run(
+        ["make", "-s", "run"],
+        input=ACCEPTANCE + "\n",
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if not k.startswith("DISCORD_")}
+        | {"CORPUSBOT_DB": str(corpus_path)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "China Tourism Year" in out.stdout

@@ -1,0 +1,44 @@
+from hypothesis import given
+from hypothesis import strategies as st
+
+from retrieval.text import STOPWORDS, tokenize, words
+
+
+def test_lowercases_stems_and_drops_stopwords():
+    assert tokenize("The Organizers ARE organizing exhibitions") == [
+        "organiz",
+        "organiz",
+        "exhibit",
+    ]
+
+
+def test_numbers_and_years_are_terms():
+    assert tokenize("$125.23 million in 2017, 1,000 exhibitors") == [
+        "125.23",
+        "million",
+        "2017",
+        "1000",
+        "exhibitor",
+    ]
+
+
+def test_possessives_and_curly_apostrophes_match():
+    assert tokenize("Xi’s visit") == tokenize("Xi's visit") == tokenize("Xi visit")
+
+
+def test_unicode_is_folded_not_dropped():
+    assert words("ＡＳＴＡＮＡ Straße Қазақстан") == ["astana", "strasse", "қазақстан"]
+
+
+def test_only_stopwords_gives_no_terms():
+    assert tokenize("what is the of and to") == []
+
+
+def test_hyphenated_words_split():
+    assert tokenize("China-Kazakhstan") == ["china", "kazakhstan"]
+
+
+@given(st.text())
+def test_any_text_tokenizes_to_nonempty_non_stopword_terms(text):
+    for term in tokenize(text):
+        assert term and term not in STOPWORDS and term == term.strip()
