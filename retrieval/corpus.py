@@ -8,11 +8,14 @@ calls them through ``asyncio.to_thread``; the CLI calls them directly.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from retrieval import answer as answering
 from retrieval import ingest as ingesting
@@ -35,6 +38,25 @@ def seeds_dir() -> Path:
     return Path(os.environ.get("CORPUSBOT_SEEDS") or PROJECT_ROOT / "seeds")
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _store_errors(method: Callable[P, R]) -> Callable[P, R]:
+    """Turn SQLite failures (a corrupt page, a full disk, a lock held too long) into a
+    one-line :class:`StoreError`, which every front end shows instead of a traceback."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except sqlite3.Error as err:
+            corpus = args[0]
+            raise StoreError(f"database error in {corpus.path}: {err}") from err
+
+    return wrapper
+
+
 class Corpus:
     """A question-answering corpus backed by one SQLite file."""
 
@@ -54,19 +76,24 @@ class Corpus:
         foreign file raises :class:`StoreError` with a one-line message.
         """
         path = Path(path) if path is not None else default_db_path()
-        if not path.exists() and create:
-            build(path, [seeds_dir()])
-        return cls(Store.open(path))
+        try:
+            if not path.exists() and create:
+                build(path, [seeds_dir()])
+            return cls(Store.open(path))
+        except (sqlite3.Error, OSError) as err:
+            raise StoreError(f"cannot open {path}: {err}") from err
 
     @classmethod
     def create(cls, path: str | Path) -> Corpus:
         """A new, empty corpus at ``path``."""
         return cls(Store.create(path))
 
+    @_store_errors
     def ask(self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0) -> Answer:
         """Answer a question: the top ``k`` sentences after ``offset`` (``More`` pages on)."""
         return answering.answer(self.store, question, k=k, offset=offset)
 
+    @_store_errors
     def context(self, sentence_id: int, *, before: int = 1, after: int = 1) -> list[Sentence]:
         """The sentence with its neighbours in the same article, in order."""
         found = self.store.sentences([sentence_id])
@@ -74,9 +101,11 @@ class Corpus:
             return []
         return self.store.neighbours(found[0], max(0, before), max(0, after))
 
+    @_store_errors
     def article(self, article_id: int) -> Article | None:
         return self.store.article(article_id)
 
+    @_store_errors
     def article_text(self, article_id: int) -> str:
         """The article exactly as stored (complete, boilerplate included)."""
         text = self.store.article_text(article_id)
@@ -84,17 +113,21 @@ class Corpus:
             raise CorpusError(f"no article with id {article_id}")
         return text
 
+    @_store_errors
     def find_source(self, name: str) -> SourceMatch:
         """Find an article by id, file name, or words of its title/outlet/date/topic."""
         return sources.find(self.store, name)
 
+    @_store_errors
     def suggest(self, text: str, *, limit: int = 25) -> list[Article]:
         """Articles best matching ``text`` as typed so far (autocomplete); first ones if empty."""
         return sources.suggest(self.store, text, limit=limit)
 
+    @_store_errors
     def articles(self) -> list[Article]:
         return self.store.articles()
 
+    @_store_errors
     def stats(self) -> CorpusStats:
         articles, sentences, terms = self.store.counts()
         totals = self.store.totals()
@@ -106,17 +139,20 @@ class Corpus:
             db_bytes=self.store.size_bytes(),
         )
 
+    @_store_errors
     def ingest(
         self, paths: Iterable[str | Path], *, progress: Callable[[int], None] | None = None
     ) -> ingesting.IngestReport:
         """Add or update the articles in ``paths`` (files or folders)."""
         return ingesting.ingest(self.store, paths, progress=progress)
 
+    @_store_errors
     def remove(self, article_id: int) -> None:
         if self.store.article(article_id) is None:
             raise CorpusError(f"no article with id {article_id}")
         ingesting.remove(self.store, article_id)
 
+    @_store_errors
     def record_feedback(
         self, *, question: str, sentence_ids: Sequence[int], user_id: str, vote: int
     ) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from retrieval.models import Article, SourceMatch
 from retrieval.store import Store
-from retrieval.text import STOPWORDS, words
+from retrieval.text import STOPWORDS, clean, words
 
 MAX_NAME_CHARS = 300
 CANDIDATES = 5
@@ -33,7 +33,7 @@ def _fts_query(text: str, *, prefix: bool = False, op: str = "OR") -> str | None
 
 def find(store: Store, name: str) -> SourceMatch:
     """Find the article a person means by ``name``."""
-    name = " ".join(name.split())
+    name = clean(name)
     if not name or len(name) > MAX_NAME_CHARS:
         return SourceMatch(name[:MAX_NAME_CHARS], None)
     if name.isdigit() and (article := store.article(int(name))):
@@ -55,7 +55,7 @@ def find(store: Store, name: str) -> SourceMatch:
 
 def suggest(store: Store, text: str, *, limit: int = 25) -> list[Article]:
     """Articles for autocomplete: the best matches of ``text`` as typed so far."""
-    text = " ".join(text.split())[:MAX_NAME_CHARS]
+    text = clean(text)[:MAX_NAME_CHARS]
     query = _fts_query(text, prefix=True) if text else None
     if query is None:
         return store.articles(limit=limit)

@@ -33,6 +33,19 @@ def _stemmer() -> Stemmer.Stemmer:
     return stemmer
 
 
+_CONTROL = re.compile(
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
+)
+
+
+def clean(text: str) -> str:
+    """What people type, made safe to search: lone surrogates become "?", control and
+    zero-width characters go, whitespace is folded to single spaces."""
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    text = _CONTROL.sub("", unicodedata.normalize("NFC", text))
+    return " ".join(text.split())
+
+
 def words(text: str) -> list[str]:
     """Normalised surface words of ``text`` (casefolded, before stopwords and stemming)."""
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
