@@ -56,7 +56,9 @@ class CorpusTree(app_commands.CommandTree):
         else:
             command = interaction.command.qualified_name if interaction.command else "component"
             log.error(
-                "unhandled error in %s (interaction %s)", command, interaction.id,
+                "unhandled error in %s (interaction %s)",
+                command,
+                interaction.id,
                 exc_info=(type(original), original, original.__traceback__),
             )
             message = APOLOGY
@@ -81,6 +83,9 @@ class CorpusBot(commands.Bot):
     """The bot: a Corpus, the command cog, and nothing that pings anyone."""
 
     def __init__(self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False):
+        # The bot never joins voice: don't warn at every start that voice libraries are absent.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(
             # Mentions only: no message content intent needed, and no prefix commands exist.
             command_prefix=commands.when_mentioned,
@@ -156,8 +161,10 @@ def serve(*, sync: bool = False) -> int:
     try:
         asyncio.run(_run(bot, config.token))
     except discord.LoginFailure:
-        return _fail("Discord rejected DISCORD_TOKEN; copy the bot token again from the "
-                     "Developer Portal (Bot → Reset Token).")
+        return _fail(
+            "Discord rejected DISCORD_TOKEN; copy the bot token again from the "
+            "Developer Portal (Bot → Reset Token)."
+        )
     except discord.PrivilegedIntentsRequired:
         return _fail("Discord asked for a privileged intent; this bot needs none.")
     except discord.ConnectionClosed as exc:

@@ -53,11 +53,15 @@ def _cut(text: str, limit: int) -> str:
     """
     cut = text[:limit]
     # Do not separate combining marks, variation selectors or joiners from what they modify.
-    while cut and len(cut) < len(text) and (
-        unicodedata.combining(text[len(cut)])
-        or text[len(cut)] in _ZW_JOINERS
-        or "\ufe00" <= text[len(cut)] <= "\ufe0f"
-        or cut[-1] in _ZW_JOINERS
+    while (
+        cut
+        and len(cut) < len(text)
+        and (
+            unicodedata.combining(text[len(cut)])
+            or text[len(cut)] in _ZW_JOINERS
+            or "\ufe00" <= text[len(cut)] <= "\ufe0f"
+            or cut[-1] in _ZW_JOINERS
+        )
     ):
         cut = cut[:-1]
     # Back off to the last space when it is close (a word is rarely longer than 30 chars).
@@ -122,9 +126,7 @@ def answer_embed(answer: Answer) -> discord.Embed:
     description = shorten("\n\n".join(lines), DESCRIPTION_LIMIT)
 
     embed = discord.Embed(title=title, description=description, colour=COLOUR)
-    sources = [
-        f"**[{c.number}]** {citation_line(c.article, 300)}" for c in answer.citations
-    ]
+    sources = [f"**[{c.number}]** {citation_line(c.article, 300)}" for c in answer.citations]
     embed.add_field(
         name="Sources", value=shorten("\n".join(sources), FIELD_VALUE_LIMIT), inline=False
     )
@@ -134,20 +136,22 @@ def answer_embed(answer: Answer) -> discord.Embed:
 
 def not_found_embed(answer: Answer) -> discord.Embed:
     """A helpful "not found": what was searched and what to try next (not an error)."""
-    title = (
-        "Not found in the corpus" if answer.status is Status.NOT_FOUND else "I can't search that"
-    )
+    if answer.status is not Status.NOT_FOUND:
+        title = "I can't search that"
+    elif answer.offset > 0:  # "More" ran past the last result
+        title = "No more results"
+    else:
+        title = "Not found in the corpus"
     parts = []
     if answer.message:
         parts.append(safe_short(answer.message, 1000))
     parts.append(f"**Your question:** {safe_short(_one_line(answer.question), 1000)}")
     if answer.terms:
         parts.append("**Searched for:** " + safe_short(", ".join(answer.terms), 1000))
-    parts.append(
-        "Try other words (names, places, years), or browse the articles with `/source`."
-    )
+    parts.append("Try other words (names, places, years), or browse the articles with `/source`.")
     return discord.Embed(
-        title=title, description=shorten("\n\n".join(parts), DESCRIPTION_LIMIT),
+        title=title,
+        description=shorten("\n\n".join(parts), DESCRIPTION_LIMIT),
         colour=NOT_FOUND_COLOUR,
     )
 
@@ -164,7 +168,8 @@ def context_embed(answer: Answer, contexts: Sequence[Sequence[Sentence]]) -> dis
             parts.append(f"**{text}**" if sentence.id == hit.sentence.id else text)
         blocks.append(f"**[{answer.marker(hit)}]** " + " ".join(parts))
     embed = discord.Embed(
-        title="Context", description=shorten("\n\n".join(blocks), DESCRIPTION_LIMIT),
+        title="Context",
+        description=shorten("\n\n".join(blocks), DESCRIPTION_LIMIT),
         colour=COLOUR,
     )
     embed.set_footer(text="The quoted sentence is in bold, with the sentences around it.")
@@ -191,7 +196,7 @@ def _split(text: str, limit: int) -> list[str]:
             if not piece:  # a single enormous token: cut hard, still never mid-escape
                 piece = para[:limit].rstrip("\\")
             chunks.append(piece)
-            para = para[len(piece):].lstrip()
+            para = para[len(piece) :].lstrip()
         current = para
     if current:
         chunks.append(current)

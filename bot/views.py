@@ -43,8 +43,13 @@ async def ask(
     latency_ms = (time.perf_counter() - started) * 1000
     log.info(
         "question user=%s status=%s hits=%d offset=%d has_more=%s latency_ms=%.1f question=%r",
-        user_id, answer.status.value, len(answer.hits), offset, answer.has_more,
-        latency_ms, question,
+        user_id,
+        answer.status.value,
+        len(answer.hits),
+        offset,
+        answer.has_more,
+        latency_ms,
+        question,
     )
     return answer
 
@@ -83,8 +88,9 @@ class FeedbackButton(discord.ui.Button["AnswerView"]):
             user_id=str(interaction.user.id),
             vote=self.vote,
         )
-        log.info("feedback user=%s vote=%+d question=%r", interaction.user.id, self.vote,
-                 answer.question)
+        log.info(
+            "feedback user=%s vote=%+d question=%r", interaction.user.id, self.vote, answer.question
+        )
         await interaction.response.send_message(
             f"Thanks, your {self.emoji} was recorded.", ephemeral=True
         )
@@ -94,9 +100,7 @@ class SourceButton(discord.ui.Button["AnswerView"]):
     """Open one cited article, ephemerally, exactly as ``/source`` shows it."""
 
     def __init__(self, number: int, article: Article) -> None:
-        super().__init__(
-            label=f"Source [{number}]", style=discord.ButtonStyle.secondary, row=1
-        )
+        super().__init__(label=f"Source [{number}]", style=discord.ButtonStyle.secondary, row=1)
         self.article = article
 
     async def callback(self, interaction: discord.Interaction) -> None:
@@ -132,7 +136,9 @@ class AnswerView(discord.ui.View):
     async def more(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
         offset = self.answer.offset + len(self.answer.hits)
         answer = await ask(
-            corpus_of(interaction), self.answer.question, user_id=interaction.user.id,
+            corpus_of(interaction),
+            self.answer.question,
+            user_id=interaction.user.id,
             offset=offset,
         )
         await send_answer(interaction, answer, ephemeral=True)
@@ -157,7 +163,7 @@ async def send_answer(
         else:
             await interaction.response.send_message(embed=embed, ephemeral=ephemeral)
         return
-    view = AnswerView(answer)
+    view = AnswerView(answer, timeout=ANSWER_TIMEOUT)
     if interaction.response.is_done():
         view.message = await interaction.followup.send(
             embed=embed, view=view, ephemeral=ephemeral, wait=True
@@ -237,7 +243,7 @@ async def send_article(
     kwargs: dict[str, Any] = {"embed": pages[0], "file": file, "ephemeral": ephemeral}
     pager = None
     if len(pages) > 1:
-        pager = ArticlePager(pages, owner_id=interaction.user.id)
+        pager = ArticlePager(pages, owner_id=interaction.user.id, timeout=PAGER_TIMEOUT)
         kwargs["view"] = pager
     if interaction.response.is_done():
         message = await interaction.followup.send(wait=True, **kwargs)

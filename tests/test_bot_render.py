@@ -1,0 +1,140 @@
+"""Rendering and configuration: Discord's limits, inert text, clean shortening, settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot import render
+from bot.config import Config, ConfigError, load_config
+from retrieval.models import Answer, Article, Hit, Sentence, Status
+
+ARTICLE = Article(id=7, file="x.txt", title="T" * 400, outlet="O" * 300, date="2017-06-07")
+
+
+def answer_with(texts: list[str], *, articles: list[Article] | None = None) -> Answer:
+    articles = articles or [ARTICLE] * len(texts)
+    hits = tuple(
+        Hit(
+            rank=i + 1,
+            score=1.0,
+            article=a,
+            sentence=Sentence(id=i + 1, article_id=a.id, position=i, text=t, start=0, end=len(t)),
+        )
+        for i, (t, a) in enumerate(zip(texts, articles, strict=True))
+    )
+    return Answer(
+        question="q " * 200, status=Status.ANSWERED, hits=hits, terms=("q",), has_more=True
+    )
+
+
+def within_limits(embed) -> None:
+    assert len(embed.title or "") <= render.TITLE_LIMIT
+    assert len(embed.description or "") <= render.DESCRIPTION_LIMIT
+    for field in embed.fields:
+        assert len(field.name) <= render.FIELD_NAME_LIMIT
+        assert len(field.value) <= render.FIELD_VALUE_LIMIT
+    assert len(embed.footer.text or "") <= render.FOOTER_LIMIT
+    assert len(embed) <= render.EMBED_TOTAL_LIMIT
+
+
+def test_huge_answer_fits_every_limit() -> None:
+    huge = "*_`|~ @everyone " * 2000
+    embed = render.answer_embed(answer_with([huge, huge, huge]))
+    within_limits(embed)
+    assert "@everyone" not in embed.description
+    assert embed.description.count("…") == 3
+
+
+def test_each_article_cited_once() -> None:
+    other = Article(id=8, file="y.txt", title="Other")
+    embed = render.answer_embed(answer_with(["a.", "b.", "c."], articles=[ARTICLE, other, ARTICLE]))
+    sources = embed.fields[0].value.splitlines()
+    assert [line[:7] for line in sources] == ["**[1]**", "**[2]**"]
+    assert "**[1]** “a.”" in embed.description and "**[1]** “c.”" in embed.description
+
+
+def test_article_pages_fit_and_keep_every_word() -> None:
+    text = "\n\n".join(f"Paragraph {i} " + "word " * 300 for i in range(40)) + " " + "x" * 9000
+    pages = render.article_pages(ARTICLE, text)
+    assert len(pages) > 1
+    for page in pages:
+        within_limits(page)
+    # Nothing lost or added but whitespace (the 9,000-character "word" is cut hard).
+    joined = "".join(p.description for p in pages)
+    assert "".join(joined.split()) == "".join(text.split())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["e\u0301" * 200, "👩\u200d👩\u200d👧" * 100, "a\\" * 300, "word " * 100, "\U0001f600" * 300],
+)
+def test_shorten_never_cuts_inside_a_character(text: str) -> None:
+    short = render.shorten(text, 101)
+    assert len(short) <= 101 and short.endswith("…")
+    body = short[:-1]
+    assert text.startswith(body)
+    nxt = text[len(body)] if len(body) < len(text) else ""
+    assert nxt not in ("\u0301", "\u200d")  # no combining mark or joiner left behind
+    assert not body.endswith("\u200d")
+    assert (len(body) - len(body.rstrip("\\"))) % 2 == 0  # no half escape
+
+
+@given(st.text(max_size=3000), st.integers(min_value=1, max_value=2000))
+def test_safe_short_always_fits(text: str, limit: int) -> None:
+    assert len(render.safe_short(text, limit)) <= limit
+
+
+def test_choice_names_fit_autocomplete() -> None:
+    assert len(render.choice_name(ARTICLE)) <= 100
+    assert render.choice_name(Article(id=3, file="f", title="")).startswith(("—", "Article"))
+
+
+def test_not_found_explains_the_search() -> None:
+    answer = Answer(
+        question="zebra?",
+        status=Status.NOT_FOUND,
+        terms=("zebra",),
+        message="No sentence contains the searched terms.",
+    )
+    embed = render.answer_embed(answer)
+    assert embed.title == "Not found in the corpus"
+    assert "zebra" in embed.description and "/source" in embed.description
+
+
+def test_config_reads_and_hides_the_token(tmp_path: Path) -> None:
+    cfg = load_config(
+        {
+            "DISCORD_TOKEN": "s3cret",
+            "DISCORD_GUILD_ID": "42",
+            "DISCORD_API_BASE": "http://127.0.0.1:9/",
+            "CORPUSBOT_DB": "x.db",
+        }
+    )
+    assert cfg == Config(
+        token="s3cret", guild_id=42, db_path=Path("x.db"), api_base="http://127.0.0.1:9/api/v10"
+    )
+    assert "s3cret" not in repr(cfg)
+    assert load_config({"DISCORD_TOKEN": "t"}).db_path == Path("data/corpus.db")
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({}, "DISCORD_TOKEN is not set"),
+        ({"DISCORD_TOKEN": "t", "DISCORD_GUILD_ID": "abc"}, "DISCORD_GUILD_ID"),
+        ({"DISCORD_TOKEN": "t", "DISCORD_GATEWAY_URL": "http://x"}, "DISCORD_GATEWAY_URL"),
+    ],
+)
+def test_config_errors_are_one_line(env: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(env)
+    assert says in str(err.value) and "\n" not in str(err.value)
+
+
+def test_more_past_the_end_says_so() -> None:
+    answer = Answer(question="q", status=Status.NOT_FOUND, offset=3, message="No more results.")
+    assert render.answer_embed(answer).title == "No more results"
