@@ -24,7 +24,9 @@ def sentences(text: str, spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int
     digit (stray punctuation) are dropped.
     """
     for span_start, span_end in spans:
-        block = text[span_start:span_end]
+        # sentencex encodes to UTF-8, which a lone surrogate (possible in JSON input)
+        # breaks; "replace" swaps each for "?" one-for-one, so offsets stay valid.
+        block = text[span_start:span_end].encode("utf-8", "replace").decode("utf-8")
         cursor = 0
         for piece in _sentencex("en", block):
             stripped = piece.strip()

@@ -36,7 +36,7 @@ def find(store: Store, name: str) -> SourceMatch:
     name = clean(name)
     if not name or len(name) > MAX_NAME_CHARS:
         return SourceMatch(name[:MAX_NAME_CHARS], None)
-    if name.isdigit() and (article := store.article(int(name))):
+    if name.isdecimal() and (article := store.article(int(name))):
         return SourceMatch(name, article)
     exact = store.article_by_name(name)
     if exact:
