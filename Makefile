@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench scifact clean
 
 # The stamp depends on pyproject.toml so a changed dependency list reinstalls.
 $(STAMP): pyproject.toml
@@ -25,6 +25,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench.py $(BENCH_ARGS)
+
+scifact: $(STAMP)
+	$(BIN)/python -m retrieval.beir
 
 clean:
 	rm -rf $(VENV) data/corpus.db data/corpus.db-wal data/corpus.db-shm
