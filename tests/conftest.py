@@ -11,7 +11,9 @@ from retrieval.corpus import Corpus, build
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
-SHARED = ROOT.parent / "shared"
+# Copies of the development question sets from shared/eval (and a 30-claim SciFact
+# sample), so `make test` needs nothing outside the repository.
+DATA = ROOT / "tests" / "data"
 
 
 @pytest.fixture(scope="session")

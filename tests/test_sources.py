@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from .conftest import SHARED
+from .conftest import DATA
 
-SOURCE_DEV = [json.loads(line) for line in (SHARED / "eval" / "source_dev.jsonl").open()]
+SOURCE_DEV = [json.loads(line) for line in (DATA / "source_dev.jsonl").open()]
 
 
 @pytest.mark.parametrize("case", SOURCE_DEV, ids=lambda c: c["query"])
