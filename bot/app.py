@@ -20,6 +20,7 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot import render
 from bot.config import Config, ConfigError, load_config
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
@@ -50,7 +51,11 @@ class CorpusTree(app_commands.CommandTree):
         elif isinstance(original, CorpusError):
             # Errors meant for people carry one short line (a locked database, say).
             log.warning("corpus error user=%s: %s", interaction.user.id, original)
+            # One line for the user, without the server's directory layout.
+            corpus = getattr(interaction.client, "corpus", None)
             message = str(original)
+            if corpus is not None:
+                message = message.replace(str(corpus.path), corpus.path.name)
         elif isinstance(error, app_commands.CheckFailure):
             message = "You can't use this command here."
         else:
@@ -67,6 +72,7 @@ class CorpusTree(app_commands.CommandTree):
     @staticmethod
     async def _tell(interaction: discord.Interaction, message: str) -> None:
         """Answer ephemerally however far the interaction got; never raise from here."""
+        message = render.shorten(message, render.CONTENT_LIMIT)
         try:
             if interaction.type is discord.InteractionType.autocomplete:
                 if not interaction.response.is_done():

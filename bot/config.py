@@ -67,6 +67,13 @@ def load_config(
             "(see .env.example)."
         )
 
+    if token and not re.fullmatch(r"[\x21-\x7e]+", token):
+        # Never echo it: say what is wrong, not what it is.
+        raise ConfigError(
+            "DISCORD_TOKEN contains spaces, line breaks or non-ASCII characters; "
+            "copy the bot token again from the Developer Portal."
+        )
+
     raw_guild = (environ.get("DISCORD_GUILD_ID") or "").strip()
     guild_id: int | None = None
     if raw_guild:

@@ -24,6 +24,7 @@ FOOTER_LIMIT = 2048
 EMBED_TOTAL_LIMIT = 6000
 CHOICE_NAME_LIMIT = 100
 CONTENT_LIMIT = 2000
+URL_LIMIT = 2048
 
 # One quoted sentence at most this long, so three quotes and their markers fit one description.
 QUOTE_LIMIT = 1000
@@ -38,10 +39,49 @@ NOT_FOUND_COLOUR = discord.Colour.orange()
 _ZW_JOINERS = {"\u200d", "\u200c"}
 
 
+# Characters Discord's markdown gives a meaning anywhere in a line: always escaped.
+# (Discord, like simple-markdown, reads a backslash before any ASCII punctuation as an escape,
+# so the escapes are invisible.)
+# "[" is enough for links: a masked link [x](url) cannot start at an escaped bracket.
+_ESCAPE_ANYWHERE = re.compile(r"([\\*_~|`\[])")
+# Block markers that only count at the start of a line: headings, -# subtext, quotes and
+# lists (- + and "1." / "1)"; * is escaped anyway). Escaped wherever a line starts.
+_LINE_START = re.compile(r"^([ \t]*)([#>+-])", re.MULTILINE)
+_NUMBERED = re.compile(r"^([ \t]*\d+)([.)])", re.MULTILINE)
+# Mentions (<@id>, <@!id>, <@&role>), channels (<#id>), slash commands (</x:id>), emoji
+# (<:x:id>, <a:x:id>), timestamps (<t:…>), guild navigation (<id:…>) and <url> links all
+# start with "<" and a non-space: a zero-width space after the "<" breaks every one of them.
+_ANGLE = re.compile(r"<")
+# @everyone / @here, and "@" before a number (a bare user/role id).
+_AT = re.compile(r"@(?=everyone|here|[!&]?\d)", re.IGNORECASE)
+# Discord autolinks scheme://… (http, https, steam, …); a zero-width space in "://" stops it,
+# which also leaves a masked link [x](http://…) with nothing to point at.
+_SCHEME = re.compile(r":(?=//)")
+# Lone surrogates cannot be encoded as UTF-8 (Discord rejects the request); C0/C1 controls
+# other than newline and tab have no business in a message.
+_UNSENDABLE = re.compile(r"[\ud800-\udfff\x00-\x08\x0b-\x1f\x7f-\x9f]")
+ZWSP = "\u200b"
+
+
 def safe(text: str) -> str:
-    """Make corpus text or a user's words inert: no markdown, no pings, no masked links."""
-    text = discord.utils.escape_markdown(text)
-    return discord.utils.escape_mentions(text)
+    """Make corpus text or a user's words inert: no markdown, no pings, no links.
+
+    Markdown characters get a backslash (invisible in Discord), mentions, ``<…>`` tokens and
+    ``scheme://`` links get a zero-width space, and unsendable code points become U+FFFD.
+    The words shown stay the same; only their meaning to Discord is taken away.
+    """
+    text = _UNSENDABLE.sub(lambda m: "" if m.group() == "\r" else "\ufffd", text)
+    text = _ESCAPE_ANYWHERE.sub(r"\\\1", text)
+    text = _escape_line_starts(text)
+    text = _ANGLE.sub("<" + ZWSP, text)
+    text = _AT.sub("@" + ZWSP, text)
+    return _SCHEME.sub(":" + ZWSP, text)
+
+
+def _escape_line_starts(text: str) -> str:
+    """Escape heading, quote and list markers at the start of each line of ``text``."""
+    text = _LINE_START.sub(r"\1\\\2", text)
+    return _NUMBERED.sub(r"\1\\\2", text)
 
 
 def _cut(text: str, limit: int) -> str:
@@ -59,6 +99,7 @@ def _cut(text: str, limit: int) -> str:
         and (
             unicodedata.combining(text[len(cut)])
             or text[len(cut)] in _ZW_JOINERS
+            or text[len(cut)] == ZWSP  # keep "<", "@" or ":" with the space that disarms it
             or "\ufe00" <= text[len(cut)] <= "\ufe0f"
             or cut[-1] in _ZW_JOINERS
         )
@@ -200,23 +241,34 @@ def _split(text: str, limit: int) -> list[str]:
         current = para
     if current:
         chunks.append(current)
-    return chunks or ["(this article has no text)"]
+    # A chunk cut mid-line starts a new message line: "- x" or "1. x" there would be a list.
+    return [_escape_line_starts(c) for c in chunks] or ["(this article has no text)"]
 
 
 def article_pages(article: Article, text: str) -> list[discord.Embed]:
     """The whole article as embeds of at most :data:`PAGE_LIMIT` characters each."""
     chunks = _split(safe(text), PAGE_LIMIT)
     title = safe_short(_one_line(article.title), TITLE_LIMIT) or f"Article {article.id}"
-    tail = ", ".join(p for p in (article.outlet, article.date) if p)
+    tail = safe(", ".join(p for p in (article.outlet, article.date) if p))
     pages = []
     for i, chunk in enumerate(chunks, start=1):
         embed = discord.Embed(title=title, description=chunk, colour=COLOUR)
-        if article.url and article.url.startswith(("http://", "https://")):
+        if _linkable(article.url):
             embed.url = article.url
         footer = f"Page {i}/{len(chunks)}" + (f" · {tail}" if tail else "")
         embed.set_footer(text=shorten(_one_line(footer), FOOTER_LIMIT))
         pages.append(embed)
     return pages
+
+
+def _linkable(url: str | None) -> bool:
+    """The article's own address may link its title: http(s), one token, a sane length."""
+    return bool(
+        url
+        and url.startswith(("http://", "https://"))
+        and len(url) <= URL_LIMIT
+        and not re.search(r"[\s<>\x00-\x1f\x7f]", url)
+    )
 
 
 def article_filename(article: Article) -> str:

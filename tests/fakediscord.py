@@ -71,6 +71,7 @@ class Sent:
     files: list[tuple[str, bytes]] = field(default_factory=list)
     message: dict[str, Any] | None = None  # the message as it stands after this request
     callback_type: int | None = None
+    at: float = field(default_factory=time.monotonic)  # when the fake received it
 
     @property
     def data(self) -> dict[str, Any]:
@@ -110,6 +111,32 @@ class Interaction:
     id: int
     token: str
     payload: dict[str, Any]
+    dispatched_at: float | None = None  # monotonic time the gateway frame was sent
+
+
+@dataclass
+class Fault:
+    """Answer matching REST requests with an error instead of serving them.
+
+    ``matches(method, path)`` picks the requests; the first ``times`` of them get
+    ``status`` with ``body`` (JSON) and ``headers``. A 429 carries ``retry_after`` and
+    the ``Via`` header Discord sends (without it discord.py assumes a Cloudflare ban).
+    """
+
+    matches: Callable[[str, str], bool]
+    status: int
+    body: dict[str, Any]
+    times: int = 1
+    headers: dict[str, str] = field(default_factory=dict)
+    hits: list[tuple[str, str, float]] = field(default_factory=list)
+
+    @classmethod
+    def rate_limited(
+        cls, matches: Callable[[str, str], bool], retry_after: float, times: int = 1
+    ) -> Fault:
+        body = {"message": "You are being rate limited.", "retry_after": retry_after}
+        headers = {"Via": "1.1 google", "Retry-After": str(max(1, round(retry_after)))}
+        return cls(matches, 429, body | {"global": False}, times, headers)
 
 
 class FakeDiscord:
@@ -124,6 +151,8 @@ class FakeDiscord:
         # REST records
         self.requests: list[tuple[str, str, dict[str, str], Any]] = []
         self.unhandled: list[tuple[str, str]] = []
+        self.faults: list[Fault] = []  # injected errors, checked before routing
+        self.rest_tokens: set[str] = set()  # also accepted by REST (but not by the gateway)
         self.synced: dict[int | None, list[dict[str, Any]]] = {}  # guild id (None: global)
         self.sent: list[Sent] = []
         self.messages: dict[int, dict[str, Any]] = {}
@@ -214,12 +243,20 @@ class FakeDiscord:
         body, files = await self._body(request)
         self.requests.append((request.method, path, dict(request.query), body))
         try:
+            for fault in self.faults:
+                if fault.times > 0 and fault.matches(request.method, path):
+                    fault.times -= 1
+                    fault.hits.append((request.method, path, time.monotonic()))
+                    response = self._json(fault.body, fault.status)
+                    response.headers.update(fault.headers)
+                    return response
             return await self._route(request, path, body, files)
         finally:
             await self._notify()
 
     def _authorised(self, request: web.Request) -> bool:
-        return request.headers.get("Authorization") == f"Bot {self.token}"
+        offered = request.headers.get("Authorization")
+        return offered in {f"Bot {t}" for t in {self.token, *self.rest_tokens}}
 
     async def _route(
         self, request: web.Request, path: str, body: Any, files: list[tuple[str, bytes]]
@@ -592,8 +629,15 @@ class FakeDiscord:
 
     async def send(self, interaction: Interaction) -> Interaction:
         """Deliver an interaction over the gateway."""
+        interaction.dispatched_at = time.monotonic()
         await self.dispatch("INTERACTION_CREATE", interaction.payload)
         return interaction
+
+    async def send_many(self, interactions: list[Interaction]) -> list[Interaction]:
+        """Deliver interactions back to back (a burst), each stamped with its dispatch time."""
+        for interaction in interactions:
+            await self.send(interaction)
+        return interactions
 
     # ------------------------------------------------------------------ reading results
     def sent_for(self, token: str) -> list[Sent]:

@@ -1,0 +1,381 @@
+"""The real bot (a subprocess) under load, under Discord faults and with broken databases.
+
+Same harness as ``test_bot_e2e``: the fake Discord of :mod:`tests.fakediscord` on
+127.0.0.1, the bot found through ``DISCORD_API_BASE``/``DISCORD_GATEWAY_URL``. The only
+time limit asserted is Discord's own: the first response to an interaction within 3 s.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrieval.corpus import Corpus
+from tests.conftest import SEEDS
+from tests.fakediscord import DEFERRED_CHANNEL_MESSAGE, FakeDiscord, Fault, ThreadedFake
+from tests.test_bot_e2e import SEED_QUESTION, SEED_QUOTE, Live, bot_env, button
+from tests.test_hardening_render import write_hostile_article
+
+TOKEN = "FAKE.hardening-token.never-shown-5d1e0b"
+HEARTBEAT = 0.5
+DEADLINE = 3.0  # Discord: the first response to an interaction within 3 seconds
+LOAD = 200
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def without_root_powers() -> None:
+    """preexec_fn: drop CAP_DAC_OVERRIDE/READ_SEARCH so file modes bind even for root."""
+    for cap in (1, 2):  # PR_CAPBSET_DROP (24); the caps go at exec
+        _libc.prctl(24, cap, 0, 0, 0)
+
+
+def start_bot(fake: FakeDiscord, db: Path, work: Path, log: Path, **popen) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--sync"],
+        cwd=work,
+        env=bot_env(fake, db, fake.token),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        **popen,
+    )
+
+
+def stop_bot(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    """A bot on the seeds plus one hostile article (mentions, markdown, links)."""
+    work = tmp_path_factory.mktemp("hardening")
+    src = tmp_path_factory.mktemp("hostile-src")
+    write_hostile_article(src)
+    db = work / "corpus.db"
+    with Corpus.create(db) as corpus:
+        corpus.ingest([SEEDS, src])
+    fake = FakeDiscord(token=TOKEN, heartbeat_interval=HEARTBEAT)
+    log = work / "bot.log"
+    with ThreadedFake(fake) as thread:
+        proc = start_bot(fake, db, work, log)
+        state = Live(fake, thread, proc, db, log)
+        try:
+            state.wait(lambda: fake.session_id and fake.connected, timeout=60)
+            yield state
+        finally:
+            stop_bot(proc)
+
+
+def wait_for_log(live: Live, pattern: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        text = live.log.read_text(encoding="utf-8", errors="replace")
+        if re.search(pattern, text):
+            return text
+        time.sleep(0.05)
+    raise AssertionError(f"{pattern!r} never appeared in the bot's log")
+
+
+def for_token(token: str, *, kind: str = "") -> callable:
+    """A Fault matcher: REST requests of one interaction (callback or webhooks)."""
+
+    def matches(method: str, path: str) -> bool:
+        if kind == "callback":
+            return path.endswith(f"/{token}/callback")
+        if kind == "followup":
+            return path.startswith("/webhooks/") and f"/{token}" in path
+        return f"/{token}" in path
+
+    return matches
+
+
+# ---------------------------------------------------------------------------- hostile text
+
+
+def test_hostile_questions_and_corpus_text_reach_discord_inert(live: Live) -> None:
+    fake = live.fake
+    question = "@everyone <@123> <@&role> ```x``` ||Zanzibar|| [x](http://evil.example) notice"
+    answer = live.ask(question, 3001)
+    (embed,) = answer.embeds
+    shown = "\n".join([embed["title"], embed["description"], embed["fields"][0]["value"]])
+    assert "Zanzibar harbour notice" in shown  # the hostile article was found and quoted
+    assert not re.search(r"@(everyone|here)|<(?!\u200b)|://", shown)
+    assert r"\|\|Zanzibar\|\|" in embed["title"] and r"\`\`\`x\`\`\`" in embed["title"]
+    assert "http:\u200b//evil.example" in shown and r"\[x](" in embed["title"]
+
+    article = live.reply(live.send(fake.slash("source", 3001, article="zanzibar.txt")))
+    page = article.embeds[0]
+    assert "@\u200beveryone" in page["description"] and "https:\u200b//evil" in page["description"]
+    assert "\\# Zanzibar heading line" in page["description"]
+    assert not re.search(r"@(everyone|here)|<(?!\u200b)|://", page["title"] + page["description"])
+    ((_, attached),) = article.files  # the attachment is the article exactly as stored
+    assert b"@everyone <@123456789012345678>" in attached
+
+    for name in ("../../etc/passwd", "/etc/passwd", "x" * 100_000):
+        reply = live.reply(live.send(fake.slash("source", 3002, article=name)))
+        assert reply.ephemeral and "No article matches" in reply.text and not reply.files
+        assert "root:" not in reply.text and len(reply.text) <= 2000
+
+
+# ---------------------------------------------------------------------------- load
+
+
+@pytest.mark.load
+def test_200_concurrent_asks_all_answered_within_discords_deadline(
+    live: Live, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = live.fake
+    questions = [
+        SEED_QUESTION,
+        "China Kazakhstan cooperation",
+        "Astana Expo energy",
+        "zebra quantum chromodynamics",
+        "@everyone ||Zanzibar|| notice",
+    ]
+    connections = live.call(lambda: fake.connections)
+    beats = live.call(lambda: len(fake.heartbeats))
+    burst = [
+        fake.slash("ask", 10_000 + i, question=questions[i % len(questions)]) for i in range(LOAD)
+    ]
+    started = time.monotonic()
+    live.thread.run(fake.send_many(burst))
+    live.wait(lambda: all(fake.reply(i.token) for i in burst), timeout=50)
+    elapsed = time.monotonic() - started
+
+    def first_and_answer(token: str, sent_at: float) -> tuple[float, float]:
+        first = fake.sent_for(token)[0]
+        return first.at - sent_at, fake.reply(token).at - sent_at
+
+    timings = live.call(lambda: [first_and_answer(i.token, i.dispatched_at) for i in burst])
+    firsts = sorted(t[0] for t in timings)
+    answers = sorted(t[1] for t in timings)
+    kinds = live.call(lambda: [fake.sent_for(i.token)[0].callback_type for i in burst])
+    replies = live.call(lambda: [fake.reply(i.token) for i in burst])
+    heartbeats = live.call(lambda: len(fake.heartbeats)) - beats
+
+    def dist(values: list[float]) -> str:
+        p95 = values[int(0.95 * (len(values) - 1))]
+        return (
+            f"p50 {statistics.median(values) * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, "
+            f"max {values[-1] * 1000:.0f} ms"
+        )
+
+    with capsys.disabled():
+        print(
+            f"\n[load] {LOAD} concurrent /ask in {elapsed:.1f} s; "
+            f"first response (defer): {dist(firsts)}; full answer: {dist(answers)}; "
+            f"{heartbeats} heartbeats during the burst"
+        )
+    assert kinds == [DEFERRED_CHANNEL_MESSAGE] * LOAD  # every one deferred first
+    assert all(r is not None and r.embeds for r in replies)  # and every one answered
+    assert firsts[-1] <= DEADLINE, dist(firsts)
+    assert live.call(lambda: fake.connections) == connections  # heartbeats never lapsed
+    assert heartbeats >= 1
+    assert "heartbeat blocked" not in live.log.read_text(encoding="utf-8", errors="replace")
+
+
+# ---------------------------------------------------------------------------- Discord faults
+
+
+def test_429_on_the_defer_and_the_follow_up_is_waited_out(live: Live) -> None:
+    fake = live.fake
+    ask = fake.slash("ask", 3101, question=SEED_QUESTION)
+    on_callback = Fault.rate_limited(for_token(ask.token, kind="callback"), retry_after=0.4)
+    on_followup = Fault.rate_limited(for_token(ask.token, kind="followup"), retry_after=0.4)
+    live.call(lambda: fake.faults.extend([on_callback, on_followup]))
+    answer = live.reply(live.send(ask))
+    assert SEED_QUOTE in answer.embeds[0]["description"]
+    assert len(on_callback.hits) == 1 and len(on_followup.hits) == 1
+    defer = live.call(lambda: fake.sent_for(ask.token)[0])
+    assert defer.at - ask.dispatched_at <= DEADLINE  # retried after 0.4 s: still in time
+    wait_for_log(live, r"rate limited\. Retrying in 0\.40 seconds")
+
+
+def test_a_follow_up_500_is_retried(live: Live) -> None:
+    fake = live.fake
+    ask = fake.slash("ask", 3102, question=SEED_QUESTION)
+    fault = Fault(for_token(ask.token, kind="followup"), 500, {"message": "500: Internal"})
+    live.call(lambda: fake.faults.append(fault))
+    assert SEED_QUOTE in live.reply(live.send(ask)).embeds[0]["description"]
+    assert len(fault.hits) == 1
+
+
+def test_a_follow_up_that_keeps_failing_is_logged_and_the_bot_keeps_serving(live: Live) -> None:
+    fake = live.fake
+    ask = fake.slash("ask", 3103, question=SEED_QUESTION)
+    gone = Fault(
+        for_token(ask.token, kind="followup"),
+        404,
+        {"message": "Unknown Webhook", "code": 10015},
+        times=10,
+    )
+    live.call(lambda: fake.faults.append(gone))
+    live.send(ask)
+    log = wait_for_log(live, r"could not tell the user about an error: 404")
+    assert re.search(r"unhandled error in ask .*\n(.*\n)*.*NotFound: 404 Not Found", log)
+    assert live.proc.poll() is None
+    assert SEED_QUOTE in live.ask(SEED_QUESTION, 3104).embeds[0]["description"]
+
+
+def test_a_gateway_drop_mid_burst_loses_nothing(live: Live) -> None:
+    fake = live.fake
+    burst = [fake.slash("ask", 3200 + i, question=SEED_QUESTION) for i in range(10)]
+    live.thread.run(fake.send_many(burst[:5]))
+    live.thread.run(fake.drop(4000))
+    live.thread.run(fake.send_many(burst[5:]))  # sent while disconnected: replayed on RESUME
+    for interaction in burst:
+        assert SEED_QUOTE in live.reply(interaction, timeout=30).text
+
+
+def test_the_token_never_reaches_the_log(live: Live) -> None:
+    assert TOKEN not in live.log.read_text(encoding="utf-8", errors="replace")
+
+
+# ---------------------------------------------------------------------------- broken databases
+
+
+def run_bot(fake: FakeDiscord, db: Path, cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=cwd,
+        env=bot_env(fake, db, fake.token) | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def one_error_line(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("corpusbot:")]
+    assert len(errors) == 1, done.stderr
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "no corpus to build it from"),
+        (b"", "not a corpusbot database"),
+        (b"hello, I am a text file\n" * 200, "file is not a database"),
+        (b"SQLite format 3\x00" + b"\xff" * 4000, "file is not a database"),
+    ],
+    ids=["missing", "empty", "not-sqlite", "garbage-after-header"],
+)
+def test_an_unusable_database_stops_the_bot_with_one_line(
+    live: Live, tmp_path: Path, content: bytes | None, says: str
+) -> None:
+    db = tmp_path / "corpus.db"
+    if content is not None:
+        db.write_bytes(content)
+    _assert_bot_refuses(live, db, tmp_path, says)
+
+
+def test_a_truncated_database_stops_the_bot_with_one_line(
+    live: Live, seed_db: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "corpus.db"
+    shutil.copy(seed_db, db)
+    with db.open("r+b") as f:
+        f.truncate(db.stat().st_size // 2)
+    _assert_bot_refuses(live, db, tmp_path, "database disk image is malformed")
+
+
+def _assert_bot_refuses(live: Live, db: Path, tmp_path: Path, says: str) -> None:
+    done = run_bot(live.fake, db, tmp_path, CORPUSBOT_SEEDS=str(tmp_path / "no-seeds"))
+    line = one_error_line(done)
+    assert says in line, line
+    assert TOKEN not in done.stdout + done.stderr
+
+
+def _broken_bot(tmp_path: Path, db: Path, **popen) -> tuple[Live, ThreadedFake]:
+    fake = FakeDiscord(token=TOKEN, heartbeat_interval=HEARTBEAT)
+    thread = ThreadedFake(fake).__enter__()
+    proc = start_bot(fake, db, tmp_path, tmp_path / "bot.log", **popen)
+    live = Live(fake, thread, proc, db, tmp_path / "bot.log")
+    live.wait(lambda: fake.session_id and fake.connected, timeout=60)
+    return live, thread
+
+
+def test_a_read_only_database_still_answers_and_says_votes_cannot_be_saved(
+    seed_db: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "corpus.db"
+    shutil.copy(seed_db, db)
+    db.chmod(0o444)
+    folder.chmod(0o555)  # no -wal/-shm can be created next to it
+    live, thread = _broken_bot(tmp_path, db, preexec_fn=without_root_powers)
+    try:
+        answer = live.ask(SEED_QUESTION, 1)
+        assert SEED_QUOTE in answer.embeds[0]["description"]
+        message = answer.message
+        assert message is not None
+        vote = live.reply(
+            live.send(live.fake.click(message, button(message, "👍")["custom_id"], 1))
+        )
+        assert vote.ephemeral and vote.text == "corpus.db is read-only: nothing can be saved"
+        assert live.proc.poll() is None
+    finally:
+        stop_bot(live.proc)
+        thread.__exit__()
+        folder.chmod(0o755)
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "REJECTED.token-with-secret-part-9a8b7c",  # REST says 401
+        "GATEWAY.rejects-this-one-4f4f4f",  # REST accepts, IDENTIFY gets 4004
+        "bad\ntoken-with-a-newline-1234abcd",  # cannot even be sent as a header
+        "x" * 5000,
+    ],
+    ids=["rest-401", "gateway-4004", "newline", "huge"],
+)
+def test_a_bad_token_is_one_line_and_never_printed(live: Live, tmp_path: Path, token: str) -> None:
+    fake = live.fake
+    if token.startswith("GATEWAY"):
+        live.call(lambda: fake.rest_tokens.add(token))
+    db = tmp_path / "corpus.db"
+    shutil.copy(live.db, db)
+    done = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=bot_env(fake, db, token),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    line = one_error_line(done)
+    assert "DISCORD_TOKEN" in line or "Discord" in line, line
+    for secret in {token, token.strip(), *token.split("\n")}:
+        if len(secret) >= 8:
+            assert secret not in done.stdout + done.stderr
+
+
+def test_dotenv_is_git_ignored() -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        ["git", "check-ignore", "-q", ".env"], cwd=root, capture_output=True, timeout=30
+    )
+    assert done.returncode == 0
