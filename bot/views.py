@@ -59,14 +59,24 @@ async def _report(interaction: discord.Interaction, error: Exception) -> None:
     await interaction.client.tree.on_error(interaction, error)  # type: ignore[attr-defined]
 
 
-async def _remove_buttons(message: Any) -> None:
-    """Edit ``message`` to drop its buttons; a gone message or expired token is fine."""
-    if message is None:
-        return
-    try:
-        await message.edit(view=None)
-    except discord.HTTPException as exc:
-        log.debug("could not remove buttons: %s", exc)
+class CorpusView(discord.ui.View):
+    """A view whose buttons are removed on timeout and whose errors go to the tree's one
+    error handler."""
+
+    message: Any = None  # the message carrying this view, set by whoever sends it
+
+    async def on_timeout(self) -> None:
+        if self.message is None:
+            return
+        try:
+            await self.message.edit(view=None)
+        except discord.HTTPException as exc:  # a gone message or an expired token is fine
+            log.debug("could not remove buttons: %s", exc)
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        await _report(interaction, error)
 
 
 class FeedbackButton(discord.ui.Button["AnswerView"]):
@@ -107,10 +117,8 @@ class SourceButton(discord.ui.Button["AnswerView"]):
         await send_article(interaction, corpus_of(interaction), self.article, ephemeral=True)
 
 
-class AnswerView(discord.ui.View):
+class AnswerView(CorpusView):
     """Context / More / 👍 / 👎, and one Source button per cited article."""
-
-    message: Any = None  # the message carrying this view, set by whoever sends it
 
     def __init__(self, answer: Answer, *, timeout: float | None = ANSWER_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
@@ -143,14 +151,6 @@ class AnswerView(discord.ui.View):
         )
         await send_answer(interaction, answer, ephemeral=True)
 
-    async def on_timeout(self) -> None:
-        await _remove_buttons(self.message)
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        await _report(interaction, error)
-
 
 async def send_answer(
     interaction: discord.Interaction, answer: Answer, *, ephemeral: bool = False
@@ -175,10 +175,8 @@ async def send_answer(
         view.message = callback.resource if callback is not None else None
 
 
-class ArticlePager(discord.ui.View):
+class ArticlePager(CorpusView):
     """Previous / Next through an article's pages; only the person who opened it may turn."""
-
-    message: Any = None
 
     def __init__(
         self, pages: list[discord.Embed], *, owner_id: int, timeout: float | None = PAGER_TIMEOUT
@@ -220,14 +218,6 @@ class ArticlePager(discord.ui.View):
     @discord.ui.button(label="Next", style=discord.ButtonStyle.primary)
     async def next(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
         await self._show(interaction, self.index + 1)
-
-    async def on_timeout(self) -> None:
-        await _remove_buttons(self.message)
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        await _report(interaction, error)
 
 
 async def send_article(
