@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TextIO
 
 from retrieval.corpus import Corpus, default_db_path
 from retrieval.errors import CorpusError
+from retrieval.ingest import IngestProgress
 from retrieval.models import Answer, Article, SourceMatch
 
 PROG = "corpusbot"
@@ -143,13 +145,76 @@ def cmd_articles(corpus: Corpus, args: argparse.Namespace) -> int:
     return 0
 
 
+class IngestBar:
+    """A progress bar on stderr (rich), shown once an ingest has run for a second."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.bar = None
+        self.task = None
+
+    def __call__(self, done: IngestProgress) -> None:
+        elapsed = time.monotonic() - self.started
+        if self.bar is None:
+            if elapsed < 1:
+                return
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("ingesting"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total} files"),
+                TextColumn("{task.fields[rates]}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task("ingest", total=done.files_total, rates="")
+        rates = (
+            f"{done.files / elapsed:,.1f} files/s, {done.articles / elapsed:,.0f} articles/s, "
+            f"{done.sentences / elapsed:,.0f} sentences/s"
+        )
+        self.bar.update(self.task, completed=done.files, rates=rates)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
-    report = corpus.ingest(args.paths)
+    bar = None if args.quiet else IngestBar()
+    try:
+        report = corpus.ingest(args.paths, progress=bar)
+    finally:
+        if bar:
+            bar.close()
     for path, reason in report.failed:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if not args.quiet:
         print(report.summary())
     return 0 if not report.failed else 1
+
+
+def cmd_remove(corpus: Corpus, args: argparse.Namespace) -> int:
+    """Remove one article named exactly (id, file or title): deleting is not a search."""
+    match = corpus.find_source(args.article)
+    article = match.article
+    name = " ".join(args.article.split()).casefold()
+    if article is None or name not in {
+        str(article.id), article.file.casefold(), Path(article.file).stem.casefold(),
+        article.title.casefold(),
+    }:  # fmt: skip
+        if article is not None:
+            match = SourceMatch(match.query, None, (article,))
+        print(source_text(corpus, match), file=sys.stderr)
+        print("Nothing removed: name the article by its id, file or exact title.", file=sys.stderr)
+        return 1
+    corpus.remove(article.id)
+    if not args.quiet:
+        print(f"removed {article_line(article).strip()}")
+    return 0
 
 
 def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -271,8 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ingest", help="add or update articles from files or folders")
     p.add_argument("paths", nargs="+")
-    p.add_argument("--quiet", action="store_true", help="print only problems")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("remove", help="delete one article (by id, file or exact title)")
+    p.add_argument("article")
+    p.add_argument("--quiet", action="store_true", help="print only problems")
+    p.set_defaults(func=cmd_remove)
 
     p = sub.add_parser("stats", help="counts of articles, sentences and terms")
     p.add_argument("--json", action="store_true")

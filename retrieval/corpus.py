@@ -141,10 +141,14 @@ class Corpus:
 
     @_store_errors
     def ingest(
-        self, paths: Iterable[str | Path], *, progress: Callable[[int], None] | None = None
+        self,
+        paths: Iterable[str | Path],
+        *,
+        progress: Callable[[ingesting.IngestProgress], None] | None = None,
+        workers: int | None = None,
     ) -> ingesting.IngestReport:
-        """Add or update the articles in ``paths`` (files or folders)."""
-        return ingesting.ingest(self.store, paths, progress=progress)
+        """Add or update the articles in ``paths`` (files or folders), one transaction."""
+        return ingesting.ingest(self.store, paths, progress=progress, workers=workers)
 
     @_store_errors
     def remove(self, article_id: int) -> None:

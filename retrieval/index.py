@@ -10,9 +10,12 @@ the tests compare against; unlike it, nothing here grows with the corpus at star
 from __future__ import annotations
 
 import math
+import threading
+from array import array
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -21,6 +24,7 @@ from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE, Postings, Store, Tota
 K1 = 1.5
 B = 0.75
 EPSILON = 0.25
+LEN_MAX = int(np.iinfo(LEN_DTYPE).max)
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,15 @@ class Ranked:
     ids: np.ndarray
     scores: np.ndarray
     idf: dict[str, float]  # idf of each distinct query term in the vocabulary
-    matched: int  # how many sentences contain at least one query term
+    postings: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
+
+    @cached_property
+    def matched(self) -> int:
+        """How many sentences contain at least one query term (counted on demand: the
+        union of long postings costs more than the ranking itself)."""
+        if len(self.postings) <= 1:
+            return sum(len(p) for p in self.postings)
+        return len(np.unique(np.concatenate(self.postings)))
 
 
 def idf_of(df: int, totals: Totals) -> float:
@@ -41,48 +53,106 @@ def idf_of(df: int, totals: Totals) -> float:
     return idf
 
 
-def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
-    """One term's contribution to each sentence in its postings (rank-bm25's formula)."""
-    q_freq = post.tfs.astype(np.int64)
-    doc_len = post.lens.astype(np.int64)
+def _bm25(idf: float, q_freq: np.ndarray, doc_len: np.ndarray, avgdl: float) -> np.ndarray:
+    """rank-bm25's expression, operation for operation (int64 counts, as it has them)."""
     return idf * (q_freq * (K1 + 1) / (q_freq + K1 * (1 - B + B * doc_len / avgdl)))
 
 
+def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
+    """One term's contribution to each sentence in its postings (rank-bm25's formula).
+
+    Most postings have tf 1, so their scores come from a table over sentence lengths
+    (the same expression on the same values, so the same floats) with one gather; only
+    the tf > 1 postings are computed one by one."""
+    if len(post.lens) == 0:
+        return np.empty(0)
+    longest = int(post.lens.max())
+    table = _bm25(idf, np.ones(longest + 1, np.int64), np.arange(longest + 1), avgdl)
+    out = table[post.lens]
+    repeated = np.flatnonzero(post.tfs != 1)
+    if len(repeated):
+        out[repeated] = _bm25(
+            idf,
+            post.tfs[repeated].astype(np.int64),
+            post.lens[repeated].astype(np.int64),
+            avgdl,
+        )
+    return out
+
+
 def rank(store: Store, terms: list[str], need: int) -> Ranked:
-    """Score ``terms`` (duplicates count, as in rank-bm25) and keep the best ``need``."""
+    """Score ``terms`` (duplicates count, as in rank-bm25) and keep the best ``need``.
+
+    Work is proportional to the postings of the query's terms, never to the corpus: the
+    scores go into a per-thread scratch array indexed by sentence id, which only the
+    postings touch and which is cleared by the same postings afterwards.
+    """
     totals = store.totals()
     distinct = list(dict.fromkeys(terms))
     postings = store.postings(distinct)
     idf = {t: idf_of(postings[t].df, totals) for t in distinct if t in postings}
-    empty = Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf, 0)
     if not postings or totals.sentences == 0:
-        return empty
+        return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf)
     avgdl = totals.tokens / totals.sentences
-    # A dense score array indexed by sentence id: zeros are allocated lazily by the OS,
-    # so only pages holding the query's postings are touched.
-    dense = np.zeros(totals.max_sentence_id + 1)
     contrib = {t: term_scores(postings[t], idf[t], avgdl) for t in postings}
-    for t in terms:  # query order, duplicates included: same float sums as rank-bm25
-        if t in postings:
-            dense[postings[t].ids] += contrib[t]
-    candidates = np.unique(np.concatenate([postings[t].ids for t in postings]))
-    matched = len(candidates)
-    scores = dense[candidates]
-    if need < len(candidates):
-        # Keep everything tied with the need-th best so the tie-break below is exact.
-        kth = np.partition(scores, len(scores) - need)[len(scores) - need]
-        keep = scores >= kth
-        candidates, scores = candidates[keep], scores[keep]
-    order = np.lexsort((candidates, -scores))[:need]
-    return Ranked(candidates[order], scores[order], idf, matched)
+    lists = tuple(p.ids for p in postings.values())
+    if len(postings) == 1:
+        # One distinct term: its postings are the candidates; no scratch array needed.
+        (term,) = postings
+        ids, scores = postings[term].ids, np.zeros(len(lists[0]))
+        for t in terms:  # 0 + c (+ c ...): the same float sums as rank-bm25
+            if t == term:
+                scores += contrib[term]
+    else:
+        dense = _scratch(totals.max_sentence_id + 1)
+        try:
+            for t in terms:  # query order, duplicates included: same float sums as rank-bm25
+                if t in postings:
+                    dense[postings[t].ids] += contrib[t]
+            ids = np.concatenate(lists)
+            scores = dense[ids]
+        finally:
+            for post_ids in lists:
+                dense[post_ids] = 0.0
+    # With several terms ``ids`` repeats a sentence once per query term it contains, so
+    # the best ``need`` sentences are among the best ``need * len(postings)`` entries: a
+    # sentence below that many entries is beaten by at least ``need`` others. Everything
+    # tied with the threshold is kept so the tie-break below is exact.
+    keep = need * len(postings)
+    if keep < len(ids):
+        kth = np.partition(scores, len(scores) - keep)[len(scores) - keep]
+        chosen = scores >= kth
+        ids, scores = ids[chosen], scores[chosen]
+    if len(postings) > 1:
+        ids, first = np.unique(ids, return_index=True)
+        scores = scores[first]
+    order = np.lexsort((ids, -scores))[:need]
+    return Ranked(ids[order], scores[order], idf, lists)
+
+
+_local = threading.local()
+
+
+def _scratch(size: int) -> np.ndarray:
+    """This thread's zeroed score array, at least ``size`` long (grown with headroom, so
+    ingests do not reallocate it at every question)."""
+    dense = getattr(_local, "dense", None)
+    if dense is None or len(dense) < size:
+        dense = _local.dense = np.zeros(int(size * 1.25) + 1024)
+    return dense
 
 
 # -- building ---------------------------------------------------------------------------
 
 
 class PostingsBuilder:
-    """Collects (term, sentence, count, length) rows of an ingest batch, then merges them
-    into the ``terms`` table: one read-append-write per touched term."""
+    """Collects the postings of an ingest batch in flat arrays, then appends them to the
+    ``terms`` table: one read-append-write per touched term.
+
+    Sentences come one at a time (:meth:`add`) or as a whole file already counted by an
+    ingest worker (:meth:`add_chunk`); sentence ids must ascend across calls, so that
+    appending keeps every stored postings array sorted.
+    """
 
     def __init__(self) -> None:
         self.terms: dict[str, int] = {}
@@ -90,6 +160,12 @@ class PostingsBuilder:
         self._sent_ids: list[np.ndarray] = []
         self._tfs: list[np.ndarray] = []
         self._lens: list[np.ndarray] = []
+        # add() appends here; array.array is far cheaper per sentence than small ndarrays.
+        self._one_terms = array("q")
+        self._one_sents = array("i")
+        self._one_tfs = array("H")
+        self._one_lens = array("H")
+        self.pending = 0  # postings not yet written
         self.tokens = 0
         self.sentences = 0
 
@@ -97,51 +173,88 @@ class PostingsBuilder:
         """Add one sentence's tokens; returns its length (token count)."""
         counts = Counter(tokens)
         length = sum(counts.values())
-        if length > np.iinfo(LEN_DTYPE).max:
+        if length > LEN_MAX:
             raise ValueError("sentence too long to index")
-        ids = [self.terms.setdefault(t, len(self.terms)) for t in counts]
-        n = len(ids)
-        self._term_ids.append(np.array(ids, np.int64))
-        self._sent_ids.append(np.full(n, sentence_id, ID_DTYPE))
-        self._tfs.append(np.fromiter(counts.values(), TF_DTYPE, n))
-        self._lens.append(np.full(n, length, LEN_DTYPE))
+        ids = self.terms
+        self._one_terms.extend([ids.setdefault(t, len(ids)) for t in counts])
+        n = len(counts)
+        self._one_sents.extend([sentence_id] * n)
+        self._one_tfs.extend(counts.values())
+        self._one_lens.extend([length] * n)
+        self.pending += n
         self.tokens += length
         self.sentences += 1
         return length
 
+    def add_chunk(self, first_id: int, chunk: Chunk) -> None:
+        """Add a file's sentences, numbered from ``first_id``, counted by :func:`count`."""
+        self._flush_singles()
+        if len(chunk.post_terms):
+            ids = self.terms
+            global_ids = np.fromiter(
+                (ids.setdefault(t, len(ids)) for t in chunk.vocab), np.int64, len(chunk.vocab)
+            )
+            self._term_ids.append(global_ids[chunk.post_terms])
+            self._sent_ids.append((chunk.post_sents + first_id).astype(ID_DTYPE))
+            self._tfs.append(chunk.post_tfs)
+            self._lens.append(chunk.lengths[chunk.post_sents])
+            self.pending += len(chunk.post_terms)
+        self.tokens += int(chunk.lengths.sum(dtype=np.int64))
+        self.sentences += len(chunk.lengths)
+
+    def _flush_singles(self) -> None:
+        if self._one_terms:
+            self._term_ids.append(np.frombuffer(self._one_terms, np.int64).copy())
+            self._sent_ids.append(np.frombuffer(self._one_sents, np.int32).astype(ID_DTYPE))
+            self._tfs.append(np.frombuffer(self._one_tfs, np.uint16).astype(TF_DTYPE))
+            self._lens.append(np.frombuffer(self._one_lens, np.uint16).astype(LEN_DTYPE))
+            self._one_terms, self._one_sents = array("q"), array("i")
+            self._one_tfs, self._one_lens = array("H"), array("H")
+
+    def flush(self, store: Store) -> None:
+        """Append the pending postings to ``store`` (inside the caller's transaction).
+        Totals are the caller's to refresh (:func:`refresh_totals`), once per batch."""
+        self._flush_singles()
+        if not self._term_ids:
+            return
+        term_ids = np.concatenate(self._term_ids)
+        # Stable: within a term, postings stay in the ascending sentence order they came in.
+        order = np.argsort(term_ids, kind="stable")
+        term_ids = term_ids[order]
+        sent_ids = np.concatenate(self._sent_ids)[order]
+        tfs = np.concatenate(self._tfs)[order]
+        lens = np.concatenate(self._lens)[order]
+        self._term_ids, self._sent_ids, self._tfs, self._lens = [], [], [], []
+        self.pending = 0
+        bounds = np.flatnonzero(np.diff(term_ids)) + 1
+        starts = np.concatenate(([0], bounds)).tolist()
+        ends = np.concatenate((bounds, [len(term_ids)])).tolist()
+        names = list(self.terms)
+        firsts = term_ids[starts].tolist()
+        conn = store.conn
+        inserts = []
+        for s, e, t in zip(starts, ends, firsts, strict=True):
+            term = names[t]
+            new = (sent_ids[s:e].tobytes(), tfs[s:e].tobytes(), lens[s:e].tobytes())
+            row = conn.execute(
+                "SELECT df, ids, tfs, lens FROM terms WHERE term = ?", (term,)
+            ).fetchone()
+            if row is None:
+                inserts.append((term, e - s, *new))
+            else:
+                conn.execute(
+                    "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?",
+                    (row[0] + e - s, row[1] + new[0], row[2] + new[1], row[3] + new[2], term),
+                )
+        conn.executemany(
+            "INSERT INTO terms (term, df, ids, tfs, lens) VALUES (?, ?, ?, ?, ?)", inserts
+        )
+
     def merge_into(self, store: Store, max_sentence_id: int) -> None:
         """Append the batch's postings to ``store`` (inside the caller's transaction) and
-        refresh the corpus totals. Sentence ids of a batch exceed all stored ones, so
-        appending keeps every postings array sorted."""
+        refresh the corpus totals."""
         old = store.totals()
-        if self._term_ids:
-            term_ids = np.concatenate(self._term_ids)
-            order = np.argsort(term_ids, kind="stable")
-            term_ids = term_ids[order]
-            sent_ids = np.concatenate(self._sent_ids)[order]
-            tfs = np.concatenate(self._tfs)[order]
-            lens = np.concatenate(self._lens)[order]
-            bounds = np.flatnonzero(np.diff(term_ids)) + 1
-            starts = np.concatenate(([0], bounds))
-            ends = np.concatenate((bounds, [len(term_ids)]))
-            names = list(self.terms)
-            conn = store.conn
-            for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-                term = names[term_ids[s]]
-                row = conn.execute(
-                    "SELECT df, ids, tfs, lens FROM terms WHERE term = ?", (term,)
-                ).fetchone()
-                new = (sent_ids[s:e].tobytes(), tfs[s:e].tobytes(), lens[s:e].tobytes())
-                if row is None:
-                    conn.execute(
-                        "INSERT INTO terms (term, df, ids, tfs, lens) VALUES (?, ?, ?, ?, ?)",
-                        (term, e - s, *new),
-                    )
-                else:
-                    conn.execute(
-                        "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?",
-                        (row[0] + e - s, row[1] + new[0], row[2] + new[1], row[3] + new[2], term),
-                    )
+        self.flush(store)
         refresh_totals(
             store,
             sentences=old.sentences + self.sentences,
@@ -150,28 +263,80 @@ class PostingsBuilder:
         )
 
 
-def remove_sentences(store: Store, first_id: int, last_id: int, terms: Iterable[str]) -> None:
-    """Drop sentence ids ``first_id..last_id`` from the postings of ``terms``."""
+@dataclass
+class Chunk:
+    """A file's sentences counted into postings (by an ingest worker): distinct terms,
+    then one entry per (sentence, term) with sentence indices from 0."""
+
+    vocab: list[str]
+    post_terms: np.ndarray  # index into vocab
+    post_sents: np.ndarray  # sentence index within the chunk, ascending
+    post_tfs: np.ndarray  # term count in that sentence (TF_DTYPE)
+    lengths: np.ndarray  # tokens per sentence (LEN_DTYPE)
+
+    def without(self, ranges: list[tuple[int, int]]) -> Chunk:
+        """The chunk less the sentences in ``ranges`` (start, end), renumbered."""
+        keep = np.ones(len(self.lengths), bool)
+        for start, end in ranges:
+            keep[start:end] = False
+        new_index = np.cumsum(keep) - 1
+        posts = keep[self.post_sents]
+        return Chunk(
+            vocab=self.vocab,
+            post_terms=self.post_terms[posts],
+            post_sents=new_index[self.post_sents[posts]].astype(np.int32),
+            post_tfs=self.post_tfs[posts],
+            lengths=self.lengths[keep],
+        )
+
+
+def count(sentences: list[list[str]]) -> Chunk:
+    """Count the tokens of consecutive sentences into a :class:`Chunk` (NumPy, no Counter
+    per sentence: a (sentence, term) key per token, then one sort)."""
+    vocab: dict[str, int] = {}
+    flat = [vocab.setdefault(t, len(vocab)) for tokens in sentences for t in tokens]
+    lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
+    if len(lengths) and lengths.max() > LEN_MAX:
+        raise ValueError("sentence too long to index")
+    n_terms = max(len(vocab), 1)
+    keys = np.repeat(np.arange(len(sentences), dtype=np.int64), lengths) * n_terms
+    keys += np.asarray(flat, dtype=np.int64)
+    keys, tfs = np.unique(keys, return_counts=True)
+    return Chunk(
+        vocab=list(vocab),
+        post_terms=(keys % n_terms).astype(np.int32),
+        post_sents=(keys // n_terms).astype(np.int32),
+        post_tfs=tfs.astype(TF_DTYPE),
+        lengths=lengths.astype(LEN_DTYPE),
+    )
+
+
+def remove_sentences(store: Store, ids: np.ndarray, terms: Iterable[str]) -> None:
+    """Drop the sentence ``ids`` (sorted) from the postings of ``terms``."""
+    ids = np.asarray(ids, dtype=ID_DTYPE)
     conn = store.conn
     for term in set(terms):
-        row = conn.execute(
-            "SELECT df, ids, tfs, lens FROM terms WHERE term = ?", (term,)
-        ).fetchone()
+        row = conn.execute("SELECT ids, tfs, lens FROM terms WHERE term = ?", (term,)).fetchone()
         if row is None:
             continue
-        ids = np.frombuffer(row[1], ID_DTYPE)
-        keep = (ids < first_id) | (ids > last_id)
+        have = np.frombuffer(row[0], ID_DTYPE)
+        keep = ~np.isin(have, ids, assume_unique=True)
         if keep.all():
             continue
         if not keep.any():
             conn.execute("DELETE FROM terms WHERE term = ?", (term,))
             continue
-        tfs = np.frombuffer(row[2], TF_DTYPE)
-        lens = np.frombuffer(row[3], LEN_DTYPE)
+        tfs = np.frombuffer(row[1], TF_DTYPE)
+        lens = np.frombuffer(row[2], LEN_DTYPE)
         conn.execute(
             "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?",
-            (int(keep.sum()), ids[keep].tobytes(), tfs[keep].tobytes(),
-             lens[keep].tobytes(), term),
+            (
+                int(keep.sum()),
+                have[keep].tobytes(),
+                tfs[keep].tobytes(),
+                lens[keep].tobytes(),
+                term,
+            ),
         )
 
 
@@ -183,7 +348,10 @@ def refresh_totals(store: Store, *, sentences: int, tokens: int, max_sentence_id
     idf_sum = float(np.sum(np.log(sentences - dfs + 0.5) - np.log(dfs + 0.5))) if len(dfs) else 0.0
     store.set_totals(
         Totals(
-            sentences=sentences, tokens=tokens, terms=len(dfs), idf_sum=idf_sum,
+            sentences=sentences,
+            tokens=tokens,
+            terms=len(dfs),
+            idf_sum=idf_sum,
             max_sentence_id=max_sentence_id,
         )
     )

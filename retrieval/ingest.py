@@ -1,33 +1,46 @@
-"""Files and folders → articles, sentences and postings, in one transaction per batch.
+"""Files and folders → articles, sentences and postings, in one transaction per ingest.
 
-Re-ingesting an unchanged file does nothing (content hash); a changed file replaces
-its article; a file that cannot be read or parsed is reported and skipped while the
-rest of the batch goes in. An interrupted ingest leaves the previous corpus intact
-because nothing is committed until the whole batch is written.
+Re-ingesting an unchanged article does nothing (content hash); a changed one replaces
+its old version (old sentences and postings gone); a JSONL line that disappeared from
+its file is removed. A file or line that cannot be read is reported and skipped while
+the rest goes in. Nothing is committed until everything is written, so an interrupted
+ingest (Ctrl-C, kill -9) leaves the previous corpus intact.
+
+Large ingests use worker processes for the CPU-bound part (parsing, sentence
+segmentation, tokenizing, counting terms: :func:`prepare`); the main process only
+writes rows and postings, in file order, so sentence ids always ascend.
 """
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+import os
+import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
+
+from retrieval import formats
 from retrieval import text as textmod
-from retrieval.articles import (
-    METADATA_FILE,
-    ParsedArticle,
-    apply_overrides,
-    digest,
-    load_metadata,
-    parse_text,
-)
+from retrieval.articles import METADATA_FILE, ParsedArticle, load_metadata
 from retrieval.errors import IngestError
-from retrieval.index import PostingsBuilder, refresh_totals, remove_sentences
+from retrieval.index import Chunk, PostingsBuilder, count, refresh_totals, remove_sentences
 from retrieval.segment import sentences as segment
 from retrieval.store import Store
 
-SUFFIXES = (".txt", ".md")
+SUFFIXES = formats.SUFFIXES
+
+# Below this much input, worker processes cost more to start (~0.5 s) than they save.
+PARALLEL_BYTES = 4_000_000
+# A JSONL file larger than this is split at line boundaries so workers share it.
+PART_BYTES = 4_000_000
+# Write postings out once this many are pending, which bounds memory on huge ingests.
+FLUSH_POSTINGS = 8_000_000
 
 
 @dataclass
@@ -35,15 +48,27 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     replaced: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
-    failed: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+    removed: list[str] = field(default_factory=list)  # JSONL lines no longer in their file
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (path[:line], reason)
     sentences: int = 0
 
     def summary(self) -> str:
+        removed = f"{len(self.removed)} removed, " if self.removed else ""
         return (
             f"{len(self.added)} added, {len(self.replaced)} replaced, "
-            f"{len(self.unchanged)} unchanged, {len(self.failed)} failed; "
+            f"{len(self.unchanged)} unchanged, {removed}{len(self.failed)} failed; "
             f"{self.sentences} sentences indexed"
         )
+
+
+@dataclass(frozen=True)
+class IngestProgress:
+    """Passed to the ``progress`` callback after each file (or part of a large file)."""
+
+    files: int  # files finished
+    files_total: int
+    articles: int  # articles added or replaced so far
+    sentences: int  # sentences indexed so far
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,9 @@ def discover(paths: Iterable[str | Path]) -> Iterator[SourceFile | tuple[str, st
                     continue
                 yield SourceFile(file, file.relative_to(path).as_posix(), meta)
         elif path.is_file():
+            if path.suffix.lower() not in SUFFIXES:
+                yield str(path), f"unsupported file type (use {', '.join(SUFFIXES)})"
+                continue
             try:
                 meta = load_metadata(path.parent).get(path.name, {})
             except IngestError as err:
@@ -78,66 +106,262 @@ def discover(paths: Iterable[str | Path]) -> Iterator[SourceFile | tuple[str, st
             yield str(path), "no such file or folder"
 
 
-def read_article(source: SourceFile, raw: bytes) -> ParsedArticle:
-    """Decode and parse one file; raises IngestError with a short reason."""
-    if b"\x00" in raw:
-        raise IngestError("binary file (NUL bytes)")
+# -- the workers' part: parse, segment, tokenize, count ----------------------------------
+
+
+@dataclass
+class PreparedArticle:
+    digest: str
+    article: ParsedArticle
+    spans: list[tuple[int, int]]  # sentence offsets in article.text
+
+
+@dataclass
+class Prepared:
+    """One file (or part of one) ready to write: its changed articles, their sentences
+    counted into postings, and what was unchanged or broken."""
+
+    key: str
+    last_part: bool
+    articles: list[PreparedArticle]
+    chunk: Chunk  # postings of all the articles' sentences, in order
+    unchanged: list[str]
+    problems: list[tuple[str, str]]
+    keys: set[str]  # article keys the file (part) still holds
+
+
+Task = tuple[SourceFile, dict[str, str], tuple[int, int, int] | None, bool]
+
+
+def prepare(task: Task) -> Prepared:
+    """Read, parse, segment and tokenize one file or part (runs in a worker process)."""
+    source, known, part, last_part = task
+    read = formats.read_articles(source.path, source.key, source.meta, known, part)
+    articles = []
+    tokens: list[list[str]] = []
+    tokenize = textmod.tokenize
+    for content, article in read.changed:
+        spans = list(segment(article.text, article.spans))
+        if not spans:
+            read.problems.append((str(source.path), f"{article.file}: no sentences found"))
+            read.keys.discard(article.file)
+            continue
+        text = article.text
+        tokens.extend(tokenize(text[s:e]) for s, e in spans)
+        articles.append(PreparedArticle(content, article, spans))
+    return Prepared(
+        key=source.key,
+        last_part=last_part,
+        articles=articles,
+        chunk=count(tokens),
+        unchanged=read.unchanged,
+        problems=read.problems,
+        keys=read.keys,
+    )
+
+
+def _parts(source: SourceFile) -> list[tuple[int, int, int] | None]:
+    """Split a large JSONL file at line boundaries: (start, end, first line number)."""
+    if source.path.suffix.lower() not in formats.JSONL_SUFFIXES:
+        return [None]
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise IngestError(f"not UTF-8 text (byte {err.start})") from err
-    if not text.strip():
-        raise IngestError("empty file")
-    article = apply_overrides(parse_text(source.key, text), source.meta)
-    if not article.spans:
-        raise IngestError("no article text found")
-    return article
+        if source.path.stat().st_size <= PART_BYTES:
+            return [None]
+        raw = source.path.read_bytes()
+    except OSError:
+        return [None]  # prepare() reports it
+    parts, start, line = [], 0, 1
+    while start < len(raw):
+        cut = raw.find(b"\n", start + PART_BYTES)
+        end = len(raw) if cut < 0 else cut + 1
+        parts.append((start, end, line))
+        line += raw.count(b"\n", start, end)
+        start = end
+    return parts
+
+
+# -- the main process: one transaction ---------------------------------------------------
 
 
 def ingest(
     store: Store,
     paths: Iterable[str | Path],
     *,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[IngestProgress], None] | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
-    """Ingest files and folders into ``store``: one transaction for the whole batch."""
+    """Ingest files and folders into ``store`` in one transaction.
+
+    ``workers``: processes that parse and tokenize (default: one per CPU when the input
+    is large enough to pay for starting them; 0 or 1: do it all in this process)."""
     report = IngestReport()
-    todo: list[tuple[SourceFile, str, ParsedArticle, int | None]] = []
+    sources: dict[str, SourceFile] = {}
     for item in discover(paths):
         if isinstance(item, tuple):
             report.failed.append(item)
-            continue
-        try:
-            raw = item.path.read_bytes()
-        except OSError as err:
-            report.failed.append((str(item.path), err.strerror or str(err)))
-            continue
-        content = digest(raw, item.meta)
-        existing = store.article_digest(item.key)
-        if existing and existing[1] == content:
-            report.unchanged.append(item.key)
-            continue
-        try:
-            article = read_article(item, raw)
-        except IngestError as err:
-            report.failed.append((str(item.path), str(err)))
-            continue
-        todo.append((item, content, article, existing[0] if existing else None))
-    if todo:
-        with store.write():
-            for _, _, _, old_id in todo:
-                if old_id is not None:
-                    _remove(store, old_id)
-            builder = PostingsBuilder()
-            next_id = store.totals().max_sentence_id + 1
-            for item, content, article, old_id in todo:
-                next_id = _add(store, article, item.key, content, builder, next_id)
-                (report.replaced if old_id is not None else report.added).append(item.key)
-                if progress:
-                    progress(1)
-            report.sentences = builder.sentences
-            builder.merge_into(store, next_id - 1)
+        else:
+            sources.setdefault(item.key, item)  # the same file named twice goes in once
+    known = {key: store.file_digests(key) for key in sources}
+    tasks: list[Task] = []
+    for s in sources.values():
+        digests = {k: d for k, (_, d) in known[s.key].items()}
+        parts = _parts(s)
+        tasks += [(s, digests, p, i == len(parts) - 1) for i, p in enumerate(parts)]
+    if workers is None:
+        size = sum(_size(s.path) for s in sources.values())
+        workers = (os.cpu_count() or 1) if size >= PARALLEL_BYTES else 0
+    workers = min(workers, len(tasks))
+    if workers <= 1:
+        _write(store, map(prepare, tasks), len(sources), known, report, progress)
+        return report
+    # fork is quick and needs no importable __main__, but forking a threaded process (the
+    # bot) can copy a lock held by another thread: there, spawn fresh interpreters.
+    method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
+    with multiprocessing.get_context(method).Pool(workers) as pool:
+        results = pool.imap(prepare, tasks, chunksize=1)
+        _write(store, results, len(sources), known, report, progress)
     return report
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+class _Removals:
+    """Articles deleted during the transaction; their postings go in one pass at the end
+    (each touched term is rewritten once, however many articles shared it)."""
+
+    def __init__(self) -> None:
+        self.ids: list[np.ndarray] = []
+        self.terms: set[str] = set()
+        self.sentences = 0
+        self.tokens = 0
+
+    def delete(self, store: Store, article_id: int) -> None:
+        conn = store.conn
+        rows = conn.execute(
+            "SELECT id, length, text FROM sentences WHERE article_id = ?", (article_id,)
+        ).fetchall()
+        if rows:
+            self.ids.append(np.array([r[0] for r in rows], np.int64))
+            for r in rows:
+                self.terms.update(textmod.tokenize(r[2]))
+            self.sentences += len(rows)
+            self.tokens += sum(r[1] for r in rows)
+            conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+        conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+
+    def apply(self, store: Store) -> None:
+        if self.ids:
+            remove_sentences(store, np.sort(np.concatenate(self.ids)), self.terms)
+
+
+def _write(
+    store: Store,
+    results: Iterable[Prepared],
+    files_total: int,
+    known: dict[str, dict[str, tuple[int, str]]],
+    report: IngestReport,
+    progress: Callable[[IngestProgress], None] | None,
+) -> None:
+    results = iter(results)
+    # The transaction starts with the first result, so the workers' start-up and first
+    # file do not hold the write lock.
+    first = next(results, None)
+    if first is None:
+        return
+    conn = store.conn
+    builder = PostingsBuilder()
+    removals = _Removals()
+    seen: dict[str, set[str]] = {}  # file key -> article keys it still holds
+    troubled: set[str] = set()  # files with a problem: their missing lines are kept
+    batch_keys: set[str] = set()
+    files_done = articles_done = 0
+    with store.write():
+        totals = store.totals()
+        next_id = totals.max_sentence_id + 1
+        for prepared in itertools.chain([first], results):
+            report.unchanged += prepared.unchanged
+            report.failed += prepared.problems
+            if prepared.problems:
+                troubled.add(prepared.key)
+            seen.setdefault(prepared.key, set()).update(prepared.keys)
+            chunk, first_id, at = prepared.chunk, next_id, 0
+            skipped = []
+            for item in prepared.articles:
+                key, n = item.article.file, len(item.spans)
+                if key in batch_keys:  # the same id in two parts of one JSONL file
+                    report.failed.append((key, "duplicate article id in this ingest"))
+                    skipped.append((at, at + n))
+                    at += n
+                    continue
+                batch_keys.add(key)
+                old = known[prepared.key].get(key)
+                if old is not None:
+                    removals.delete(store, old[0])
+                _insert(conn, item, next_id, chunk.lengths[at : at + n].tolist())
+                (report.replaced if old else report.added).append(key)
+                next_id += n
+                at += n
+                articles_done += 1
+            builder.add_chunk(first_id, chunk.without(skipped) if skipped else chunk)
+            if builder.pending >= FLUSH_POSTINGS:
+                builder.flush(store)
+            files_done += prepared.last_part
+            if progress:
+                progress(IngestProgress(files_done, files_total, articles_done, builder.sentences))
+        for file_key, keys in seen.items():
+            if file_key in troubled:
+                continue
+            for key, (article_id, _) in known[file_key].items():
+                if key not in keys and key != file_key:
+                    removals.delete(store, article_id)
+                    report.removed.append(key)
+        removals.apply(store)
+        builder.flush(store)
+        report.sentences = builder.sentences
+        refresh_totals(
+            store,
+            sentences=totals.sentences + builder.sentences - removals.sentences,
+            tokens=totals.tokens + builder.tokens - removals.tokens,
+            max_sentence_id=max(totals.max_sentence_id, next_id - 1),
+        )
+
+
+def _insert(
+    conn: sqlite3.Connection, item: PreparedArticle, first_id: int, lengths: list[int]
+) -> None:
+    """Insert one article and its sentences (ids from ``first_id``). Plain SQL:
+    sqlite-utils' per-call table introspection would dominate at this volume."""
+    a = item.article
+    article_id = conn.execute(
+        "INSERT INTO articles (file, digest, title, outlet, byline, date, url, n_sentences, "
+        "dates, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            a.file,
+            item.digest,
+            a.title,
+            a.outlet,
+            a.byline,
+            a.date,
+            a.url,
+            len(item.spans),
+            _date_words(a.date),
+            a.text,
+        ),
+    ).lastrowid
+    text = a.text
+    conn.executemany(
+        'INSERT INTO sentences (id, article_id, position, start, "end", length, text) '
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (first_id + i, article_id, i, s, e, length, text[s:e])
+            for i, ((s, e), length) in enumerate(zip(item.spans, lengths, strict=True))
+        ],
+    )
 
 
 def _date_words(iso: str | None) -> str:
@@ -151,53 +375,16 @@ def _date_words(iso: str | None) -> str:
     return f"{iso} {d:%B} {d:%b} {d.year} {d.day} {d:%d/%m/%Y} {d:%m/%d/%Y}"
 
 
-def _add(store: Store, article: ParsedArticle, file: str, content: str,
-         builder: PostingsBuilder, next_id: int) -> int:
-    rows = []
-    for position, (start, end) in enumerate(segment(article.text, article.spans)):
-        text = article.text[start:end]
-        length = builder.add(next_id, textmod.tokenize(text))
-        rows.append(
-            {"id": next_id, "position": position, "start": start, "end": end,
-             "length": length, "text": text}
-        )
-        next_id += 1
-    article_id = store.db["articles"].insert(
-        {
-            "file": file, "digest": content, "title": article.title,
-            "outlet": article.outlet, "byline": article.byline, "date": article.date,
-            "url": article.url, "n_sentences": len(rows), "dates": _date_words(article.date),
-            "text": article.text,
-        }
-    ).last_pk
-    for row in rows:
-        row["article_id"] = article_id
-    store.db["sentences"].insert_all(rows, batch_size=1000)
-    return next_id
-
-
-def _remove(store: Store, article_id: int) -> None:
-    """Delete an article, its sentences and their postings (caller holds a transaction)."""
-    conn = store.conn
-    rows = conn.execute(
-        "SELECT id, length, text FROM sentences WHERE article_id = ?", (article_id,)
-    ).fetchall()
-    totals = store.totals()
-    if rows:
-        ids = [r[0] for r in rows]
-        terms = {t for r in rows for t in textmod.tokenize(r[2])}
-        remove_sentences(store, min(ids), max(ids), terms)
-        conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
-    conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
-    refresh_totals(
-        store,
-        sentences=totals.sentences - len(rows),
-        tokens=totals.tokens - sum(r[1] for r in rows),
-        max_sentence_id=totals.max_sentence_id,
-    )
-
-
 def remove(store: Store, article_id: int) -> None:
     """Remove one article from the corpus, in its own transaction."""
     with store.write():
-        _remove(store, article_id)
+        totals = store.totals()
+        removals = _Removals()
+        removals.delete(store, article_id)
+        removals.apply(store)
+        refresh_totals(
+            store,
+            sentences=totals.sentences - removals.sentences,
+            tokens=totals.tokens - removals.tokens,
+            max_sentence_id=totals.max_sentence_id,
+        )

@@ -95,11 +95,25 @@ class Store:
             raise StoreError(f"no database at {path}")
         try:
             conn = _connect(path)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError as err:
+                # A read-only file or folder: WAL readers need a writable -shm. Read it anyway.
+                if "readonly" not in str(err) and "unable to open" not in str(err):
+                    raise
+                conn.close()
+                conn = _connect_read_only(path)
         except sqlite3.Error as err:
             raise StoreError(f"cannot open {path}: {err}") from err
         store = cls(path, conn)
         store._check()
         return store
+
+    @property
+    def read_only(self) -> bool:
+        """True when the file could only be opened for reading (feedback cannot be saved)."""
+        with self.lock:
+            return bool(self.conn.execute("PRAGMA query_only").fetchone()[0])
 
     def _check(self) -> None:
         try:
@@ -125,19 +139,34 @@ class Store:
             db["meta"].create({"key": str, "value": str}, pk="key")
             db["articles"].create(
                 {
-                    "id": int, "file": str, "digest": str, "title": str, "outlet": str,
-                    "byline": str, "date": str, "url": str, "n_sentences": int,
-                    "dates": str, "text": str,
+                    "id": int,
+                    "file": str,
+                    "digest": str,
+                    "title": str,
+                    "outlet": str,
+                    "byline": str,
+                    "date": str,
+                    "url": str,
+                    "n_sentences": int,
+                    "dates": str,
+                    "text": str,
                 },
-                pk="id", not_null={"file", "digest", "title", "text"},
+                pk="id",
+                not_null={"file", "digest", "title", "text"},
             )
             db["articles"].create_index(["file"], unique=True)
             db["sentences"].create(
                 {
-                    "id": int, "article_id": int, "position": int, "start": int,
-                    "end": int, "length": int, "text": str,
+                    "id": int,
+                    "article_id": int,
+                    "position": int,
+                    "start": int,
+                    "end": int,
+                    "length": int,
+                    "text": str,
                 },
-                pk="id", foreign_keys=[("article_id", "articles", "id")],
+                pk="id",
+                foreign_keys=[("article_id", "articles", "id")],
             )
             db["sentences"].create_index(["article_id", "position"], unique=True)
             db["terms"].create(
@@ -147,14 +176,19 @@ class Store:
             db["terms"].create_index(["term"], unique=True)
             db["feedback"].create(
                 {
-                    "id": int, "created_at": str, "user_id": str, "question": str,
-                    "sentence_ids": str, "vote": int,
+                    "id": int,
+                    "created_at": str,
+                    "user_id": str,
+                    "question": str,
+                    "sentence_ids": str,
+                    "vote": int,
                 },
                 pk="id",
             )
             db["articles"].enable_fts(
                 ["title", "outlet", "byline", "dates", "file", "text"],
-                create_triggers=True, tokenize="porter",
+                create_triggers=True,
+                tokenize="porter",
             )
             db["meta"].insert_all(
                 [
@@ -272,6 +306,16 @@ class Store:
             ).fetchone()
         return (row[0], row[1]) if row else None
 
+    def file_digests(self, file: str) -> dict[str, tuple[int, str]]:
+        """``{article key: (id, digest)}`` of the articles ingested from ``file``: the file
+        itself, or the ``file#id`` articles of a JSONL file (a range scan of the index)."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT file, id, digest FROM articles WHERE file = ? OR (file > ? AND file < ?)",
+                (file, file + "#", file + "$"),
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
     def sentences(self, ids: list[int]) -> list[Sentence]:
         """Sentences by id, in the order given (unknown ids are left out)."""
         if not ids:
@@ -296,8 +340,7 @@ class Store:
     def article_sentences(self, article_id: int) -> list[Sentence]:
         with self.lock:
             rows = self.conn.execute(
-                f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE article_id = ? "
-                "ORDER BY position",
+                f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE article_id = ? ORDER BY position",
                 (article_id,),
             ).fetchall()
         return [_row_to_sentence(r) for r in rows]
@@ -324,9 +367,7 @@ class Store:
 
     def size_bytes(self) -> int:
         return sum(
-            os.path.getsize(p)
-            for p in (self.path, Path(f"{self.path}-wal"))
-            if os.path.exists(p)
+            os.path.getsize(p) for p in (self.path, Path(f"{self.path}-wal")) if os.path.exists(p)
         )
 
     # -- feedback ------------------------------------------------------------------------
@@ -350,6 +391,8 @@ class _Transaction:
             self.store.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as err:
             self.store.lock.release()
+            if "readonly" in str(err) or "query_only" in str(err):
+                raise StoreError(f"{self.store.path} is read-only: nothing can be saved") from err
             raise StoreError(f"{self.store.path} is busy or read-only ({err})") from err
         return self.store
 
@@ -365,6 +408,26 @@ class _Transaction:
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _connect_read_only(path: Path) -> sqlite3.Connection:
+    """Open ``path`` for reading only: ``mode=ro`` if SQLite can share its -shm, else
+    ``immutable=1`` (nothing else can be writing: the folder is read-only too)."""
+    uri = path.resolve().as_uri()
+    for query in ("mode=ro", "mode=ro&immutable=1"):
+        conn = sqlite3.connect(
+            f"{uri}?{query}", uri=True, isolation_level=None, check_same_thread=False, timeout=10
+        )
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            conn.close()
+            if query.endswith("immutable=1"):
+                raise
+            continue
+        conn.execute("PRAGMA query_only=ON")
+        return conn
+    raise AssertionError("unreachable")
 
 
 def _connect(path: Path) -> sqlite3.Connection:

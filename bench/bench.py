@@ -1,0 +1,365 @@
+"""corpusbot benchmark: ingest and answer at scale, checked against rank-bm25.
+
+    make bench                          # 1,000,000 sentences
+    make bench BENCH_ARGS="--size 100000"
+
+1. Generates a deterministic (seeded) news-like corpus of about ``--size`` sentences:
+   a Zipf-Mandelbrot vocabulary whose head is English stopwords, log-normal sentence and
+   article lengths, a few numbers and names, written as JSONL articles.
+2. Ingests it through the real path (``Corpus.ingest``, as ``corpusbot ingest`` does).
+3. In a fresh process: opens the store and answers the first question (timed), then
+   500 fixed questions of 2-10 words at top-3 and top-10, single-threaded, and reports
+   latency percentiles and resident memory.
+4. Runs the same questions' tokens through rank-bm25's ``BM25Okapi`` over the same
+   sentence tokens (on a sample of the questions above 100k sentences, where it is slow)
+   and reports the speed-up and whether the top-10 lists are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from retrieval.text import STOPWORDS, tokenize  # noqa: E402
+
+QUESTIONS = 500
+ARTICLES_PER_FILE = 1000
+OUTLETS = [
+    "The Daily Ledger",
+    "Northern Herald",
+    "Capital Times",
+    "Harbour Post",
+    "Valley News",
+    "Morning Courier",
+    "Evening Standard-Gazette",
+    "The Observer Review",
+    "Metro Wire",
+    "Coastal Chronicle",
+    "Highland Tribune",
+    "River City Journal",
+]
+ONSETS = ["b", "c", "d", "f", "g", "h", "j", "k", "l", "m", "n", "p", "r", "s", "t", "v",
+          "w", "z", "br", "cr", "dr", "gr", "pl", "st", "tr", "sh", "ch", "th"]  # fmt: skip
+VOWELS = ["a", "e", "i", "o", "u", "ai", "ea", "io", "ou"]
+CODAS = ["", "", "n", "r", "s", "l", "m", "t", "nd", "rk", "st"]
+
+
+# -- the synthetic corpus ---------------------------------------------------------------
+
+
+def vocabulary(rng: np.random.Generator, size: int) -> list[str]:
+    """Words by frequency rank: English stopwords make up the head, with a content word
+    every third rank among them (as "said", "year", "government" are in news, which
+    gives the query terms long postings), then unique pseudo-words."""
+    seen = set(STOPWORDS)
+
+    def pseudo_word() -> str:
+        while True:
+            n = int(rng.integers(1, 5))
+            parts = rng.integers(0, [len(ONSETS), len(VOWELS), len(CODAS)], size=(n, 3))
+            word = "".join(ONSETS[a] + VOWELS[b] + CODAS[c] for a, b, c in parts)
+            if word not in seen:
+                seen.add(word)
+                return word
+
+    stopwords = sorted(w for w in STOPWORDS if w.isalpha())
+    rng.shuffle(stopwords)
+    words = []
+    for i, stopword in enumerate(stopwords):
+        words.append(stopword)
+        if i % 3 == 2:
+            words.append(pseudo_word())
+    while len(words) < size:
+        words.append(pseudo_word())
+    return words
+
+
+def generate(size: int, seed: int, out: Path) -> tuple[int, int]:
+    """Write about ``size`` sentences as JSONL articles under ``out``;
+    returns (articles, sentences written)."""
+    rng = np.random.default_rng(seed)
+    # Heaps' law: a bigger corpus has a bigger vocabulary.
+    vocab = np.array(vocabulary(rng, max(20_000, int(40 * size**0.6))), dtype=object)
+    ranks = np.arange(1, len(vocab) + 1)
+    weights = 1.0 / (ranks + 2.7) ** 1.05  # Zipf-Mandelbrot
+    cdf = np.cumsum(weights / weights.sum())
+    lengths = np.clip(rng.lognormal(3.0, 0.45, size), 4, 80).astype(int)  # median 20 words
+    words = np.searchsorted(cdf, rng.random(int(lengths.sum())))
+    words = np.minimum(words, len(vocab) - 1)
+    # A few capitalised names and numbers, as in news.
+    extra = rng.random(len(words))
+    sentences, at = [], 0
+    for n in lengths.tolist():
+        toks = [str(w) for w in vocab[words[at : at + n]]]
+        for j in np.flatnonzero(extra[at : at + n] < 0.05).tolist():
+            toks[j] = toks[j].capitalize()
+        for j in np.flatnonzero(extra[at : at + n] > 0.985).tolist():
+            toks[j] = str(1950 + (at + j) % 75) if (at + j) % 3 else f"{(at + j) % 997},000"
+        if n > 8 and extra[at] < 0.5:
+            toks[n // 2] += ","
+        at += n
+        sentences.append(" ".join(toks).capitalize() + ".")
+    out.mkdir(parents=True, exist_ok=True)
+    articles, i, handle = 0, 0, None
+    while i < len(sentences):
+        if articles % ARTICLES_PER_FILE == 0:
+            if handle:
+                handle.close()
+            handle = (out / f"feed-{articles // ARTICLES_PER_FILE:05d}.jsonl").open("w")
+        n = int(np.clip(rng.lognormal(3.1, 0.5), 3, 150))  # median 22 sentences
+        body, paragraph = [], []
+        for s in sentences[i : i + n]:
+            paragraph.append(s)
+            if len(paragraph) >= int(rng.integers(1, 4)):
+                body.append(" ".join(paragraph))
+                paragraph = []
+        if paragraph:
+            body.append(" ".join(paragraph))
+        title_words = vocab[rng.integers(len(STOPWORDS), min(len(vocab), 5000), 6)]
+        record = {
+            "id": f"a{articles}",
+            "title": " ".join(str(w).capitalize() for w in title_words),
+            "outlet": OUTLETS[articles % len(OUTLETS)],
+            "date": f"20{10 + articles % 15}-{1 + articles % 12:02d}-{1 + articles % 28:02d}",
+            "url": f"https://news.example/{articles}",
+            "text": "\n\n".join(body),
+        }
+        handle.write(json.dumps(record) + "\n")
+        articles += 1
+        i += n
+    if handle:
+        handle.close()
+    return articles, len(sentences)
+
+
+def make_questions(db: Path, seed: int, count: int) -> list[str]:
+    """Questions of 2-10 consecutive words taken from random sentences (people ask about
+    what is in the corpus), fixed by the seed."""
+    import sqlite3
+
+    rng = np.random.default_rng(seed + 1)
+    conn = sqlite3.connect(db)
+    (top,) = conn.execute("SELECT max(id) FROM sentences").fetchone()
+    questions: list[str] = []
+    while len(questions) < count:
+        row = conn.execute(
+            "SELECT text FROM sentences WHERE id >= ? ORDER BY id LIMIT 1",
+            (int(rng.integers(1, top + 1)),),
+        ).fetchone()
+        words = row[0].rstrip(".").replace(",", "").split()
+        n = int(rng.integers(2, 11))
+        if len(words) < n:
+            continue
+        start = int(rng.integers(0, len(words) - n + 1))
+        question = " ".join(words[start : start + n])
+        if tokenize(question):  # not only stopwords
+            questions.append(question + "?")
+    conn.close()
+    return questions
+
+
+# -- serving, in a fresh process ---------------------------------------------------------
+
+
+def serve(db: Path, questions_file: Path) -> dict:
+    """Open the store, answer the first question, then every question at k=3 and k=10."""
+    import psutil
+
+    from retrieval.corpus import Corpus
+    from retrieval.index import rank
+
+    questions = json.loads(questions_file.read_text())
+    started = time.perf_counter()
+    corpus = Corpus.open(db, create=False)
+    first = corpus.ask(questions[0])
+    open_first = time.perf_counter() - started
+    assert first.answered, first.message
+    out: dict = {"open_first_ms": open_first * 1000}
+    for k in (3, 10):
+        ask, ranked = [], []
+        for q in questions:
+            t0 = time.perf_counter()
+            corpus.ask(q, k=k)
+            t1 = time.perf_counter()
+            rank(corpus.store, tokenize(q), k)
+            t2 = time.perf_counter()
+            ask.append(t1 - t0)
+            ranked.append(t2 - t1)
+        out[f"ask_{k}"] = ask
+        out[f"rank_{k}"] = ranked
+    out["rss_mb"] = psutil.Process().memory_info().rss / 2**20
+    corpus.close()
+    return out
+
+
+# -- the oracle --------------------------------------------------------------------------
+
+
+def oracle(db: Path, questions: list[str], sample: int) -> dict:
+    """rank-bm25's BM25Okapi on the same tokens; our top-10 against its top-10."""
+    import sqlite3
+
+    from rank_bm25 import BM25Okapi
+
+    from retrieval.store import Store
+
+    conn = sqlite3.connect(db)
+    ids, docs = [], []
+    for sid, text in conn.execute("SELECT id, text FROM sentences ORDER BY id"):
+        ids.append(sid)
+        docs.append(tokenize(text))
+    conn.close()
+    ids_arr = np.array(ids)
+    t0 = time.perf_counter()
+    bm25 = BM25Okapi(docs)
+    build = time.perf_counter() - t0
+    del docs
+    picked = questions[:sample]
+    store = Store.open(db)
+    from retrieval.index import rank
+
+    theirs, ours, agree, max_diff = [], [], 0, 0.0
+    for q in picked:
+        terms = tokenize(q)
+        t0 = time.perf_counter()
+        scores = bm25.get_scores(terms)
+        top = np.lexsort((ids_arr, -scores))[:10]
+        t1 = time.perf_counter()
+        got = rank(store, terms, 10)
+        t2 = time.perf_counter()
+        theirs.append(t1 - t0)
+        ours.append(t2 - t1)
+        # rank-bm25 also "ranks" sentences with none of the terms (score 0); ours does not.
+        expected = [int(ids_arr[i]) for i in top if scores[i] > 0][: len(got.ids)]
+        agree += got.ids.tolist() == expected
+        if len(got.ids):
+            index = np.searchsorted(ids_arr, got.ids)
+            max_diff = max(max_diff, float(np.max(np.abs(scores[index] - got.scores))))
+    store.close()
+    return {
+        "build_s": build,
+        "questions": len(picked),
+        "theirs": theirs,
+        "ours": ours,
+        "agree": agree,
+        "max_score_diff": max_diff,
+    }
+
+
+# -- the table ---------------------------------------------------------------------------
+
+
+def ms(values: list[float], p: float) -> str:
+    return f"{np.percentile(np.array(values) * 1000, p):.2f}"
+
+
+def run(args: argparse.Namespace) -> None:
+    from retrieval.corpus import Corpus
+
+    work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="corpusbot-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    corpus_dir, db = work / "corpus", work / "bench.db"
+    for old in (corpus_dir, db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        if old.is_dir():
+            shutil.rmtree(old)
+        elif old.exists():
+            old.unlink()
+    say = print if not args.json else (lambda *a, **k: None)
+    say(f"generating {args.size:,} sentences (seed {args.seed}) in {work} ...", flush=True)
+    t0 = time.perf_counter()
+    n_articles, _ = generate(args.size, args.seed, corpus_dir)
+    gen_s = time.perf_counter() - t0
+    input_mb = sum(p.stat().st_size for p in corpus_dir.iterdir()) / 2**20
+
+    say("ingesting ...", flush=True)
+    t0 = time.perf_counter()
+    corpus = Corpus.create(db)
+    report = corpus.ingest([corpus_dir], workers=args.workers)
+    corpus.close()  # checkpoints the WAL into the database file
+    ingest_s = time.perf_counter() - t0
+    assert not report.failed, report.failed[:3]
+    db_mb = db.stat().st_size / 2**20
+
+    questions = make_questions(db, args.seed, QUESTIONS)
+    qfile = work / "questions.json"
+    qfile.write_text(json.dumps(questions))
+    say("serving 500 questions in a fresh process ...", flush=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--serve", str(db), str(qfile)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    served = json.loads(proc.stdout)
+
+    sample = args.oracle_sample or (QUESTIONS if report.sentences <= 100_000 else 50)
+    say(f"rank-bm25 on {sample} questions ...", flush=True)
+    check = oracle(db, questions, sample)
+
+    # Ours as served (a clean process) on the same questions: in the oracle loop every
+    # rank() runs right after rank-bm25 has flushed the CPU caches.
+    ours = served["rank_10"][: check["questions"]]
+    speedup = np.median(check["theirs"]) / np.median(ours)
+    rows = [
+        ("sentences", f"{report.sentences:,} in {n_articles:,} articles ({input_mb:.0f} MB JSONL)"),
+        ("ingest", f"{report.sentences / ingest_s:,.0f} sentences/s ({ingest_s:.1f} s)"),
+        ("database size", f"{db_mb:,.0f} MB"),
+        ("open + first answer", f"{served['open_first_ms']:.0f} ms"),
+        ("serving memory (RSS)", f"{served['rss_mb']:.0f} MB"),
+    ]
+    for k in (3, 10):
+        for kind, label in (("ask", "answer"), ("rank", "BM25 rank")):
+            v = served[f"{kind}_{k}"]
+            rows.append(
+                (f"{label} top-{k} p50/p95/p99", f"{ms(v, 50)} / {ms(v, 95)} / {ms(v, 99)} ms")
+            )
+    rows += [
+        ("rank-bm25 p50 (same tokens)", f"{ms(check['theirs'], 50)} ms"
+         f" on {check['questions']} questions (index build {check['build_s']:.0f} s)"),
+        ("speed-up at p50", f"{speedup:,.0f}x (BM25 rank top-10 p50 {ms(ours, 50)} ms"
+         " on those questions)"),
+        ("top-10 identical to rank-bm25", f"{check['agree']}/{check['questions']}"
+         f" (max score difference {check['max_score_diff']:.1e})"),
+    ]  # fmt: skip
+    if args.json:
+        print(json.dumps({"rows": rows, "served": served, "oracle": check}))
+    else:
+        width = max(len(r[0]) for r in rows)
+        print(f"\n| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|")
+        for name, value in rows:
+            print(f"| {name:<{width}} | {value} |")
+        print(f"\n(generation {gen_s:.0f} s, not counted; files in {work})")
+    if not args.keep and not args.workdir:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=1_000_000, help="sentences (default 1M)")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workdir", help="keep the corpus and database here")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--workers", type=int, default=None, help="ingest worker processes")
+    parser.add_argument("--oracle-sample", type=int, default=0, help="questions for rank-bm25")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--serve", nargs=2, metavar=("DB", "QUESTIONS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        print(json.dumps(serve(Path(args.serve[0]), Path(args.serve[1]))))
+        return
+    run(args)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()

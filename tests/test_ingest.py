@@ -1,0 +1,373 @@
+"""Bring your own corpus: formats, broken files, incremental updates, interrupted ingests,
+live visibility, and the scores after all that against a fresh rank-bm25."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from bot import cli
+from retrieval import ingest as ingesting
+from retrieval.corpus import Corpus
+from retrieval.index import rank
+from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE
+from retrieval.text import tokenize
+
+from .conftest import ROOT
+
+HTML = """<!doctype html>
+<html><head>
+<title>Harbour bridge approved | Harbour Post</title>
+<meta name="author" content="Jane Roe">
+<meta property="og:site_name" content="Harbour Post">
+<meta property="article:published_time" content="2021-03-04">
+</head><body>
+<nav><a href="/">Home</a> | <a href="/world">World</a> | <a href="/sport">Sport</a></nav>
+<article>
+<h1>Harbour bridge approved</h1>
+<p>The city council approved the new harbour bridge on Tuesday after a debate that lasted
+eleven hours and ended close to midnight.</p>
+<p>Construction of the suspension bridge will start in May and is expected to cost twelve
+million euros, paid for by the regional government and the port authority.</p>
+<p>Residents of the old town said the bridge would finally end the long ferry queues.</p>
+</article>
+<footer>Subscribe to our newsletter for daily cookie offers. Copyright 2021 Harbour Post.</footer>
+</body></html>
+"""
+
+TXT = """Glacier lab opens
+By Ann Example | Mountain Gazette | 2020-05-06
+
+Researchers opened a glacier laboratory at three thousand metres above the valley.
+The laboratory measures how fast the ice melts during the summer months.
+"""
+
+MD = """# Orchard harvest record
+
+Farmers in the northern valley picked a record apple harvest this autumn.
+Cider makers bought most of the crop within a week.
+"""
+
+
+def jsonl(*records: object) -> str:
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+
+
+FEED = [
+    {"id": "k1", "title": "Kite festival", "date": "2019-08-01", "outlet": "Coast Wire",
+     "url": "https://example.org/k1",
+     "text": "A kite festival filled the beach with colour.\n\nOrganisers counted 900 kites."},
+    {"id": "k2", "text": "The lighthouse keeper retired after forty years of service."},
+    {"text": "Fishermen reported an unusual catch of silver tuna near the reef."},
+]  # fmt: skip
+
+
+def write_mixed(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "glacier.txt").write_text(TXT, encoding="utf-8")
+    (folder / "orchard.md").write_text(MD, encoding="utf-8")
+    (folder / "bridge.html").write_text(HTML, encoding="utf-8")
+    (folder / "sub").mkdir(exist_ok=True)
+    (folder / "sub" / "feed.jsonl").write_text(
+        jsonl(FEED[0], "{not json", FEED[1], ["a list"], {"title": "no text"}, FEED[2]),
+        encoding="utf-8",
+    )
+    (folder / "empty.txt").write_text("  \n\n", encoding="utf-8")
+    (folder / "binary.txt").write_bytes(b"\x89PNG\x00\x00\x01binary")
+    (folder / "latin1.txt").write_bytes("Caf\xe9 cr\xe8me in the harbour.".encode("latin-1"))
+    (folder / "empty.html").write_text("<html><body></body></html>", encoding="utf-8")
+    (folder / "notes.pdf").write_bytes(b"%PDF-1.4 ignored: not a supported suffix")
+
+
+def test_mixed_folder_good_files_go_in_broken_ones_are_reported(tmp_path):
+    folder = tmp_path / "in"
+    write_mixed(folder)
+    with Corpus.create(tmp_path / "c.db") as corpus:
+        report = corpus.ingest([folder])
+        assert sorted(report.added) == [
+            "bridge.html", "glacier.txt", "orchard.md",
+            "sub/feed.jsonl#L6", "sub/feed.jsonl#k1", "sub/feed.jsonl#k2",
+        ]  # fmt: skip
+        failed = dict(report.failed)
+        assert failed[str(folder / "empty.txt")] == "empty file"
+        assert failed[str(folder / "binary.txt")] == "binary file (NUL bytes)"
+        assert failed[str(folder / "latin1.txt")].startswith("not UTF-8 text")
+        assert "no article text" in failed[str(folder / "empty.html")]
+        feed = folder / "sub" / "feed.jsonl"
+        assert failed[f"{feed}:2"].startswith("not valid JSON")
+        assert failed[f"{feed}:4"] == "not a JSON object"
+        assert failed[f"{feed}:5"] == 'missing or empty "text"'
+        assert len(report.failed) == 7  # the .pdf is not ours to read: not reported
+
+        for question, where in [
+            ("glacier laboratory ice melts", "glacier.txt"),
+            ("record apple harvest", "orchard.md"),
+            ("harbour bridge construction cost", "bridge.html"),
+            ("how many kites at the festival", "sub/feed.jsonl#k1"),
+            ("silver tuna reef", "sub/feed.jsonl#L6"),
+        ]:
+            answer = corpus.ask(question)
+            assert answer.answered, question
+            assert answer.hits[0].article.file == where
+
+        md = corpus.find_source("orchard.md").article
+        assert md.title == "Orchard harvest record"
+        kite = corpus.find_source("sub/feed.jsonl#k1").article
+        assert (kite.title, kite.outlet, kite.date, kite.url) == (
+            "Kite festival", "Coast Wire", "2019-08-01", "https://example.org/k1",
+        )  # fmt: skip
+        assert corpus.find_source("sub/feed.jsonl#k2").article.title.startswith("The lighthouse")
+
+
+def test_html_goes_through_the_article_extractor(tmp_path):
+    page = tmp_path / "bridge.html"
+    page.write_text(HTML, encoding="utf-8")
+    with Corpus.create(tmp_path / "c.db") as corpus:
+        corpus.ingest([page])
+        article = corpus.articles()[0]
+        assert article.title == "Harbour bridge approved"
+        assert article.byline == "Jane Roe"
+        assert article.outlet == "Harbour Post"
+        assert article.date == "2021-03-04"
+        text = corpus.article_text(article.id)
+        sentences = [s.text for s in corpus.store.article_sentences(article.id)]
+    # Boilerplate is gone; the headline is metadata, not a searchable sentence.
+    for junk in ("Home", "Sport", "newsletter", "cookie", "Copyright"):
+        assert junk not in text
+    assert sentences[0].startswith("The city council approved the new harbour bridge")
+    assert "Harbour bridge approved" not in sentences
+    assert len(sentences) == 3
+
+
+def test_jsonl_lines_are_articles_updated_line_by_line(tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(jsonl(*FEED), encoding="utf-8")
+    with Corpus.create(tmp_path / "c.db") as corpus:
+        assert len(corpus.ingest([feed]).added) == 3
+        again = corpus.ingest([feed])
+        assert again.added == again.replaced == [] and len(again.unchanged) == 3
+
+        changed = dict(FEED[1], text="The lighthouse keeper retired after fifty years at sea.")
+        duplicate = dict(FEED[0], text="Another kite text with the same id.")
+        feed.write_text(jsonl(FEED[0], changed, duplicate), encoding="utf-8")
+        report = corpus.ingest([feed])
+        assert report.replaced == ["feed.jsonl#k2"]
+        assert report.unchanged == ["feed.jsonl#k1"]
+        assert report.failed == [(f"{feed}:3", "duplicate id 'k1' (line 1)")]
+        # The file had a problem, so the vanished line 3 (silver tuna) is kept, not guessed away.
+        assert report.removed == []
+        assert corpus.ask("silver tuna reef").answered
+
+        feed.write_text(jsonl(FEED[0], changed), encoding="utf-8")
+        report = corpus.ingest([feed])
+        assert report.removed == ["feed.jsonl#L3"]
+        assert not corpus.ask("silver tuna reef").answered
+        assert "fifty years" in corpus.ask("lighthouse keeper retired").hits[0].sentence.text
+        check_index(corpus)
+
+
+# -- replace and remove: the index equals a fresh rank-bm25 over what remains -----------
+
+
+def stories(n: int) -> dict[str, str]:
+    """Small articles sharing vocabulary, so postings of common terms span many of them."""
+    rng = np.random.default_rng(7)
+    words = ["harbour", "bridge", "council", "ferry", "budget", "school", "river", "storm",
+             "market", "museum", "festival", "mayor", "station", "library", "park"]  # fmt: skip
+    out = {}
+    for i in range(n):
+        lines = []
+        for _ in range(int(rng.integers(2, 6))):
+            picked = rng.choice(words, size=int(rng.integers(4, 10)))
+            lines.append("The " + " and the ".join(picked) + f" story {i}.")
+        out[f"story{i:02d}.txt"] = f"Story {i}\n\n" + " ".join(lines) + "\n"
+    return out
+
+
+def check_index(corpus: Corpus) -> None:
+    """Postings, totals and rank() agree with a rank-bm25 built from the stored sentences."""
+    conn = corpus.store.conn
+    rows = conn.execute("SELECT id, text, length FROM sentences ORDER BY id").fetchall()
+    ids = [r[0] for r in rows]
+    docs = [tokenize(r[1]) for r in rows]
+    assert [len(d) for d in docs] == [r[2] for r in rows]
+    expected: dict[str, list[int]] = {}
+    for sid, doc in zip(ids, docs, strict=True):
+        for term in dict.fromkeys(doc):
+            expected.setdefault(term, []).append(sid)
+    stored = {}
+    for term, df, blob_ids, blob_tfs, blob_lens in conn.execute(
+        "SELECT term, df, ids, tfs, lens FROM terms"
+    ):
+        got = np.frombuffer(blob_ids, ID_DTYPE)
+        assert df == len(got) == len(np.frombuffer(blob_tfs, TF_DTYPE))
+        assert len(np.frombuffer(blob_lens, LEN_DTYPE)) == df
+        stored[term] = got.tolist()
+    assert stored == expected  # no postings of deleted sentences, none missing
+    totals = corpus.store.totals()
+    assert totals.sentences == len(rows)
+    assert totals.tokens == sum(map(len, docs))
+    assert totals.terms == len(expected)
+
+    oracle = BM25Okapi(docs)
+    for query in (["harbour"], ["bridg", "ferri", "ferri"], ["museum", "mayor", "storm"],
+                  ["librari", "park", "kite"], ["stori", "3"]):  # fmt: skip
+        scores = oracle.get_scores(query)
+        got = rank(corpus.store, query, need=len(ids))
+        matched = [i for i, d in enumerate(docs) if set(d) & set(query)]
+        assert sorted(got.ids.tolist()) == [ids[i] for i in matched]
+        position = {sid: i for i, sid in enumerate(ids)}
+        for sid, score in zip(got.ids.tolist(), got.scores.tolist(), strict=True):
+            assert score == pytest.approx(scores[position[sid]], rel=1e-9, abs=1e-12)
+        top = rank(corpus.store, query, need=5)
+        want = sorted(matched, key=lambda i: (-scores[i], ids[i]))[:5]
+        assert np.allclose(top.scores, [scores[i] for i in want], rtol=1e-9)
+
+
+def test_replace_and_remove_leave_exactly_a_fresh_index(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in stories(12).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    with Corpus.create(tmp_path / "c.db") as corpus:
+        assert len(corpus.ingest([folder]).added) == 12
+        check_index(corpus)
+
+        (folder / "story03.txt").write_text(
+            "Story 3 again\n\nThe kite flew over the harbour and the park.\n", encoding="utf-8"
+        )
+        report = corpus.ingest([folder])
+        assert report.replaced == ["story03.txt"] and len(report.unchanged) == 11
+        check_index(corpus)
+
+        article = corpus.find_source("story07.txt").article
+        corpus.remove(article.id)
+        assert corpus.find_source("story07.txt").article is None
+        check_index(corpus)
+
+        # Re-adding the removed file works and gets fresh sentence ids.
+        before = corpus.store.totals().max_sentence_id
+        assert corpus.ingest([folder]).added == ["story07.txt"]
+        assert min(s.id for s in corpus.store.article_sentences(
+            corpus.find_source("story07.txt").article.id)) > before  # fmt: skip
+        check_index(corpus)
+
+
+def test_parallel_ingest_writes_the_same_store_as_one_process(tmp_path, monkeypatch):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in stories(20).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    records = [{"id": f"n{i}", "text": t} for i, t in enumerate(stories(30).values())]
+    (folder / "big.jsonl").write_text(jsonl(*records), encoding="utf-8")
+    monkeypatch.setattr(ingesting, "PART_BYTES", 500)  # split the JSONL between workers
+    monkeypatch.setattr(ingesting, "FLUSH_POSTINGS", 100)  # and flush postings often
+
+    def dump(path: Path) -> list:
+        with sqlite3.connect(path) as conn:
+            return [
+                conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                for table in ("sentences", "terms", "meta")
+            ] + [conn.execute("SELECT file, digest, title, text FROM articles").fetchall()]
+
+    results = []
+    for workers in (0, 2):
+        with Corpus.create(tmp_path / f"w{workers}.db") as corpus:
+            report = corpus.ingest([folder], workers=workers)
+            assert len(report.added) == 50 and not report.failed
+            check_index(corpus)
+        results.append(dump(tmp_path / f"w{workers}.db"))
+    assert results[0] == results[1]
+
+
+# -- interrupted ingest ------------------------------------------------------------------
+
+KILLED_INGEST = textwrap.dedent(
+    """
+    import sys, time
+    from retrieval.corpus import Corpus
+
+    def progress(p):
+        if p.files == 2:  # well inside the transaction: rows written, nothing committed
+            print("writing", flush=True)
+            time.sleep(120)
+
+    corpus = Corpus.open(sys.argv[1], create=False)
+    corpus.ingest([sys.argv[2]], progress=progress, workers=0)
+    print("finished", flush=True)
+    """
+)
+
+
+def test_kill_9_during_ingest_leaves_the_previous_corpus_intact(corpus_path, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in stories(8).items():
+        (folder / name).write_text(text, encoding="utf-8")
+    question = "Which tourism year was launched in Kazakhstan in 2017?"
+    with Corpus.open(corpus_path, create=False) as corpus:
+        before = (corpus.stats(), corpus.store.totals(), corpus.ask(question))
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_INGEST, str(corpus_path), str(folder)],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+
+    with sqlite3.connect(corpus_path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with Corpus.open(corpus_path, create=False) as corpus:
+        stats = corpus.stats()
+        assert (stats.articles, stats.sentences, stats.terms) == (
+            before[0].articles, before[0].sentences, before[0].terms,
+        )  # fmt: skip
+        assert corpus.store.totals() == before[1]
+        assert corpus.ask(question) == before[2]
+        # And the interrupted ingest can simply be run again.
+        assert len(corpus.ingest([folder]).added) == 8
+
+
+# -- a running bot sees new articles -----------------------------------------------------
+
+
+def test_a_second_open_corpus_sees_new_articles_without_reopening(corpus_path, tmp_path):
+    feed = tmp_path / "late.jsonl"
+    feed.write_text(jsonl({"id": "z", "text": "Zebras escaped from the city zoo at dawn."}))
+    with Corpus.open(corpus_path, create=False) as bot, Corpus.open(corpus_path) as tool:
+        assert not bot.ask("zebras escaped zoo").answered
+        n = bot.stats().sentences
+        tool.ingest([feed])
+        answer = bot.ask("zebras escaped zoo")
+        assert answer.answered
+        assert answer.hits[0].article.file == "late.jsonl#z"
+        assert bot.stats().sentences == n + 1
+        tool.remove(answer.hits[0].article.id)
+        assert not bot.ask("zebras escaped zoo").answered
+
+
+# -- the command line --------------------------------------------------------------------
+
+
+def test_cli_ingest_quiet_and_remove_by_name(corpus_path, tmp_path, capsys):
+    feed = tmp_path / "late.jsonl"
+    feed.write_text(jsonl({"id": "z", "title": "Zoo escape", "text": "Zebras escaped at dawn."}))
+    assert cli.main(["--db", str(corpus_path), "ingest", "--quiet", str(feed)]) == 0
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert cli.main(["--db", str(corpus_path), "remove", "Zoo escape"]) == 0
+    assert "removed" in capsys.readouterr().out
+    assert cli.main(["--db", str(corpus_path), "remove", "no such article anywhere"]) == 1
+    with Corpus.open(corpus_path, create=False) as corpus:
+        assert not corpus.ask("zebras escaped").answered
