@@ -303,7 +303,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace) -> Corpus:
-    return Corpus.open(args.db or default_db_path())
+    path = Path(args.db or default_db_path())
+    if args.func is cmd_ingest and not path.exists():
+        return Corpus.create(path)  # your own corpus starts empty, not from the seeds
+    return Corpus.open(path)
 
 
 # -- entry point -------------------------------------------------------------------------

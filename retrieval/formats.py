@@ -242,4 +242,9 @@ def _jsonl_record(line: bytes) -> dict:
     for name in ("title", "url", "date", "outlet"):
         if isinstance(record.get(name), int):
             record[name] = str(record[name])
+    for name, value in record.items():
+        if isinstance(value, str):
+            # JSON may escape a lone surrogate ("\ud800"), which SQLite cannot store;
+            # "replace" swaps each for "?" one-for-one.
+            record[name] = value.encode("utf-8", "replace").decode("utf-8")
     return record

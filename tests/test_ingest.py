@@ -371,3 +371,33 @@ def test_cli_ingest_quiet_and_remove_by_name(corpus_path, tmp_path, capsys):
     assert cli.main(["--db", str(corpus_path), "remove", "no such article anywhere"]) == 1
     with Corpus.open(corpus_path, create=False) as corpus:
         assert not corpus.ask("zebras escaped").answered
+
+
+def test_jsonl_lone_surrogates_are_stored_as_replacement(tmp_path):
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    # json.dumps escapes a lone surrogate as \ud800, which json.loads gives back as one.
+    (folder / "feed.jsonl").write_text(
+        json.dumps({"text": "A lone \ud800 surrogate sits in this sentence.", "title": "T\udfff"})
+        + "\n"
+        # BM25Okapi gives a term in half the sentences or more no weight: add others.
+        + json.dumps({"text": "Other news. More other news. Still more news."})
+        + "\n"
+    )
+    with Corpus.create(tmp_path / "c.db") as corpus:
+        report = corpus.ingest([folder])
+        assert report.failed == [] and len(report.added) == 2
+        hit = corpus.ask("lone surrogate sentence").hits[0]
+        assert hit.sentence.text == "A lone ? surrogate sits in this sentence."
+        assert hit.article.title == "T?"
+
+
+def test_cli_ingest_into_a_new_database_starts_empty(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "one.txt").write_text("My headline\n\nOnly my own article is in this corpus.\n")
+    db = tmp_path / "mine.db"
+    assert cli.main(["--db", str(db), "ingest", "--quiet", str(folder)]) == 0
+    assert cli.main(["--db", str(db), "articles", "--json"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [a["file"] for a in listed] == ["one.txt"]
