@@ -83,9 +83,12 @@ def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
 def rank(store: Store, terms: list[str], need: int) -> Ranked:
     """Score ``terms`` (duplicates count, as in rank-bm25) and keep the best ``need``.
 
-    Work is proportional to the postings of the query's terms, never to the corpus: the
-    scores go into a per-thread scratch array indexed by sentence id, which only the
-    postings touch and which is cleared by the same postings afterwards.
+    Work is proportional to the postings of the query's terms, never to the corpus.
+    When the postings are long, MaxScore pruning (:func:`_rank_pruned`) first tries to
+    prove the top ``need`` from the rarer terms' sentences alone; otherwise every
+    posting is scored into a per-thread scratch array indexed by sentence id, which only
+    the postings touch and which is cleared by the same postings afterwards. Both give
+    the same sentences, scores and order.
     """
     totals = store.totals()
     distinct = list(dict.fromkeys(terms))
@@ -94,8 +97,14 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
     if not postings or totals.sentences == 0:
         return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf)
     avgdl = totals.tokens / totals.sentences
-    contrib = {t: term_scores(postings[t], idf[t], avgdl) for t in postings}
     lists = tuple(p.ids for p in postings.values())
+    if len(postings) > 1 and sum(map(len, lists)) >= PRUNE_MIN_POSTINGS:
+        pruned = _rank_pruned(postings, idf, terms, avgdl, need)
+        if pruned is not None:
+            ids, scores = pruned
+            order = np.lexsort((ids, -scores))[:need]
+            return Ranked(ids[order], scores[order], idf, lists)
+    contrib = {t: term_scores(postings[t], idf[t], avgdl) for t in postings}
     if len(postings) == 1:
         # One distinct term: its postings are the candidates; no scratch array needed.
         (term,) = postings
@@ -128,6 +137,104 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
         scores = scores[first]
     order = np.lexsort((ids, -scores))[:need]
     return Ranked(ids[order], scores[order], idf, lists)
+
+
+# MaxScore pays off only on long postings; below this many, scoring everything is cheaper.
+PRUNE_MIN_POSTINGS = 50_000
+# Scoring a candidate costs a binary search per term, a posting in the full path about as
+# much as one search: pruning gives up once (candidates scored × terms) would exceed this
+# share of all postings, so a failed attempt adds at most that much to the full path.
+PRUNE_BUDGET = 0.2
+
+
+def upper_bound(post: Postings, idf: float, avgdl: float) -> float:
+    """The highest score any sentence can get from this term (for idf > 0): BM25 falls as
+    a sentence gets longer, so the best tf = 1 posting is the shortest sentence; the few
+    postings with tf > 1 are scored one by one."""
+    best = float(_bm25(idf, np.ones(1, np.int64), post.lens.min(keepdims=True), avgdl)[0])
+    repeated = np.flatnonzero(post.tfs != 1)
+    if len(repeated):
+        best = max(best, float(_bm25(
+            idf, post.tfs[repeated].astype(np.int64), post.lens[repeated].astype(np.int64),
+            avgdl,
+        ).max()))  # fmt: skip
+    return best
+
+
+def scores_at(
+    candidates: np.ndarray,
+    postings: dict[str, Postings],
+    idf: dict[str, float],
+    terms: list[str],
+    avgdl: float,
+) -> np.ndarray:
+    """Exact scores of the ``candidates`` (sorted ids): each term's postings are searched
+    for them, and contributions are added in query order, as rank-bm25 adds them."""
+    per_term = {}
+    for t, post in postings.items():
+        pos = np.searchsorted(post.ids, candidates)
+        pos[pos == len(post.ids)] = 0
+        hit = post.ids[pos] == candidates
+        c = np.zeros(len(candidates))
+        at = pos[hit]
+        c[hit] = _bm25(idf[t], post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl)
+        per_term[t] = c
+    scores = np.zeros(len(candidates))
+    for t in terms:
+        if t in per_term:
+            scores += per_term[t]
+    return scores
+
+
+def _rank_pruned(
+    postings: dict[str, Postings],
+    idf: dict[str, float],
+    terms: list[str],
+    avgdl: float,
+    need: int,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """MaxScore (Turtle & Flood 1995), exact: ``None`` when it cannot prove the top.
+
+    Terms are ordered by their best possible contribution, highest first. A sentence
+    that holds none of the first ``i`` terms scores at most the sum of the other terms'
+    bounds; once that sum is below a score some ``need`` sentences are known to reach,
+    no such sentence can enter the top (nor tie with it), so the top is among the
+    sentences of the first ``i`` ("essential") terms, scored exactly on every term, and
+    the rest of the long postings are never scored. Two rounds at most: the sentences of
+    the shortest-list prefix give that threshold, then the essential ones are scored.
+    """
+    if any(w <= 0 for w in idf.values()):
+        return None  # bounds assume scores grow with tf and shrink with length
+    times = Counter(terms)
+    bound = {t: upper_bound(p, idf[t], avgdl) * times[t] for t, p in postings.items()}
+    by_bound = sorted(postings, key=lambda t: (-bound[t], t))
+    rest = [sum(bound[t] for t in by_bound[i:]) for i in range(len(by_bound) + 1)]
+    length = [len(postings[t].ids) for t in by_bound]
+    budget = PRUNE_BUDGET * sum(length) / len(postings)  # in candidates scored
+
+    def score(i: int) -> tuple[np.ndarray, np.ndarray, float]:
+        candidates = np.unique(np.concatenate([postings[t].ids for t in by_bound[:i]]))
+        scores = scores_at(candidates, postings, idf, terms, avgdl)
+        kth = np.partition(scores, len(scores) - need)[len(scores) - need]
+        return candidates, scores, kth
+
+    # Round 1: the longest prefix that fits half the budget, to learn a threshold.
+    first = 0
+    while first < len(by_bound) - 1 and sum(length[: first + 1]) <= budget / 2:
+        first += 1
+    if first == 0 or sum(length[:first]) < need:
+        return None
+    candidates, scores, kth = score(first)
+    if len(candidates) < need or kth <= 0:
+        return None
+    # The fewest terms whose sentences must hold the top (rest[-1] is 0 < kth).
+    essential = next(i for i, bound_of_rest in enumerate(rest) if bound_of_rest < kth)
+    if essential > first:  # round 2: more terms are essential than round 1 scored
+        if sum(length[:essential]) > budget / 2:
+            return None
+        candidates, scores, kth = score(essential)
+    keep = scores >= kth
+    return candidates[keep], scores[keep]
 
 
 _local = threading.local()

@@ -27,7 +27,8 @@ import numpy as np
 
 from retrieval import formats
 from retrieval import text as textmod
-from retrieval.articles import METADATA_FILE, ParsedArticle, load_metadata
+from retrieval.articles import METADATA_FILE, ParsedArticle
+from retrieval.articles import load_metadata as read_metadata
 from retrieval.errors import IngestError
 from retrieval.index import Chunk, PostingsBuilder, count, refresh_totals, remove_sentences
 from retrieval.segment import sentences as segment
@@ -80,6 +81,13 @@ class SourceFile:
 
 def discover(paths: Iterable[str | Path]) -> Iterator[SourceFile | tuple[str, str]]:
     """Files to ingest under ``paths`` (folders recursively), or (path, reason) problems."""
+    folders: dict[Path, dict[str, dict]] = {}
+
+    def load_metadata(folder: Path) -> dict[str, dict]:  # once per folder, not per file
+        if folder not in folders:
+            folders[folder] = read_metadata(folder)
+        return folders[folder]
+
     for raw in paths:
         path = Path(raw)
         if path.is_dir():

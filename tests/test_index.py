@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
+from retrieval import index
 from retrieval.index import PostingsBuilder, rank
 from retrieval.store import Store
 
@@ -87,3 +88,29 @@ def test_unknown_terms_score_nothing(tmp_path):
     ranked = rank(store, ["zzz"], need=3)
     assert len(ranked.ids) == 0 and ranked.idf == {}
     store.close()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=docs_strategy, query=query_strategy, k=st.integers(1, 10))
+def test_maxscore_pruning_gives_the_same_top_k(docs, query, k):
+    # Pruning normally starts at PRUNE_MIN_POSTINGS; force it on these small corpora.
+    saved = index.PRUNE_MIN_POSTINGS, index.PRUNE_BUDGET
+    index.PRUNE_MIN_POSTINGS, index.PRUNE_BUDGET = 0, 10.0
+    try:
+        check_against_oracle(docs, query, k)
+    finally:
+        index.PRUNE_MIN_POSTINGS, index.PRUNE_BUDGET = saved
+
+
+def test_maxscore_proves_the_top_from_the_rare_term(tmp_path, monkeypatch):
+    # "r" is rare, "c" common (but in under half the sentences, so its idf is positive):
+    # the best sentences must hold "r", and no sentence with "c" alone can reach them.
+    docs = [["r", "c"], ["r", "x"], ["r"]] + [["c", f"w{i}"] for i in range(37)]
+    docs += [[f"v{i}"] for i in range(60)]
+    monkeypatch.setattr(index, "PRUNE_MIN_POSTINGS", 0)
+    monkeypatch.setattr(index, "PRUNE_BUDGET", 1.0)
+    calls = []
+    real = index._rank_pruned
+    monkeypatch.setattr(index, "_rank_pruned", lambda *a: calls.append(real(*a)) or calls[-1])
+    check_against_oracle(docs, ["r", "c"], 2)
+    assert calls[-1] is not None  # the top-2 query was answered by the pruned path
