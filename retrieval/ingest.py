@@ -83,33 +83,25 @@ def discover(paths: Iterable[str | Path]) -> Iterator[SourceFile | tuple[str, st
     """Files to ingest under ``paths`` (folders recursively), or (path, reason) problems."""
     folders: dict[Path, dict[str, dict]] = {}
 
-    def load_metadata(folder: Path) -> dict[str, dict]:  # once per folder, not per file
-        if folder not in folders:
-            folders[folder] = read_metadata(folder)
-        return folders[folder]
+    def source(file: Path, key: str) -> SourceFile | tuple[str, str]:
+        try:
+            if file.parent not in folders:  # metadata.json is read once per folder
+                folders[file.parent] = read_metadata(file.parent)
+        except IngestError as err:
+            return str(file), str(err)
+        return SourceFile(file, key, folders[file.parent].get(file.name, {}))
 
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for file in sorted(p for p in path.rglob("*") if p.is_file()):
-                if file.name == METADATA_FILE or file.suffix.lower() not in SUFFIXES:
-                    continue
-                try:
-                    meta = load_metadata(file.parent).get(file.name, {})
-                except IngestError as err:
-                    yield str(file), str(err)
-                    continue
-                yield SourceFile(file, file.relative_to(path).as_posix(), meta)
+                if file.name != METADATA_FILE and file.suffix.lower() in SUFFIXES:
+                    yield source(file, file.relative_to(path).as_posix())
         elif path.is_file():
             if path.suffix.lower() not in SUFFIXES:
                 yield str(path), f"unsupported file type (use {', '.join(SUFFIXES)})"
                 continue
-            try:
-                meta = load_metadata(path.parent).get(path.name, {})
-            except IngestError as err:
-                yield str(path), str(err)
-                continue
-            yield SourceFile(path, path.name, meta)
+            yield source(path, path.name)
         else:
             yield str(path), "no such file or folder"
 

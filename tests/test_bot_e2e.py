@@ -114,12 +114,17 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
             state.wait(lambda: fake.session_id and fake.connected, timeout=60)
             yield state
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_bot(proc)
+
+
+def stop_bot(proc: subprocess.Popen) -> None:
+    """SIGTERM (the bot logs out cleanly), then SIGKILL if it does not stop."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 # ---------------------------------------------------------------------------- start-up

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ctypes
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 from retrieval.corpus import Corpus
 from tests.conftest import SEEDS
 from tests.fakediscord import DEFERRED_CHANNEL_MESSAGE, FakeDiscord, Fault, ThreadedFake
-from tests.test_bot_e2e import SEED_QUESTION, SEED_QUOTE, Live, bot_env, button
+from tests.test_bot_e2e import SEED_QUESTION, SEED_QUOTE, Live, bot_env, button, stop_bot
 from tests.test_hardening_render import write_hostile_article
 
 TOKEN = "FAKE.hardening-token.never-shown-5d1e0b"
@@ -49,15 +48,6 @@ def start_bot(fake: FakeDiscord, db: Path, work: Path, log: Path, **popen) -> su
         stderr=subprocess.STDOUT,
         **popen,
     )
-
-
-def stop_bot(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 @pytest.fixture(scope="module")
