@@ -213,8 +213,12 @@ def _rank_pruned(
     budget = PRUNE_BUDGET * sum(length) / len(postings)  # in candidates scored
 
     def score(i: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """The sentences of the first ``i`` terms, their scores, the need-th best score
+        (-inf when they are fewer than ``need``)."""
         candidates = np.unique(np.concatenate([postings[t].ids for t in by_bound[:i]]))
         scores = scores_at(candidates, postings, idf, terms, avgdl)
+        if len(scores) < need:
+            return candidates, scores, -np.inf
         kth = np.partition(scores, len(scores) - need)[len(scores) - need]
         return candidates, scores, kth
 
@@ -225,7 +229,7 @@ def _rank_pruned(
     if first == 0 or sum(length[:first]) < need:
         return None
     candidates, scores, kth = score(first)
-    if len(candidates) < need or kth <= 0:
+    if kth <= 0:
         return None
     # The fewest terms whose sentences must hold the top (rest[-1] is 0 < kth).
     essential = next(i for i, bound_of_rest in enumerate(rest) if bound_of_rest < kth)

@@ -1,21 +1,27 @@
-""" "How a person names an article" → the article, or candidates to choose from.
+""""How a person names an article" → the article, or candidates to choose from.
 
 Tried in order: an id, a file name (with or without extension), an exact title; then
-the articles holding every word of the name are ranked by SQLite FTS5 (BM25 over title,
-outlet, byline, dates, file name and text, title weighted highest), and the best is
-returned when it clearly wins. Otherwise the closest articles are offered as candidates.
+the articles whose title, outlet, byline, dates or file name hold every word of the name,
+ranked by SQLite FTS5 (BM25, title weighted highest); then, when those fields match
+nothing, the topic: articles whose sentences hold every word between them, ranked by
+their best sentence's BM25 score (the answers' own index, so the article text needs no
+second full-text index). The best is returned when it clearly wins; otherwise the
+closest articles are offered as candidates.
 """
 
 from __future__ import annotations
 
+from retrieval.index import rank
 from retrieval.models import Article, SourceMatch
 from retrieval.store import Store
-from retrieval.text import STOPWORDS, clean, words
+from retrieval.text import STOPWORDS, clean, tokenize, words
 
 MAX_NAME_CHARS = 300
 CANDIDATES = 5
-# The best FTS score must beat the runner-up by this factor to count as a clear winner.
+# The best score must beat the runner-up by this factor to count as a clear winner.
 CLEAR_WIN = 1.5
+# How many of the best sentences are looked at to find an article by its topic.
+TOPIC_SENTENCES = 200
 
 
 def _fts_query(text: str, *, prefix: bool = False, op: str = "OR") -> str | None:
@@ -44,13 +50,37 @@ def find(store: Store, name: str) -> SourceMatch:
     every_word = _fts_query(name, op="AND")
     if every_word is None:
         return SourceMatch(name, None)
-    ranked = store.search_articles(every_word, CANDIDATES + 1)
-    if ranked and (len(ranked) == 1 or ranked[0][1] >= CLEAR_WIN * ranked[1][1]):
-        return SourceMatch(name, ranked[0][0])
-    if not ranked:
+    by_fields = store.search_articles(every_word, CANDIDATES + 1)
+    by_topic = [] if by_fields else _by_topic(store, name)
+    for ranked in (by_fields, by_topic):
+        if ranked and (len(ranked) == 1 or ranked[0][1] >= CLEAR_WIN * ranked[1][1]):
+            return SourceMatch(name, ranked[0][0])
+    closest = by_fields or by_topic
+    if not closest:
         # No article has every word: offer the closest ones, never pick one.
-        ranked = store.search_articles(_fts_query(name, op="OR"), CANDIDATES)
-    return SourceMatch(name, None, tuple(a for a, _ in ranked[:CANDIDATES]))
+        closest = store.search_articles(_fts_query(name, op="OR"), CANDIDATES)
+    return SourceMatch(name, None, tuple(a for a, _ in closest[:CANDIDATES]))
+
+
+def _by_topic(store: Store, name: str) -> list[tuple[Article, float]]:
+    """Articles whose sentences hold every term of ``name`` between them, best first by
+    their best sentence's BM25 score."""
+    terms = set(tokenize(name))
+    if not any(ch.isalpha() for t in terms for ch in t):
+        return []  # numbers alone ("1", "2017") name a date or an id, not a topic
+    ranked = rank(store, sorted(terms), need=TOPIC_SENTENCES)
+    if not terms <= set(ranked.idf):
+        return []  # a word the corpus never uses: no article holds every word
+    score = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
+    best: dict[int, float] = {}
+    covered: dict[int, set[str]] = {}
+    for sentence in store.sentences(list(score)):
+        article = sentence.article_id
+        best[article] = max(best.get(article, 0.0), score[sentence.id])
+        covered.setdefault(article, set()).update(terms.intersection(tokenize(sentence.text)))
+    whole = sorted((a for a in best if covered[a] == terms), key=lambda a: -best[a])
+    articles = {a.id: a for a in store.articles(whole[: CANDIDATES + 1])}
+    return [(articles[a], best[a]) for a in whole[: CANDIDATES + 1]]
 
 
 def suggest(store: Store, text: str, *, limit: int = 25) -> list[Article]:

@@ -4,7 +4,7 @@ Tables (created with sqlite-utils):
 
 - ``meta``: key/value: app marker, schema version, corpus totals for BM25.
 - ``articles``: one row per article, the complete text as ingested (for ``/source``).
-- ``articles_fts``: FTS5 over title, outlet, byline, dates and text, for naming articles.
+- ``articles_fts``: FTS5 over title, outlet, byline, dates and file name, for naming articles.
 - ``sentences``: searchable sentences with offsets into their article and token counts.
 - ``terms``: per term its document frequency and postings as three little-endian
   arrays (sentence ids ascending, term counts, sentence lengths), so a query reads
@@ -186,7 +186,10 @@ class Store:
                 pk="id",
             )
             db["articles"].enable_fts(
-                ["title", "outlet", "byline", "dates", "file", "text"],
+                # Not the article text: naming an article by its topic uses the
+                # sentence index (retrieval/sources.py); a second full-text index of
+                # every article would cost a third of ingest time and a sixth of the file.
+                ["title", "outlet", "byline", "dates", "file"],
                 create_triggers=True,
                 tokenize="porter",
             )
@@ -347,10 +350,10 @@ class Store:
 
     def search_articles(self, match: str, limit: int) -> list[tuple[Article, float]]:
         """FTS5 over article fields, best first; ``match`` is an FTS5 query we built."""
-        # Column weights: title, outlet, byline, dates, file, text.
+        # Column weights: title, outlet, byline, dates, file.
         sql = (
             f"SELECT {', '.join('a.' + c.strip() for c in _ARTICLE_COLUMNS.split(','))}, "
-            "bm25(articles_fts, 10.0, 4.0, 2.0, 4.0, 4.0, 1.0) AS rank "
+            "bm25(articles_fts, 10.0, 4.0, 2.0, 4.0, 4.0) AS rank "
             "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
             "WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?"
         )
