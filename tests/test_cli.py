@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -124,3 +125,22 @@ def test_make_run_pipes_a_question(corpus_path, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert "China Tourism Year" in out.stdout
+
+
+def test_run_with_a_token_in_dotenv_starts_the_bot(corpus_path, tmp_path):
+    # Nothing listens on this port: the bot starts, cannot reach "Discord" and says so in
+    # one line; the harness would instead have answered the piped question.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    secret = "dotenv-token-value-123"
+    (tmp_path / ".env").write_text(
+        f"DISCORD_TOKEN={secret}\nDISCORD_API_BASE=http://127.0.0.1:{port}\n"
+        f"DISCORD_GATEWAY_URL=ws://127.0.0.1:{port}\n"
+    )
+    out = run("run", db=corpus_path, cwd=tmp_path, stdin=f"{ACCEPTANCE}\n")
+    assert out.returncode == 1
+    assert "China Tourism Year" not in out.stdout
+    assert "cannot reach Discord" in out.stderr
+    assert secret not in out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
