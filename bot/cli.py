@@ -280,9 +280,9 @@ def harness(corpus: Corpus, stdin: TextIO, stdout: TextIO) -> int:
 
 
 def _token_configured() -> bool:
-    from dotenv import load_dotenv
+    from bot.config import load_env_file
 
-    load_dotenv(".env")
+    load_env_file()  # the same .env the bot reads
     return bool(os.environ.get("DISCORD_TOKEN", "").strip())
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
-DEFAULT_DB = Path("data/corpus.db")
+from retrieval.corpus import DEFAULT_DB
+
 API_VERSION = 10
 
 
@@ -46,6 +47,13 @@ def _normalise_api_base(value: str) -> str:
     return f"{base}/api/v{API_VERSION}"
 
 
+def load_env_file() -> None:
+    """Load ``.env`` from the working directory (or the nearest parent holding one);
+    variables already set in the environment win over the file."""
+    # usecwd: look next to where the bot is started, not next to this module.
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+
+
 def load_config(
     environ: Mapping[str, str] | None = None, *, require_token: bool = True, dotenv: bool = True
 ) -> Config:
@@ -56,8 +64,7 @@ def load_config(
     """
     if environ is None:
         if dotenv:
-            # usecwd: look next to where the bot is started, not next to this module.
-            load_dotenv(find_dotenv(usecwd=True), override=False)
+            load_env_file()
         environ = os.environ
 
     token = (environ.get("DISCORD_TOKEN") or "").strip()
