@@ -85,8 +85,10 @@ class UnitIndex:
 
     def search(self, query: str, depth: int) -> list[tuple[str, float]]:
         ranked = rank(self.store, tokenize(query), depth)
-        return [(self.keys[i], s) for i, s in zip(ranked.ids.tolist(), ranked.scores.tolist(),
-                                                   strict=True)]
+        return [
+            (self.keys[i], s)
+            for i, s in zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True)
+        ]
 
     def close(self) -> None:
         self.store.close()
@@ -106,8 +108,14 @@ def units_of(data: Path, mode: str, keep: set[str] | None) -> Iterator[tuple[str
         raise ValueError(f"unknown unit mode {mode!r}")
 
 
-def run(data: Path = DEFAULT_DATA, mode: str = "flat", *, split: str = "test",
-        docs: set[str] | None = None, queries: set[str] | None = None) -> Result:
+def run(
+    data: Path = DEFAULT_DATA,
+    mode: str = "flat",
+    *,
+    split: str = "test",
+    docs: set[str] | None = None,
+    queries: set[str] | None = None,
+) -> Result:
     """Index SciFact (or the subset ``docs``), search the qrels' queries, score them."""
     started = time.perf_counter()
     qrels = read_qrels(data / "qrels" / f"{split}.tsv")
@@ -151,18 +159,22 @@ def table(results: list[Result]) -> str:
         f"{'units':<10}{'queries':>8}{'docs':>7}{'nDCG@10':>9}{'R@100':>8}{'seconds':>9}",
     ]
     for r in results:
-        lines.append(f"{r.units:<10}{r.queries:>8}{r.documents:>7}{r.ndcg_10:>9.4f}"
-                     f"{r.recall_100:>8.4f}{r.seconds:>9.1f}")
+        lines.append(
+            f"{r.units:<10}{r.queries:>8}{r.documents:>7}{r.ndcg_10:>9.4f}"
+            f"{r.recall_100:>8.4f}{r.seconds:>9.1f}"
+        )
     lines.append(f"published BM25 nDCG@10: {published}; Anserini flat R@100 0.9253")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m retrieval.beir", description=__doc__.split(
-        "\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m retrieval.beir", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="SciFact folder")
-    parser.add_argument("--units", nargs="+", default=["flat", "maxsent"],
-                        choices=["flat", "maxsent"])
+    parser.add_argument(
+        "--units", nargs="+", default=["flat", "maxsent"], choices=["flat", "maxsent"]
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if not (args.data / "corpus.jsonl").exists():
@@ -170,8 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     results = [run(args.data, mode) for mode in args.units]
     if args.json:
-        print(json.dumps({"published": PUBLISHED,
-                          "results": [r.__dict__ for r in results]}))
+        print(json.dumps({"published": PUBLISHED, "results": [r.__dict__ for r in results]}))
     else:
         print(table(results))
     return 0

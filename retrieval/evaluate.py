@@ -74,8 +74,12 @@ class Report:
 
     def to_dict(self) -> dict:
         def row(r: Row) -> dict:
-            return {"n": r.n, **{f"hit@{k}": round(v, 4) for k, v in r.hits.items()},
-                    "mrr": round(r.mrr, 4), "refused": r.refused}
+            return {
+                "n": r.n,
+                **{f"hit@{k}": round(v, 4) for k, v in r.hits.items()},
+                "mrr": round(r.mrr, 4),
+                "refused": r.refused,
+            }
 
         return {
             "answerable": row(self.overall),
@@ -182,9 +186,7 @@ def summarise(outcomes: Sequence[Outcome]) -> Report:
     )
 
 
-def evaluate(
-    questions: Sequence[GoldQuestion], ask: Callable[[str], Answer]
-) -> Report:
+def evaluate(questions: Sequence[GoldQuestion], ask: Callable[[str], Answer]) -> Report:
     """Ask every question with ``ask`` (e.g. ``lambda q: corpus.ask(q, k=5)``) and score."""
     return summarise([outcome(q, ask(q.question)) for q in questions])
 
@@ -195,16 +197,21 @@ def format_table(report: Report) -> str:
     lines = [head, "-" * len(head)]
 
     def line(name: str, r: Row) -> str:
-        return (f"{name:<12}{r.n:>4}" + "".join(f"{r.hits[k]:>8.2f}" for k in KS)
-                + f"{r.mrr:>8.2f}{r.refused:>9}")
+        return (
+            f"{name:<12}{r.n:>4}"
+            + "".join(f"{r.hits[k]:>8.2f}" for k in KS)
+            + f"{r.mrr:>8.2f}{r.refused:>9}"
+        )
 
     for kind, r in sorted(report.by_kind.items()):
         lines.append(line(kind, r))
     lines.append("-" * len(head))
     lines.append(line("answerable", report.overall))
     lines.append("")
-    lines.append(f"unanswerable: {report.abstained}/{report.unanswerable} answered “not found”; "
-                 f"answerable wrongly refused: {report.overall.refused}/{report.overall.n}")
+    lines.append(
+        f"unanswerable: {report.abstained}/{report.unanswerable} answered “not found”; "
+        f"answerable wrongly refused: {report.overall.refused}/{report.overall.n}"
+    )
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-""""How a person names an article" → the article, or candidates to choose from.
+""" "How a person names an article" → the article, or candidates to choose from.
 
 Tried in order: an id, a file name (with or without extension), an exact title; then
 the articles whose title, outlet, byline, dates or file name hold every word of the name,

@@ -59,9 +59,7 @@ def _stem(words: list[str]) -> list[str]:
 _NUMBER_COMMA = re.compile(r"\d,\d")
 
 
-_CONTROL = re.compile(
-    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]"
-)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 
 
 def clean(text: str) -> str:

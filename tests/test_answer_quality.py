@@ -17,15 +17,18 @@ DEV = DATA / "dev.jsonl"
 SCIFACT = DATA / "scifact-sample"
 
 
-@pytest.mark.parametrize("question, dropped, kept, kind", [
-    ("On what date was Zhejiang Day held?", {"date"}, {"zhejiang", "day", "held"}, "date"),
-    ("Which tourism year was launched in 2017?", set(), {"tourism", "year", "2017"}, None),
-    ("What is the purpose of the demonstrations?", {"purpose"}, {"demonstr"}, "reason"),
-    ("Roughly how many nations attend?", {"rough", "mani"}, {"nation", "attend"}, "number"),
-    ("According to Hao, what leads?", {"accord"}, {"hao", "lead"}, None),
-    ("Why did prices rise?", set(), {"price", "rise"}, "reason"),
-    ("When did it open?", set(), {"open"}, "date"),
-])
+@pytest.mark.parametrize(
+    "question, dropped, kept, kind",
+    [
+        ("On what date was Zhejiang Day held?", {"date"}, {"zhejiang", "day", "held"}, "date"),
+        ("Which tourism year was launched in 2017?", set(), {"tourism", "year", "2017"}, None),
+        ("What is the purpose of the demonstrations?", {"purpose"}, {"demonstr"}, "reason"),
+        ("Roughly how many nations attend?", {"rough", "mani"}, {"nation", "attend"}, "number"),
+        ("According to Hao, what leads?", {"accord"}, {"hao", "lead"}, None),
+        ("Why did prices rise?", set(), {"price", "rise"}, "reason"),
+        ("When did it open?", set(), {"open"}, "date"),
+    ],
+)
 def test_question_frame_words_are_dropped(question, dropped, kept, kind):
     terms = set(ans.query_terms(question))
     assert not dropped & terms
@@ -37,18 +40,21 @@ def test_a_question_made_only_of_frame_words_still_searches():
     assert ans.query_terms("What date?") == ["date"]
 
 
-@pytest.mark.parametrize("text, kind, expected", [
-    ("It opens on Aug 10.", "date", True),
-    ("It opened in 2013.", "date", True),
-    ("It opened recently.", "date", False),
-    ("More than 100 countries attend.", "number", True),
-    ("Three hundred people came.", "number", True),
-    ("Many people came.", "number", False),
-    ("The aim is to help firms.", "reason", True),
-    ("It closed because of rain.", "reason", True),
-    ("It closed.", "reason", False),
-    ("Anything.", None, False),
-])
+@pytest.mark.parametrize(
+    "text, kind, expected",
+    [
+        ("It opens on Aug 10.", "date", True),
+        ("It opened in 2013.", "date", True),
+        ("It opened recently.", "date", False),
+        ("More than 100 countries attend.", "number", True),
+        ("Three hundred people came.", "number", True),
+        ("Many people came.", "number", False),
+        ("The aim is to help firms.", "reason", True),
+        ("It closed because of rain.", "reason", True),
+        ("It closed.", "reason", False),
+        ("Anything.", None, False),
+    ],
+)
 def test_answer_types(text, kind, expected):
     assert ans.has_type(text, kind) is expected
 

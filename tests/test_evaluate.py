@@ -10,18 +10,54 @@ from retrieval import evaluate as ev
 from retrieval.models import Answer, Article, Hit, Sentence, Status
 
 GOLD = [
-    {"id": "q1", "question": "a?", "answerable": True, "article": "a.txt",
-     "gold": ["The cat sat on the mat."], "kind": "keyword"},
-    {"id": "q2", "question": "b?", "answerable": True, "article": "b.txt",
-     "gold": ["dogs  bark\nloudly", "Never matches."], "kind": "paraphrase"},
-    {"id": "q3", "question": "c?", "answerable": True, "article": "a.txt",
-     "gold": ["Birds fly south."], "kind": "paraphrase"},
-    {"id": "q4", "question": "d?", "answerable": True, "article": "a.txt",
-     "gold": ["Fish swim."], "kind": "keyword"},
-    {"id": "u1", "question": "e?", "answerable": False, "article": None, "gold": [],
-     "kind": "factoid"},
-    {"id": "u2", "question": "f?", "answerable": False, "article": None, "gold": [],
-     "kind": "number"},
+    {
+        "id": "q1",
+        "question": "a?",
+        "answerable": True,
+        "article": "a.txt",
+        "gold": ["The cat sat on the mat."],
+        "kind": "keyword",
+    },
+    {
+        "id": "q2",
+        "question": "b?",
+        "answerable": True,
+        "article": "b.txt",
+        "gold": ["dogs  bark\nloudly", "Never matches."],
+        "kind": "paraphrase",
+    },
+    {
+        "id": "q3",
+        "question": "c?",
+        "answerable": True,
+        "article": "a.txt",
+        "gold": ["Birds fly south."],
+        "kind": "paraphrase",
+    },
+    {
+        "id": "q4",
+        "question": "d?",
+        "answerable": True,
+        "article": "a.txt",
+        "gold": ["Fish swim."],
+        "kind": "keyword",
+    },
+    {
+        "id": "u1",
+        "question": "e?",
+        "answerable": False,
+        "article": None,
+        "gold": [],
+        "kind": "factoid",
+    },
+    {
+        "id": "u2",
+        "question": "f?",
+        "answerable": False,
+        "article": None,
+        "gold": [],
+        "kind": "number",
+    },
 ]
 
 
@@ -38,8 +74,11 @@ ANSWERS = {
     "a?": Answer("a?", Status.ANSWERED, hits(("a.txt", "The cat sat on the mat."))),
     # rank 3: rank 1 is right text in the wrong article; rank 2 unrelated; rank 3 is
     # contained in the gold string after whitespace normalisation
-    "b?": Answer("b?", Status.ANSWERED, hits(("a.txt", "dogs bark loudly"), ("b.txt", "x"),
-                                              ("b.txt", "dogs bark"))),
+    "b?": Answer(
+        "b?",
+        Status.ANSWERED,
+        hits(("a.txt", "dogs bark loudly"), ("b.txt", "x"), ("b.txt", "dogs bark")),
+    ),
     # no hit in five
     "c?": Answer("c?", Status.ANSWERED, hits(*[("a.txt", f"s{i}") for i in range(5)])),
     # refused although answerable
@@ -97,11 +136,14 @@ def test_is_hit_needs_the_gold_article_and_a_gold_string():
     assert ev.is_hit("Alpha.", "sub/a.txt", bare)  # gold names only the file
 
 
-@pytest.mark.parametrize("line", [
-    "{not json",
-    json.dumps({"id": "x", "answerable": True}),
-    json.dumps({"id": "x", "question": "q", "answerable": True, "article": None, "gold": []}),
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "{not json",
+        json.dumps({"id": "x", "answerable": True}),
+        json.dumps({"id": "x", "question": "q", "answerable": True, "article": None, "gold": []}),
+    ],
+)
 def test_bad_gold_lines_are_reported_with_their_number(line):
     with pytest.raises(ValueError, match="line 2"):
         ev.parse_gold(["", line])
