@@ -20,7 +20,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -369,7 +369,7 @@ def _date_words(iso: str | None) -> str:
     if not iso:
         return ""
     try:
-        d = datetime.strptime(iso[:10], "%Y-%m-%d")
+        d = date.fromisoformat(iso[:10])  # strptime costs ~30 µs an article
     except ValueError:
         return iso
     return f"{iso} {d:%B} {d:%b} {d.year} {d.day} {d:%d/%m/%Y} {d:%m/%d/%Y}"
