@@ -256,6 +256,8 @@ class Store:
     # -- articles and sentences ----------------------------------------------------------
 
     def article(self, article_id: int) -> Article | None:
+        if not _is_rowid(article_id):
+            return None
         with self.lock:
             row = self.conn.execute(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
@@ -296,6 +298,8 @@ class Store:
         return [by_id[i] for i in ids if i in by_id]
 
     def article_text(self, article_id: int) -> str | None:
+        if not _is_rowid(article_id):
+            return None
         with self.lock:
             row = self.conn.execute(
                 "SELECT text FROM articles WHERE id = ?", (article_id,)
@@ -321,6 +325,7 @@ class Store:
 
     def sentences(self, ids: list[int]) -> list[Sentence]:
         """Sentences by id, in the order given (unknown ids are left out)."""
+        ids = [i for i in ids if _is_rowid(i)]
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
@@ -407,6 +412,12 @@ class _Transaction:
                 self.store.conn.execute("ROLLBACK")
         finally:
             self.store.lock.release()
+
+
+def _is_rowid(value: int) -> bool:
+    """Whether ``value`` fits SQLite's 64-bit integers (a larger one names no row, and
+    binding it would raise OverflowError)."""
+    return -(2**63) <= value < 2**63
 
 
 def _escape_like(text: str) -> str:

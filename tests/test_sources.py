@@ -63,3 +63,9 @@ def test_autocomplete_prefix(seed_corpus):
     titles = [a.title for a in seed_corpus.suggest("hun")]
     assert titles and titles[0].startswith("2018 Hunan")
     assert len(seed_corpus.suggest("", limit=3)) == 3
+
+
+def test_ids_beyond_sqlite_integers_are_not_found(seed_corpus):
+    assert not seed_corpus.find_source(str(2**63)).found
+    assert seed_corpus.article(2**70) is None
+    assert seed_corpus.context(2**70) == []
