@@ -87,8 +87,9 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
     When the postings are long, MaxScore pruning (:func:`_rank_pruned`) first tries to
     prove the top ``need`` from the rarer terms' sentences alone; otherwise every
     posting is scored into a per-thread scratch array indexed by sentence id, which only
-    the postings touch and which is cleared by the same postings afterwards. Both give
-    the same sentences, scores and order.
+    the postings touch and which is cleared by the same postings afterwards (when the
+    postings are dense, the top is then found by one comparison against a lower bound of
+    the ``need``-th best score). All give the same sentences, scores and order.
     """
     totals = store.totals()
     distinct = list(dict.fromkeys(terms))
@@ -113,16 +114,32 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
             if t == term:
                 scores += contrib[term]
     else:
-        dense = _scratch(totals.max_sentence_id + 1)
-        try:
-            for t in terms:  # query order, duplicates included: same float sums as rank-bm25
-                if t in postings:
-                    dense[postings[t].ids] += contrib[t]
-            ids = np.concatenate(lists)
-            scores = dense[ids]
-        finally:
-            for post_ids in lists:
-                dense[post_ids] = 0.0
+        size = totals.max_sentence_id + 1
+        found = None
+        if sum(map(len, lists)) >= SCAN_SHARE * size and all(w > 0 for w in idf.values()):
+            # Dense postings: one bincount sums every term's scores in query order (its
+            # C loop adds 0 + c1 + c2 ... per sentence, as rank-bm25 does), faster than
+            # scattering into the scratch array term by term.
+            order = [t for t in terms if t in postings]
+            dense = np.bincount(
+                np.concatenate([postings[t].ids for t in order]),
+                weights=np.concatenate([contrib[t] for t in order]),
+                minlength=size,
+            )
+            found = _above_lower_bound(dense, postings, need)
+        if found is not None:
+            ids, scores = found
+        else:
+            dense = _scratch(size)
+            try:
+                for t in terms:  # query order, duplicates included: rank-bm25's float sums
+                    if t in postings:
+                        dense[postings[t].ids] += contrib[t]
+                ids = np.concatenate(lists)
+                scores = dense[ids]
+            finally:
+                for post_ids in lists:
+                    dense[post_ids] = 0.0
     # With several terms ``ids`` repeats a sentence once per query term it contains, so
     # the best ``need`` sentences are among the best ``need * len(postings)`` entries: a
     # sentence below that many entries is beaten by at least ``need`` others. Everything
@@ -137,6 +154,34 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
         scores = scores[first]
     order = np.lexsort((ids, -scores))[:need]
     return Ranked(ids[order], scores[order], idf, lists)
+
+
+# When the postings cover this share of all sentence ids, one comparison over the score
+# array (:func:`_above_lower_bound`) is cheaper than gathering and partitioning them all.
+SCAN_SHARE = 0.125
+SCAN_SAMPLE = 20_000  # sentences whose scores set the lower bound
+
+
+def _above_lower_bound(
+    dense: np.ndarray, postings: dict[str, Postings], need: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sentences scoring at least the ``need``-th best score among the sentences of
+    the shortest postings: those are real sentences with their full scores, so the true
+    ``need``-th best is at least that, and every sentence of the top (and every tie) is
+    kept. ``None`` when the shortest postings hold fewer than ``need`` sentences."""
+    shortest = sorted(postings.values(), key=lambda p: len(p.ids))
+    if len(shortest[0].ids) >= need:
+        # One postings list holds distinct ids; a stride of it is still real sentences
+        # and bounds the top as well, for a fraction of the work.
+        known = shortest[0].ids[:: max(1, len(shortest[0].ids) // SCAN_SAMPLE)]
+    else:
+        known = np.unique(np.concatenate([p.ids for p in shortest]))
+    if len(known) < need:
+        return None
+    scores = dense[known]
+    floor = np.partition(scores, len(scores) - need)[len(scores) - need]
+    ids = np.flatnonzero(dense >= floor).astype(ID_DTYPE)
+    return ids, dense[ids]
 
 
 # MaxScore pays off only on long postings; below this many, scoring everything is cheaper.

@@ -114,3 +114,15 @@ def test_maxscore_proves_the_top_from_the_rare_term(tmp_path, monkeypatch):
     monkeypatch.setattr(index, "_rank_pruned", lambda *a: calls.append(real(*a)) or calls[-1])
     check_against_oracle(docs, ["r", "c"], 2)
     assert calls[-1] is not None  # the top-2 query was answered by the pruned path
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=docs_strategy, query=query_strategy, k=st.integers(1, 10))
+def test_dense_scan_gives_the_same_top_k(docs, query, k):
+    # The lower-bound scan normally starts when postings cover 1/8 of all ids; force it.
+    saved = index.SCAN_SHARE
+    index.SCAN_SHARE = 0.0
+    try:
+        check_against_oracle(docs, query, k)
+    finally:
+        index.SCAN_SHARE = saved
