@@ -42,7 +42,16 @@ class Ranked:
         union of long postings costs more than the ranking itself)."""
         if len(self.postings) <= 1:
             return sum(len(p) for p in self.postings)
-        return len(np.unique(np.concatenate(self.postings)))
+        return len(union(self.postings))
+
+
+def union(lists: Iterable[np.ndarray]) -> np.ndarray:
+    """The sorted distinct ids of several postings lists (sort and drop repeats: several
+    times faster than ``np.unique``, which hashes, on hundreds of thousands of ids)."""
+    ids = np.sort(np.concatenate(list(lists)))
+    if len(ids) < 2:
+        return ids
+    return ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
 
 
 def idf_of(df: int, totals: Totals) -> float:
@@ -175,7 +184,10 @@ def _above_lower_bound(
         # and bounds the top as well, for a fraction of the work.
         known = shortest[0].ids[:: max(1, len(shortest[0].ids) // SCAN_SAMPLE)]
     else:
-        known = np.unique(np.concatenate([p.ids for p in shortest]))
+        # Enough of the next-shortest lists to hold ``need`` sentences, no more.
+        lengths = np.cumsum([len(p.ids) for p in shortest])
+        upto = int(np.searchsorted(lengths, need)) + 1
+        known = union([p.ids for p in shortest[:upto]])
     if len(known) < need:
         return None
     scores = dense[known]
@@ -260,7 +272,7 @@ def _rank_pruned(
     def score(i: int) -> tuple[np.ndarray, np.ndarray, float]:
         """The sentences of the first ``i`` terms, their scores, the need-th best score
         (-inf when they are fewer than ``need``)."""
-        candidates = np.unique(np.concatenate([postings[t].ids for t in by_bound[:i]]))
+        candidates = union([postings[t].ids for t in by_bound[:i]])
         scores = scores_at(candidates, postings, idf, terms, avgdl)
         if len(scores) < need:
             return candidates, scores, -np.inf
