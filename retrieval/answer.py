@@ -210,7 +210,6 @@ class Scored:
     sentence: Sentence
     bm25: float  # the sentence's own BM25 score
     context: float = 0.0  # the re-ranking score
-    terms: frozenset[str] = frozenset()
 
 
 def _neighbours(store: Store, sentences: list[Sentence]) -> dict[tuple[int, int], Sentence]:
@@ -231,19 +230,18 @@ def rerank(
 ) -> tuple[list[Scored], dict[str, float]]:
     """BM25 candidates and their neighbours, ordered by context score (best first), and
     the idf of the query terms the corpus knows."""
-    totals = store.totals()
     ranked = rank(store, terms, need=max(CANDIDATES, need))
     if len(ranked.ids) == 0:
         return [], ranked.idf
-    avgdl = totals.tokens / totals.sentences
-    own = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
-    first = store.sentences(list(own))
+    score = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
+    first = store.sentences(list(score))
     around = _neighbours(store, first)
     pool = {s.id: s for s in first} | {s.id: s for s in around.values()}
-    tokens = {i: tokenize(s.text) for i, s in pool.items()}
-    score = {i: own[i] if i in own else bm25(tokens[i], terms, ranked.idf, avgdl) for i in pool}
+    # Neighbours outside the top are scored from the postings already read, not tokenized.
+    others = [i for i in pool if i not in score]
+    score.update(zip(others, ranked.score(others).tolist(), strict=True))
     titles = {
-        a.id: bm25(tokenize(a.title), terms, ranked.idf, avgdl)
+        a.id: bm25(tokenize(a.title), terms, ranked.idf, ranked.avgdl)
         for a in store.articles(sorted({s.article_id for s in pool.values()}))
     }
     kind = answer_type(question)
@@ -257,7 +255,7 @@ def rerank(
         )
         if has_type(s.text, kind):
             ctx *= 1 + TYPE_BOOST
-        out.append(Scored(s, score[i], ctx, frozenset(tokens[i])))
+        out.append(Scored(s, score[i], ctx))
     out.sort(key=lambda x: (-x.context, -x.bm25, x.sentence.id))
     return out, ranked.idf
 
@@ -301,7 +299,8 @@ def answer(store: Store, question: str, *, k: int = DEFAULT_K, offset: int = 0) 
             message="No sentence in the corpus contains any of the searched terms.",
         )
     unknown_idf = math.log((totals.sentences + 0.5) / 0.5)
-    if coverage(searched, idf, set(scored[0].terms), unknown_idf) < MIN_COVERAGE:
+    best_terms = set(tokenize(scored[0].sentence.text))
+    if coverage(searched, idf, best_terms, unknown_idf) < MIN_COVERAGE:
         return Answer(
             question,
             Status.NOT_FOUND,

@@ -13,7 +13,7 @@ import math
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -29,20 +29,30 @@ LEN_MAX = int(np.iinfo(LEN_DTYPE).max)
 
 @dataclass(frozen=True)
 class Ranked:
-    """Top sentences for a query: ids and scores, best first (ties: lower id first)."""
+    """Top sentences for a query: ids and scores, best first (ties: lower id first), and
+    what it takes to score any other sentence for the same query."""
 
     ids: np.ndarray
     scores: np.ndarray
     idf: dict[str, float]  # idf of each distinct query term in the vocabulary
-    postings: tuple[np.ndarray, ...] = field(default=(), repr=False, compare=False)
+    terms: tuple[str, ...] = ()  # the query terms, in order, duplicates kept
+    postings: dict[str, Postings] = field(default_factory=dict, repr=False, compare=False)
+    avgdl: float = 0.0
 
     @cached_property
     def matched(self) -> int:
         """How many sentences contain at least one query term (counted on demand: the
         union of long postings costs more than the ranking itself)."""
-        if len(self.postings) <= 1:
-            return sum(len(p) for p in self.postings)
-        return len(union(self.postings))
+        return len(union([p.ids for p in self.postings.values()])) if self.postings else 0
+
+    def score(self, ids: Sequence[int]) -> np.ndarray:
+        """The exact BM25 scores of any sentences for this query, from the postings
+        already read (a binary search per term, no tokenizing); 0 for no query term."""
+        if not self.postings or not len(ids):
+            return np.zeros(len(ids))
+        return scores_at(
+            np.asarray(ids, ID_DTYPE), self.postings, self.idf, list(self.terms), self.avgdl
+        )
 
 
 def union(lists: Iterable[np.ndarray]) -> np.ndarray:
@@ -113,7 +123,7 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
         if pruned is not None:
             ids, scores = pruned
             order = np.lexsort((ids, -scores))[:need]
-            return Ranked(ids[order], scores[order], idf, lists)
+            return Ranked(ids[order], scores[order], idf, tuple(terms), postings, avgdl)
     contrib = {t: term_scores(postings[t], idf[t], avgdl) for t in postings}
     if len(postings) == 1:
         # One distinct term: its postings are the candidates; no scratch array needed.
@@ -162,7 +172,7 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
         ids, first = np.unique(ids, return_index=True)
         scores = scores[first]
     order = np.lexsort((ids, -scores))[:need]
-    return Ranked(ids[order], scores[order], idf, lists)
+    return Ranked(ids[order], scores[order], idf, tuple(terms), postings, avgdl)
 
 
 # When the postings cover this share of all sentence ids, one comparison over the score
