@@ -9,6 +9,7 @@ real token, and nothing asserts on elapsed time: waits are deadlines for events.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -94,27 +95,40 @@ def bot_env(fake: FakeDiscord, db: Path, token: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    work = tmp_path_factory.mktemp("e2e")  # also the bot's cwd: no stray .env is read
-    db = work / "corpus.db"
-    Corpus.open(db).close()
-    fake = FakeDiscord(token=TOKEN, heartbeat_interval=HEARTBEAT)
+def start_bot(fake: FakeDiscord, db: Path, work: Path, log: Path, **popen) -> subprocess.Popen:
+    """``python -m bot --sync`` against ``fake``, run in ``work`` (no stray .env is read)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "--sync"],
+        cwd=work,
+        env=bot_env(fake, db, fake.token),
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        **popen,
+    )
+
+
+@contextlib.contextmanager
+def running_bot(work: Path, db: Path, token: str, heartbeat: float) -> Iterator[Live]:
+    """A fake Discord and the real bot connected to it, stopped on the way out."""
+    fake = FakeDiscord(token=token, heartbeat_interval=heartbeat)
     log = work / "bot.log"
-    with ThreadedFake(fake) as thread, log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "--sync"],
-            cwd=work,
-            env=bot_env(fake, db, TOKEN),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    with ThreadedFake(fake) as thread:
+        proc = start_bot(fake, db, work, log)
         state = Live(fake, thread, proc, db, log)
         try:
             state.wait(lambda: fake.session_id and fake.connected, timeout=60)
             yield state
         finally:
             stop_bot(proc)
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    work = tmp_path_factory.mktemp("e2e")
+    db = work / "corpus.db"
+    Corpus.open(db).close()
+    with running_bot(work, db, TOKEN, HEARTBEAT) as state:
+        yield state
 
 
 def stop_bot(proc: subprocess.Popen) -> None:

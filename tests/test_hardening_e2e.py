@@ -22,7 +22,16 @@ import pytest
 from retrieval.corpus import Corpus
 from tests.conftest import SEEDS
 from tests.fakediscord import DEFERRED_CHANNEL_MESSAGE, FakeDiscord, Fault, ThreadedFake
-from tests.test_bot_e2e import SEED_QUESTION, SEED_QUOTE, Live, bot_env, button, stop_bot
+from tests.test_bot_e2e import (
+    SEED_QUESTION,
+    SEED_QUOTE,
+    Live,
+    bot_env,
+    button,
+    running_bot,
+    start_bot,
+    stop_bot,
+)
 from tests.test_hardening_render import write_hostile_article
 
 TOKEN = "FAKE.hardening-token.never-shown-5d1e0b"
@@ -39,17 +48,6 @@ def without_root_powers() -> None:
         _libc.prctl(24, cap, 0, 0, 0)
 
 
-def start_bot(fake: FakeDiscord, db: Path, work: Path, log: Path, **popen) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "bot", "--sync"],
-        cwd=work,
-        env=bot_env(fake, db, fake.token),
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        **popen,
-    )
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     """A bot on the seeds plus one hostile article (mentions, markdown, links)."""
@@ -59,16 +57,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     db = work / "corpus.db"
     with Corpus.create(db) as corpus:
         corpus.ingest([SEEDS, src])
-    fake = FakeDiscord(token=TOKEN, heartbeat_interval=HEARTBEAT)
-    log = work / "bot.log"
-    with ThreadedFake(fake) as thread:
-        proc = start_bot(fake, db, work, log)
-        state = Live(fake, thread, proc, db, log)
-        try:
-            state.wait(lambda: fake.session_id and fake.connected, timeout=60)
-            yield state
-        finally:
-            stop_bot(proc)
+    with running_bot(work, db, TOKEN, HEARTBEAT) as state:
+        yield state
 
 
 def wait_for_log(live: Live, pattern: str, timeout: float = 20.0) -> str:
