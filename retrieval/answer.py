@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 
-from retrieval.index import K1, B, rank
-from retrieval.models import Answer, Hit, Sentence, Status
+from retrieval.index import Ranked, rank
+from retrieval.models import Answer, Article, Hit, Sentence, Status
 from retrieval.store import Store
 from retrieval.text import clean, tokenize, words
 
@@ -192,19 +191,6 @@ def coverage(
     return found / total if total else 0.0
 
 
-def bm25(tokens: list[str], terms: list[str], idf: dict[str, float], avgdl: float) -> float:
-    """rank-bm25's BM25Okapi score of one token list (what :func:`rank` computes)."""
-    if not tokens:
-        return 0.0
-    counts = Counter(tokens)
-    score = 0.0
-    for t in terms:
-        tf = counts.get(t, 0)
-        if tf and t in idf:
-            score += idf[t] * (tf * (K1 + 1) / (tf + K1 * (1 - B + B * len(tokens) / avgdl)))
-    return score
-
-
 @dataclass
 class Scored:
     sentence: Sentence
@@ -225,14 +211,20 @@ def _neighbours(store: Store, sentences: list[Sentence]) -> dict[tuple[int, int]
     return found
 
 
-def rerank(
-    store: Store, question: str, terms: list[str], need: int
-) -> tuple[list[Scored], dict[str, float]]:
-    """BM25 candidates and their neighbours, ordered by context score (best first), and
-    the idf of the query terms the corpus knows."""
+@dataclass
+class Reranked:
+    """The re-ranked pool of one question, with what the answer needs from the ranking."""
+
+    scored: list[Scored]  # best context score first
+    ranked: Ranked  # the BM25 ranking underneath: idf, corpus size
+    articles: dict[int, Article]  # every article of the pool, by id
+
+
+def rerank(store: Store, question: str, terms: list[str], need: int) -> Reranked:
+    """BM25 candidates and their neighbours, ordered by context score (best first)."""
     ranked = rank(store, terms, need=max(CANDIDATES, need))
     if len(ranked.ids) == 0:
-        return [], ranked.idf
+        return Reranked([], ranked, {})
     score = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
     first = store.sentences(list(score))
     around = _neighbours(store, first)
@@ -240,10 +232,9 @@ def rerank(
     # Neighbours outside the top are scored from the postings already read, not tokenized.
     others = [i for i in pool if i not in score]
     score.update(zip(others, ranked.score(others).tolist(), strict=True))
-    titles = {
-        a.id: bm25(tokenize(a.title), terms, ranked.idf, ranked.avgdl)
-        for a in store.articles(sorted({s.article_id for s in pool.values()}))
-    }
+    articles = {a.id: a for a in store.articles(sorted({s.article_id for s in pool.values()}))}
+    title_scores = ranked.score_tokens([tokenize(a.title) for a in articles.values()])
+    titles = dict(zip(articles, title_scores.tolist(), strict=True))
     kind = answer_type(question)
     out = []
     for i, s in pool.items():
@@ -257,7 +248,7 @@ def rerank(
             ctx *= 1 + TYPE_BOOST
         out.append(Scored(s, score[i], ctx))
     out.sort(key=lambda x: (-x.context, -x.bm25, x.sentence.id))
-    return out, ranked.idf
+    return Reranked(out, ranked, articles)
 
 
 def answer(store: Store, question: str, *, k: int = DEFAULT_K, offset: int = 0) -> Answer:
@@ -288,9 +279,9 @@ def answer(store: Store, question: str, *, k: int = DEFAULT_K, offset: int = 0) 
             message="That question has only common words; "
             "add the names, places or things you are asking about.",
         )
-    totals = store.totals()
     searched = tuple(dict.fromkeys(terms))
-    scored, idf = rerank(store, question, terms, need=offset + k + 1 + 2 * k)
+    pool = rerank(store, question, terms, need=offset + k + 1 + 2 * k)
+    scored = pool.scored
     if not scored:
         return Answer(
             question,
@@ -298,9 +289,9 @@ def answer(store: Store, question: str, *, k: int = DEFAULT_K, offset: int = 0) 
             terms=searched,
             message="No sentence in the corpus contains any of the searched terms.",
         )
-    unknown_idf = math.log((totals.sentences + 0.5) / 0.5)
+    unknown_idf = math.log((pool.ranked.sentences + 0.5) / 0.5)
     best_terms = set(tokenize(scored[0].sentence.text))
-    if coverage(searched, idf, best_terms, unknown_idf) < MIN_COVERAGE:
+    if coverage(searched, pool.ranked.idf, best_terms, unknown_idf) < MIN_COVERAGE:
         return Answer(
             question,
             Status.NOT_FOUND,
@@ -317,7 +308,7 @@ def answer(store: Store, question: str, *, k: int = DEFAULT_K, offset: int = 0) 
             seen.add(norm)
             unique.append(x)
     page = unique[offset : offset + k]
-    articles = {a.id: a for a in store.articles(sorted({x.sentence.article_id for x in page}))}
+    articles = pool.articles
     hits = tuple(
         Hit(
             rank=offset + i,

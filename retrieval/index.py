@@ -38,12 +38,25 @@ class Ranked:
     terms: tuple[str, ...] = ()  # the query terms, in order, duplicates kept
     postings: dict[str, Postings] = field(default_factory=dict, repr=False, compare=False)
     avgdl: float = 0.0
+    sentences: int = 0  # N, the corpus size the idf values were computed with
 
     @cached_property
     def matched(self) -> int:
         """How many sentences contain at least one query term (counted on demand: the
         union of long postings costs more than the ranking itself)."""
         return len(union([p.ids for p in self.postings.values()])) if self.postings else 0
+
+    def score_tokens(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
+        """BM25 scores of token lists outside the index (article titles, say) with this
+        query's idf and average length: rank-bm25's expression, term by term in order."""
+        lens = np.array([len(d) for d in docs], np.int64)
+        counts = [Counter(d) for d in docs]
+        out = np.zeros(len(docs))
+        for t in self.terms:
+            if t in self.idf:
+                tf = np.array([c.get(t, 0) for c in counts], np.int64)
+                out += _bm25(self.idf[t], tf, lens, self.avgdl)
+        return out
 
     def score(self, ids: Sequence[int]) -> np.ndarray:
         """The exact BM25 scores of any sentences for this query, from the postings
@@ -115,7 +128,7 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
     postings = store.postings(distinct)
     idf = {t: idf_of(postings[t].df, totals) for t in distinct if t in postings}
     if not postings or totals.sentences == 0:
-        return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf)
+        return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf, sentences=totals.sentences)
     avgdl = totals.tokens / totals.sentences
     lists = tuple(p.ids for p in postings.values())
     if len(postings) > 1 and sum(map(len, lists)) >= PRUNE_MIN_POSTINGS:
@@ -123,7 +136,9 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
         if pruned is not None:
             ids, scores = pruned
             order = np.lexsort((ids, -scores))[:need]
-            return Ranked(ids[order], scores[order], idf, tuple(terms), postings, avgdl)
+            return Ranked(
+                ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences
+            )
     contrib = {t: term_scores(postings[t], idf[t], avgdl) for t in postings}
     if len(postings) == 1:
         # One distinct term: its postings are the candidates; no scratch array needed.
@@ -172,7 +187,7 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
         ids, first = np.unique(ids, return_index=True)
         scores = scores[first]
     order = np.lexsort((ids, -scores))[:need]
-    return Ranked(ids[order], scores[order], idf, tuple(terms), postings, avgdl)
+    return Ranked(ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences)
 
 
 # When the postings cover this share of all sentence ids, one comparison over the score
