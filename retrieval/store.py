@@ -264,13 +264,6 @@ class Store:
             ).fetchone()
         return _row_to_article(row) if row else None
 
-    def article_by_file(self, file: str) -> Article | None:
-        with self.lock:
-            row = self.conn.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE file = ?", (file,)
-            ).fetchone()
-        return _row_to_article(row) if row else None
-
     def article_by_name(self, name: str) -> Article | None:
         """The article whose file name (with or without extension) or title is ``name``
         (ASCII case ignored)."""
@@ -305,13 +298,6 @@ class Store:
                 "SELECT text FROM articles WHERE id = ?", (article_id,)
             ).fetchone()
         return row[0] if row else None
-
-    def article_digest(self, file: str) -> tuple[int, str] | None:
-        with self.lock:
-            row = self.conn.execute(
-                "SELECT id, digest FROM articles WHERE file = ?", (file,)
-            ).fetchone()
-        return (row[0], row[1]) if row else None
 
     def file_digests(self, file: str) -> dict[str, tuple[int, str]]:
         """``{article key: (id, digest)}`` of the articles ingested from ``file``: the file
