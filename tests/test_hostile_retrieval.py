@@ -102,6 +102,43 @@ def test_truncated_database_is_a_store_error(seed_db, tmp_path):
     assert "\n" not in str(err.value)
 
 
+def test_corruption_under_an_open_corpus_is_an_answer_or_a_store_error(seed_db, tmp_path):
+    """The file is damaged while a corpus (a running bot, say) has it open: every call
+    still returns, from pages SQLite already holds, or fails with one line; never with a
+    raw SQLite error or a traceback of another kind."""
+    path = tmp_path / "damaged.db"
+    shutil.copy(seed_db, path)
+    size = path.stat().st_size
+    calls = {
+        "ask": lambda c: c.ask("Which tourism year was launched in Kazakhstan in 2017?"),
+        "ask other": lambda c: c.ask("WeChat users in Kazakhstan"),
+        "find_source": lambda c: c.find_source("Zhejiang Day"),
+        "suggest": lambda c: c.suggest("expo"),
+        "articles": lambda c: c.articles(),
+        "article_text": lambda c: [c.article_text(a) for a in range(1, 6)],
+        "context": lambda c: c.context(10, before=2, after=2),
+        "stats": lambda c: c.stats(),
+        "feedback": lambda c: c.record_feedback(
+            question="q", sentence_ids=[1], user_id="1", vote=1
+        ),
+    }
+    with Corpus.open(path, create=False) as corpus:
+        corpus.ask("expo")  # opened and warm, as a serving bot is
+        with path.open("r+b") as f:
+            f.seek(size // 3)
+            f.write(bytes(range(256)) * (size // 3 // 256))
+        outcomes = {}
+        for name, call in calls.items():
+            try:
+                call(corpus)
+                outcomes[name] = "ok"
+            except StoreError as err:
+                assert "\n" not in str(err)
+                outcomes[name] = "store error"
+    # Any other exception has failed the test above; the damage must also be noticed.
+    assert "store error" in outcomes.values(), outcomes
+
+
 def test_empty_file_is_not_a_corpus(tmp_path):
     path = tmp_path / "empty.db"
     path.touch()
