@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import math
 import threading
+import uuid
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from itertools import compress, repeat
 
 import numpy as np
 
+from retrieval import text as textmod
 from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE, Postings, Store, Totals
 
 K1 = 1.5
@@ -349,6 +352,7 @@ class PostingsBuilder:
 
     def __init__(self) -> None:
         self.terms: dict[str, int] = {}
+        self._vocabularies: dict[str, np.ndarray] = {}  # Chunk.owner -> ids in self.terms
         self._term_ids: list[np.ndarray] = []
         self._sent_ids: list[np.ndarray] = []
         self._tfs: list[np.ndarray] = []
@@ -382,12 +386,8 @@ class PostingsBuilder:
     def add_chunk(self, first_id: int, chunk: Chunk) -> None:
         """Add a file's sentences, numbered from ``first_id``, counted by :func:`count`."""
         self._flush_singles()
+        global_ids = self._global_ids(chunk)
         if len(chunk.post_terms):
-            ids = self.terms
-            # Millions of lookups on a big ingest: new terms first, then one C-level map.
-            new = [t for t in chunk.vocab if t not in ids]
-            ids.update(zip(new, range(len(ids), len(ids) + len(new)), strict=True))
-            global_ids = np.fromiter(map(ids.__getitem__, chunk.vocab), np.int64, len(chunk.vocab))
             self._term_ids.append(global_ids[chunk.post_terms])
             self._sent_ids.append((chunk.post_sents + first_id).astype(ID_DTYPE))
             self._tfs.append(chunk.post_tfs)
@@ -395,6 +395,18 @@ class PostingsBuilder:
             self.pending += len(chunk.post_terms)
         self.tokens += int(chunk.lengths.sum(dtype=np.int64))
         self.sentences += len(chunk.lengths)
+
+    def _global_ids(self, chunk: Chunk) -> np.ndarray:
+        """This batch's term id for each term id of the chunk's vocabulary (each
+        vocabulary's chunks come in the order it made them)."""
+        known = self._vocabularies.get(chunk.owner, np.empty(0, np.int64))
+        if len(known) != chunk.first_new:
+            raise ValueError("a chunk arrived before an earlier one of its vocabulary")
+        if chunk.new_terms:
+            ids = self.terms
+            new = [ids.setdefault(t, len(ids)) for t in chunk.new_terms]
+            known = self._vocabularies[chunk.owner] = np.concatenate((known, new))
+        return known
 
     def _flush_singles(self) -> None:
         if self._one_terms:
@@ -440,6 +452,8 @@ class PostingsBuilder:
                     "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?",
                     (row[0] + e - s, row[1] + new[0], row[2] + new[1], row[3] + new[2], term),
                 )
+        # In term order: row ids then do not depend on which worker met a term first.
+        inserts.sort()
         conn.executemany(
             "INSERT INTO terms (term, df, ids, tfs, lens) VALUES (?, ?, ?, ?, ?)", inserts
         )
@@ -459,11 +473,14 @@ class PostingsBuilder:
 
 @dataclass
 class Chunk:
-    """A file's sentences counted into postings (by an ingest worker): distinct terms,
-    then one entry per (sentence, term) with sentence indices from 0."""
+    """Consecutive sentences counted into postings (by an ingest worker): one entry per
+    (sentence, term), sentence indices from 0, term ids of the worker's
+    :class:`Vocabulary`, whose terms not yet sent come along in ``new_terms``."""
 
-    vocab: list[str]
-    post_terms: np.ndarray  # index into vocab
+    owner: str  # the Vocabulary whose term ids these are
+    first_new: int  # the id of new_terms[0]: every lower id came in an earlier chunk
+    new_terms: list[str]
+    post_terms: np.ndarray  # term id in the owner's vocabulary
     post_sents: np.ndarray  # sentence index within the chunk, ascending
     post_tfs: np.ndarray  # term count in that sentence (TF_DTYPE)
     lengths: np.ndarray  # tokens per sentence (LEN_DTYPE)
@@ -475,8 +492,8 @@ class Chunk:
             keep[start:end] = False
         new_index = np.cumsum(keep) - 1
         posts = keep[self.post_sents]
-        return Chunk(
-            vocab=self.vocab,
+        return replace(
+            self,
             post_terms=self.post_terms[posts],
             post_sents=new_index[self.post_sents[posts]].astype(np.int32),
             post_tfs=self.post_tfs[posts],
@@ -484,25 +501,91 @@ class Chunk:
         )
 
 
-def count(sentences: list[list[str]]) -> Chunk:
-    """Count the tokens of consecutive sentences into a :class:`Chunk` (NumPy, no Counter
-    per sentence: a (sentence, term) key per token, then one sort)."""
-    vocab: dict[str, int] = {}
-    flat = [vocab.setdefault(t, len(vocab)) for tokens in sentences for t in tokens]
-    lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
-    if len(lengths) and lengths.max() > LEN_MAX:
-        raise ValueError("sentence too long to index")
-    n_terms = max(len(vocab), 1)
-    keys = np.repeat(np.arange(len(sentences), dtype=np.int64), lengths) * n_terms
-    keys += np.asarray(flat, dtype=np.int64)
-    keys, tfs = np.unique(keys, return_counts=True)
-    return Chunk(
-        vocab=list(vocab),
-        post_terms=(keys % n_terms).astype(np.int32),
-        post_sents=(keys // n_terms).astype(np.int32),
-        post_tfs=tfs.astype(TF_DTYPE),
-        lengths=lengths.astype(LEN_DTYPE),
-    )
+# Vocabulary ids that are not terms.
+_STOPWORD = -1
+_SEPARATOR = -2
+_UNKNOWN = -3
+
+
+class Vocabulary:
+    """Term ids for one ingest worker, kept from file to file: each distinct match of
+    the tokenizer is normalised, stemmed and looked up once, after which a sentence's
+    terms cost one dict lookup per word, and only new terms travel to the writer.
+
+    Texts are tokenized a batch at a time (:func:`retrieval.text.matches`), which gives
+    the same terms as :func:`retrieval.text.tokenize` text by text."""
+
+    # Distinct matches remembered (~100 bytes each); beyond, the cache starts over.
+    WORDS_MAX = 300_000
+
+    def __init__(self) -> None:
+        self.owner = uuid.uuid4().hex
+        self.terms: dict[str, int] = {}
+        self._names: list[str] = []  # by id
+        self._sent = 0  # terms already sent in a chunk
+        self._words: dict[str, int] = {textmod.SEPARATOR: _SEPARATOR}
+
+    def count(self, texts: list[str]) -> Chunk:
+        """Count the terms of consecutive sentences into a :class:`Chunk`."""
+        found = textmod.matches(texts)
+        if found is None:
+            return self._chunk(np.array(self._ids_one_by_one(texts), np.int64), len(texts))
+        # One C-level pass of lookups; the matches never seen (or forgotten) are then
+        # learnt all at once and patched in.
+        ids = np.array(list(map(self._words.get, found, repeat(_UNKNOWN))), np.int64)
+        unknown = ids == _UNKNOWN
+        if unknown.any():
+            missing = list(compress(found, unknown.tolist()))
+            self._learn(missing)
+            ids[unknown] = list(map(self._words.__getitem__, missing))
+        return self._chunk(ids, len(texts))
+
+    def _learn(self, matches: list[str]) -> None:
+        words = self._words
+        new = list(dict.fromkeys(matches))
+        if len(words) + len(new) > self.WORDS_MAX:
+            words.clear()
+            words[textmod.SEPARATOR] = _SEPARATOR
+        for word, term in zip(new, textmod.terms_of(new), strict=True):
+            words[word] = _STOPWORD if term is None else self._id(term)
+
+    def _id(self, term: str) -> int:
+        terms = self.terms
+        found = terms.get(term)
+        if found is None:
+            found = terms[term] = len(self._names)
+            self._names.append(term)
+        return found
+
+    def _ids_one_by_one(self, texts: list[str]) -> list[int]:
+        ids = []
+        for text in texts:
+            ids.extend(map(self._id, textmod.tokenize(text)))
+            ids.append(_SEPARATOR)
+        return ids
+
+    def _chunk(self, ids: np.ndarray, n_texts: int) -> Chunk:
+        """Postings from the term ids of ``n_texts`` texts, each text's followed by
+        a separator: a (sentence, term) key per token, then one sort."""
+        sentence = np.cumsum(ids == _SEPARATOR)
+        kept = ids >= 0
+        sentence, ids = sentence[kept], ids[kept]
+        lengths = np.bincount(sentence, minlength=n_texts)
+        if len(lengths) and lengths.max() > LEN_MAX:
+            raise ValueError("sentence too long to index")
+        n_terms = max(len(self._names), 1)
+        keys, tfs = np.unique(sentence * n_terms + ids, return_counts=True)
+        new_terms, first_new = self._names[self._sent :], self._sent
+        self._sent = len(self._names)
+        return Chunk(
+            owner=self.owner,
+            first_new=first_new,
+            new_terms=new_terms,
+            post_terms=(keys % n_terms).astype(np.int32),
+            post_sents=(keys // n_terms).astype(np.int32),
+            post_tfs=tfs.astype(TF_DTYPE),
+            lengths=lengths.astype(LEN_DTYPE),
+        )
 
 
 def remove_sentences(store: Store, ids: np.ndarray, terms: Iterable[str]) -> None:

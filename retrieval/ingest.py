@@ -30,7 +30,13 @@ from retrieval import text as textmod
 from retrieval.articles import METADATA_FILE, ParsedArticle
 from retrieval.articles import load_metadata as read_metadata
 from retrieval.errors import IngestError
-from retrieval.index import Chunk, PostingsBuilder, count, refresh_totals, remove_sentences
+from retrieval.index import (
+    Chunk,
+    PostingsBuilder,
+    Vocabulary,
+    refresh_totals,
+    remove_sentences,
+)
 from retrieval.segment import sentences as segment
 from retrieval.store import Store
 
@@ -133,13 +139,12 @@ class Prepared:
 Task = tuple[SourceFile, dict[str, str], tuple[int, int, int] | None, bool]
 
 
-def prepare(task: Task) -> Prepared:
+def prepare(task: Task, vocabulary: Vocabulary) -> Prepared:
     """Read, parse, segment and tokenize one file or part (runs in a worker process)."""
     source, known, part, last_part = task
     read = formats.read_articles(source.path, source.key, source.meta, known, part)
     articles = []
-    tokens: list[list[str]] = []
-    tokenize = textmod.tokenize
+    sentences: list[str] = []
     for content, article in read.changed:
         spans = list(segment(article.text, article.spans))
         if not spans:
@@ -147,17 +152,31 @@ def prepare(task: Task) -> Prepared:
             read.keys.discard(article.file)
             continue
         text = article.text
-        tokens.extend(tokenize(text[s:e]) for s, e in spans)
+        sentences += [text[s:e] for s, e in spans]
         articles.append(PreparedArticle(content, article, spans))
     return Prepared(
         key=source.key,
         last_part=last_part,
         articles=articles,
-        chunk=count(tokens),
+        chunk=vocabulary.count(sentences),
         unchanged=read.unchanged,
         problems=read.problems,
         keys=read.keys,
     )
+
+
+# A pool worker's vocabulary, kept from task to task for the whole ingest.
+_vocabulary: Vocabulary | None = None
+
+
+def _start_worker() -> None:
+    global _vocabulary
+    _vocabulary = Vocabulary()  # a fresh one: a forked worker inherits the parent's state
+
+
+def _prepare_in_worker(task: Task) -> Prepared:
+    assert _vocabulary is not None, "the pool starts workers with _start_worker"
+    return prepare(task, _vocabulary)
 
 
 def _parts(source: SourceFile) -> list[tuple[int, int, int] | None]:
@@ -212,13 +231,15 @@ def ingest(
         workers = (os.cpu_count() or 1) if size >= PARALLEL_BYTES else 0
     workers = min(workers, len(tasks))
     if workers <= 1:
-        _write(store, map(prepare, tasks), len(sources), known, report, progress)
+        vocabulary = Vocabulary()
+        prepared = (prepare(task, vocabulary) for task in tasks)
+        _write(store, prepared, len(sources), known, report, progress)
         return report
     # fork is quick and needs no importable __main__, but forking a threaded process (the
     # bot) can copy a lock held by another thread: there, spawn fresh interpreters.
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-    with multiprocessing.get_context(method).Pool(workers) as pool:
-        results = pool.imap(prepare, tasks, chunksize=1)
+    with multiprocessing.get_context(method).Pool(workers, _start_worker) as pool:
+        results = pool.imap(_prepare_in_worker, tasks, chunksize=1)
         _write(store, results, len(sources), known, report, progress)
     return report
 
