@@ -10,6 +10,7 @@ the tests compare against; unlike it, nothing here grows with the corpus at star
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 import uuid
 from array import array
@@ -353,15 +354,19 @@ class PostingsBuilder:
     def __init__(self) -> None:
         self.terms: dict[str, int] = {}
         self._vocabularies: dict[str, np.ndarray] = {}  # Chunk.owner -> ids in self.terms
-        self._term_ids: list[np.ndarray] = []
-        self._sent_ids: list[np.ndarray] = []
-        self._tfs: list[np.ndarray] = []
-        self._lens: list[np.ndarray] = []
+        # Pending postings as one sortable key each (term id << 32 | sentence id); term
+        # counts only where not 1 (almost every posting has tf 1); lengths per sentence.
+        self._keys: list[np.ndarray] = []
+        self._repeated_keys: list[np.ndarray] = []
+        self._repeated_tfs: list[np.ndarray] = []
+        self._sentence_ids: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
         # add() appends here; array.array is far cheaper per sentence than small ndarrays.
         self._one_terms = array("q")
         self._one_sents = array("i")
         self._one_tfs = array("H")
-        self._one_lens = array("H")
+        self._one_ids = array("i")
+        self._one_lengths = array("H")
         self.pending = 0  # postings not yet written
         self.tokens = 0
         self.sentences = 0
@@ -374,25 +379,26 @@ class PostingsBuilder:
             raise ValueError("sentence too long to index")
         ids = self.terms
         self._one_terms.extend([ids.setdefault(t, len(ids)) for t in counts])
-        n = len(counts)
-        self._one_sents.extend([sentence_id] * n)
+        self._one_sents.extend([sentence_id] * len(counts))
         self._one_tfs.extend(counts.values())
-        self._one_lens.extend([length] * n)
-        self.pending += n
+        self._one_ids.append(sentence_id)
+        self._one_lengths.append(length)
+        self.pending += len(counts)
         self.tokens += length
         self.sentences += 1
         return length
 
     def add_chunk(self, first_id: int, chunk: Chunk) -> None:
-        """Add a file's sentences, numbered from ``first_id``, counted by :func:`count`."""
+        """Add the sentences of a :class:`Chunk`, numbered from ``first_id``."""
         self._flush_singles()
         global_ids = self._global_ids(chunk)
-        if len(chunk.post_terms):
-            self._term_ids.append(global_ids[chunk.post_terms])
-            self._sent_ids.append((chunk.post_sents + first_id).astype(ID_DTYPE))
-            self._tfs.append(chunk.post_tfs)
-            self._lens.append(chunk.lengths[chunk.post_sents])
-            self.pending += len(chunk.post_terms)
+        self._pend(
+            global_ids[chunk.post_terms],
+            chunk.post_sents + first_id,
+            chunk.post_tfs,
+            np.arange(first_id, first_id + len(chunk.lengths), dtype=ID_DTYPE),
+            chunk.lengths,
+        )
         self.tokens += int(chunk.lengths.sum(dtype=np.int64))
         self.sentences += len(chunk.lengths)
 
@@ -409,54 +415,99 @@ class PostingsBuilder:
         return known
 
     def _flush_singles(self) -> None:
-        if self._one_terms:
-            self._term_ids.append(np.frombuffer(self._one_terms, np.int64).copy())
-            self._sent_ids.append(np.frombuffer(self._one_sents, np.int32).astype(ID_DTYPE))
-            self._tfs.append(np.frombuffer(self._one_tfs, np.uint16).astype(TF_DTYPE))
-            self._lens.append(np.frombuffer(self._one_lens, np.uint16).astype(LEN_DTYPE))
-            self._one_terms, self._one_sents = array("q"), array("i")
-            self._one_tfs, self._one_lens = array("H"), array("H")
+        if self._one_ids:
+            self._pend(
+                np.frombuffer(self._one_terms, np.int64),
+                np.frombuffer(self._one_sents, np.int32),
+                np.frombuffer(self._one_tfs, np.uint16),
+                np.frombuffer(self._one_ids, np.int32).astype(ID_DTYPE),
+                np.frombuffer(self._one_lengths, np.uint16).astype(LEN_DTYPE),
+            )
+            self._one_terms, self._one_sents, self._one_tfs = array("q"), array("i"), array("H")
+            self._one_ids, self._one_lengths = array("i"), array("H")
+
+    def _pend(
+        self,
+        term_ids: np.ndarray,
+        post_sentence_ids: np.ndarray,
+        tfs: np.ndarray,
+        sentence_ids: np.ndarray,
+        lengths: np.ndarray,
+    ) -> None:
+        """Keep postings (term ids, sentence ids, term counts) and their sentences'
+        lengths until the next flush."""
+        if not len(term_ids):
+            return
+        keys = (term_ids.astype(np.int64) << 32) | post_sentence_ids.astype(np.int64)
+        self._keys.append(keys)
+        repeated = tfs != 1
+        if repeated.any():
+            self._repeated_keys.append(keys[repeated])
+            self._repeated_tfs.append(tfs[repeated].astype(TF_DTYPE))
+        self._sentence_ids.append(sentence_ids)
+        self._lengths.append(lengths)
+        self.pending += len(keys)
 
     def flush(self, store: Store) -> None:
         """Append the pending postings to ``store`` (inside the caller's transaction).
         Totals are the caller's to refresh (:func:`refresh_totals`), once per batch."""
         self._flush_singles()
-        if not self._term_ids:
+        if not self._keys:
             return
-        term_ids = np.concatenate(self._term_ids)
-        # Stable: within a term, postings stay in the ascending sentence order they came in.
-        order = np.argsort(term_ids, kind="stable")
-        term_ids = term_ids[order]
-        sent_ids = np.concatenate(self._sent_ids)[order]
-        tfs = np.concatenate(self._tfs)[order]
-        lens = np.concatenate(self._lens)[order]
-        self._term_ids, self._sent_ids, self._tfs, self._lens = [], [], [], []
-        self.pending = 0
+        term_ids, sent_ids, tfs, lens = self._take_by_term()
         bounds = np.flatnonzero(np.diff(term_ids)) + 1
         starts = np.concatenate(([0], bounds)).tolist()
         ends = np.concatenate((bounds, [len(term_ids)])).tolist()
         names = list(self.terms)
-        firsts = term_ids[starts].tolist()
+        firsts = [names[t] for t in term_ids[starts].tolist()]
+        # Each term's postings are slices of three buffers (no copy until SQLite's).
+        ids_view, tfs_view, lens_view = memoryview(sent_ids), memoryview(tfs), memoryview(lens)
         conn = store.conn
         inserts = []
-        for s, e, t in zip(starts, ends, firsts, strict=True):
-            term = names[t]
-            new = (sent_ids[s:e].tobytes(), tfs[s:e].tobytes(), lens[s:e].tobytes())
-            row = conn.execute(
-                "SELECT df, ids, tfs, lens FROM terms WHERE term = ?", (term,)
-            ).fetchone()
-            if row is None:
-                inserts.append((term, e - s, *new))
-            else:
-                conn.execute(
-                    "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?",
-                    (row[0] + e - s, row[1] + new[0], row[2] + new[1], row[3] + new[2], term),
-                )
+        for at in range(0, len(firsts), _FLUSH_BATCH):
+            stored = _stored_postings(conn, firsts[at : at + _FLUSH_BATCH])
+            updates = []
+            for term, s, e in zip(
+                firsts[at : at + _FLUSH_BATCH],
+                starts[at : at + _FLUSH_BATCH],
+                ends[at : at + _FLUSH_BATCH],
+                strict=True,
+            ):
+                new = (ids_view[s:e], tfs_view[s:e], lens_view[s:e])
+                row = stored.get(term)
+                if row is None:
+                    inserts.append((term, e - s, *new))
+                else:
+                    df, ids, tf, ln = row
+                    updates.append((df + e - s, ids + new[0], tf + new[1], ln + new[2], term))
+            conn.executemany(
+                "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?", updates
+            )
         # In term order: row ids then do not depend on which worker met a term first.
-        inserts.sort()
+        inserts.sort(key=lambda row: row[0])
         conn.executemany(
             "INSERT INTO terms (term, df, ids, tfs, lens) VALUES (?, ?, ?, ?, ?)", inserts
         )
+
+    def _take_by_term(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The pending postings, emptied, ordered by term then sentence id: term ids,
+        sentence ids, term counts, sentence lengths."""
+        keys = np.concatenate(self._keys)
+        # Sorting the keys alone (no argsort, no gathers of the other columns) is the
+        # costliest step of a flush: the term counts and lengths are found afterwards.
+        keys.sort()
+        sentence_ids = (keys & 0xFFFFFFFF).astype(ID_DTYPE)
+        tfs = np.ones(len(keys), TF_DTYPE)
+        if self._repeated_keys:
+            at = np.searchsorted(keys, np.concatenate(self._repeated_keys))
+            tfs[at] = np.concatenate(self._repeated_tfs)
+        lens = _lengths_at(
+            sentence_ids, np.concatenate(self._sentence_ids), np.concatenate(self._lengths)
+        )
+        self._keys, self._repeated_keys, self._repeated_tfs = [], [], []
+        self._sentence_ids, self._lengths = [], []
+        self.pending = 0
+        return keys >> 32, sentence_ids, tfs, lens
 
     def merge_into(self, store: Store, max_sentence_id: int) -> None:
         """Append the batch's postings to ``store`` (inside the caller's transaction) and
@@ -586,6 +637,32 @@ class Vocabulary:
             post_tfs=tfs.astype(TF_DTYPE),
             lengths=lengths.astype(LEN_DTYPE),
         )
+
+
+def _lengths_at(at: np.ndarray, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The lengths of sentences ``at``, given every sentence's (``ids`` ascending,
+    ``lengths``): through a dense table when the ids are about contiguous (ingests
+    number sentences consecutively), else by binary search."""
+    low, span = int(ids[0]), int(ids[-1]) - int(ids[0]) + 1
+    if span > 4 * len(ids):
+        return lengths[np.searchsorted(ids, at)]
+    table = np.zeros(span, LEN_DTYPE)
+    table[ids - low] = lengths
+    return table[at - low]
+
+
+# Terms looked up (and updated) per statement when postings are flushed: within
+# SQLite's 999 host parameters.
+_FLUSH_BATCH = 900
+
+
+def _stored_postings(conn: sqlite3.Connection, terms: list[str]) -> dict[str, tuple]:
+    """``{term: (df, ids, tfs, lens)}`` of those ``terms`` already in the store."""
+    marks = ",".join("?" * len(terms))
+    rows = conn.execute(
+        f"SELECT term, df, ids, tfs, lens FROM terms WHERE term IN ({marks})", terms
+    ).fetchall()
+    return {row[0]: row[1:] for row in rows}
 
 
 def remove_sentences(store: Store, ids: np.ndarray, terms: Iterable[str]) -> None:
