@@ -287,16 +287,21 @@ def _rank_pruned(
     no such sentence can enter the top (nor tie with it), so the top is among the
     sentences of the first ``i`` ("essential") terms, scored exactly on every term, and
     the rest of the long postings are never scored. Two rounds at most: the sentences of
-    the shortest-list prefix give that threshold, then the essential ones are scored.
+    the shortest-list prefix give that threshold, then the essential ones are scored
+    (when they are many, only those that their essential terms' exact contributions
+    plus the other terms' bounds still let reach it: :func:`_could_reach`).
     """
     if any(w <= 0 for w in idf.values()):
         return None  # bounds assume scores grow with tf and shrink with length
+    # In candidates scored by binary search.
+    budget = PRUNE_BUDGET * sum(len(p.ids) for p in postings.values()) / len(postings)
+    if min(len(p.ids) for p in postings.values()) > budget / 2:
+        return None  # round 1 below cannot start: spare computing the bounds
     times = Counter(terms)
     bound = {t: upper_bound(p, idf[t], avgdl) * times[t] for t, p in postings.items()}
     by_bound = sorted(postings, key=lambda t: (-bound[t], t))
     rest = [sum(bound[t] for t in by_bound[i:]) for i in range(len(by_bound) + 1)]
     length = [len(postings[t].ids) for t in by_bound]
-    budget = PRUNE_BUDGET * sum(length) / len(postings)  # in candidates scored
 
     def score(i: int) -> tuple[np.ndarray, np.ndarray, float]:
         """The sentences of the first ``i`` terms, their scores, the need-th best score
@@ -320,11 +325,70 @@ def _rank_pruned(
     # The fewest terms whose sentences must hold the top (rest[-1] is 0 < kth).
     essential = next(i for i, bound_of_rest in enumerate(rest) if bound_of_rest < kth)
     if essential > first:  # round 2: more terms are essential than round 1 scored
-        if sum(length[:essential]) > budget / 2:
+        if sum(length[:essential]) <= budget / 2:
+            candidates, scores, kth = score(essential)
+        elif sum(length[:essential]) <= PRUNE_EXACT_SHARE * sum(length):
+            exact = {
+                t: (postings[t].ids, term_scores(postings[t], idf[t], avgdl) * times[t])
+                for t in _cheap_terms(postings, by_bound[:essential], by_bound[essential:])
+            }
+            candidates = _could_reach(
+                [postings[t].ids for t in by_bound[:essential]],
+                exact,
+                sum(bound[t] for t in by_bound if t not in exact),
+                kth,
+            )
+            if len(candidates) > budget:
+                return None
+            scores = scores_at(candidates, postings, idf, terms, avgdl)
+        else:
             return None
-        candidates, scores, kth = score(essential)
     keep = scores >= kth
     return candidates[keep], scores[keep]
+
+
+# Round 2 of pruning scores whole postings lists (no binary search), up to this share
+# of all the query's postings.
+PRUNE_EXACT_SHARE = 0.5
+
+
+def _cheap_terms(
+    postings: dict[str, Postings], essential: list[str], others: list[str]
+) -> list[str]:
+    """The essential terms, then the other terms shortest first while all their postings
+    stay within PRUNE_EXACT_SHARE of the query's: those get exact contributions in
+    :func:`_could_reach`, the longest ones only their bound."""
+    total = sum(len(p.ids) for p in postings.values())
+    chosen, used = list(essential), sum(len(postings[t].ids) for t in essential)
+    for t in sorted(others, key=lambda t: len(postings[t].ids)):
+        used += len(postings[t].ids)
+        if used > PRUNE_EXACT_SHARE * total:
+            break
+        chosen.append(t)
+    return chosen
+
+
+def _could_reach(
+    lists: list[np.ndarray],
+    exact: dict[str, tuple[np.ndarray, np.ndarray]],
+    rest: float,
+    kth: float,
+) -> np.ndarray:
+    """The sentences in ``lists`` that can still score ``kth``: their contributions from
+    the ``exact`` terms ((ids, contributions) per term, times the term's count in the
+    query; summed through the scratch array in no particular order) plus ``rest``, the
+    bounds of all other terms. A relative margin of 1e-9, far above the rounding of
+    these sums, keeps every sentence that can tie; the survivors are scored exactly."""
+    dense = _scratch(max(int(ids[-1]) for ids, _ in exact.values()) + 1)
+    try:
+        for ids, contributions in exact.values():
+            dense[ids] += contributions
+        candidates = union(lists)
+        reach = dense[candidates] + rest
+    finally:
+        for ids, _ in exact.values():
+            dense[ids] = 0.0
+    return candidates[reach >= kth * (1 - 1e-9)]
 
 
 _local = threading.local()
