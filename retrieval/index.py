@@ -10,15 +10,19 @@ the tests compare against; unlike it, nothing here grows with the corpus at star
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
+import uuid
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from itertools import compress, repeat
 
 import numpy as np
 
+from retrieval import text as textmod
 from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE, Postings, Store, Totals
 
 K1 = 1.5
@@ -283,16 +287,21 @@ def _rank_pruned(
     no such sentence can enter the top (nor tie with it), so the top is among the
     sentences of the first ``i`` ("essential") terms, scored exactly on every term, and
     the rest of the long postings are never scored. Two rounds at most: the sentences of
-    the shortest-list prefix give that threshold, then the essential ones are scored.
+    the shortest-list prefix give that threshold, then the essential ones are scored
+    (when they are many, only those that their essential terms' exact contributions
+    plus the other terms' bounds still let reach it: :func:`_could_reach`).
     """
     if any(w <= 0 for w in idf.values()):
         return None  # bounds assume scores grow with tf and shrink with length
+    # In candidates scored by binary search.
+    budget = PRUNE_BUDGET * sum(len(p.ids) for p in postings.values()) / len(postings)
+    if min(len(p.ids) for p in postings.values()) > budget / 2:
+        return None  # round 1 below cannot start: spare computing the bounds
     times = Counter(terms)
     bound = {t: upper_bound(p, idf[t], avgdl) * times[t] for t, p in postings.items()}
     by_bound = sorted(postings, key=lambda t: (-bound[t], t))
     rest = [sum(bound[t] for t in by_bound[i:]) for i in range(len(by_bound) + 1)]
     length = [len(postings[t].ids) for t in by_bound]
-    budget = PRUNE_BUDGET * sum(length) / len(postings)  # in candidates scored
 
     def score(i: int) -> tuple[np.ndarray, np.ndarray, float]:
         """The sentences of the first ``i`` terms, their scores, the need-th best score
@@ -316,11 +325,70 @@ def _rank_pruned(
     # The fewest terms whose sentences must hold the top (rest[-1] is 0 < kth).
     essential = next(i for i, bound_of_rest in enumerate(rest) if bound_of_rest < kth)
     if essential > first:  # round 2: more terms are essential than round 1 scored
-        if sum(length[:essential]) > budget / 2:
+        if sum(length[:essential]) <= budget / 2:
+            candidates, scores, kth = score(essential)
+        elif sum(length[:essential]) <= PRUNE_EXACT_SHARE * sum(length):
+            exact = {
+                t: (postings[t].ids, term_scores(postings[t], idf[t], avgdl) * times[t])
+                for t in _cheap_terms(postings, by_bound[:essential], by_bound[essential:])
+            }
+            candidates = _could_reach(
+                [postings[t].ids for t in by_bound[:essential]],
+                exact,
+                sum(bound[t] for t in by_bound if t not in exact),
+                kth,
+            )
+            if len(candidates) > budget:
+                return None
+            scores = scores_at(candidates, postings, idf, terms, avgdl)
+        else:
             return None
-        candidates, scores, kth = score(essential)
     keep = scores >= kth
     return candidates[keep], scores[keep]
+
+
+# Round 2 of pruning scores whole postings lists (no binary search), up to this share
+# of all the query's postings.
+PRUNE_EXACT_SHARE = 0.5
+
+
+def _cheap_terms(
+    postings: dict[str, Postings], essential: list[str], others: list[str]
+) -> list[str]:
+    """The essential terms, then the other terms shortest first while all their postings
+    stay within PRUNE_EXACT_SHARE of the query's: those get exact contributions in
+    :func:`_could_reach`, the longest ones only their bound."""
+    total = sum(len(p.ids) for p in postings.values())
+    chosen, used = list(essential), sum(len(postings[t].ids) for t in essential)
+    for t in sorted(others, key=lambda t: len(postings[t].ids)):
+        used += len(postings[t].ids)
+        if used > PRUNE_EXACT_SHARE * total:
+            break
+        chosen.append(t)
+    return chosen
+
+
+def _could_reach(
+    lists: list[np.ndarray],
+    exact: dict[str, tuple[np.ndarray, np.ndarray]],
+    rest: float,
+    kth: float,
+) -> np.ndarray:
+    """The sentences in ``lists`` that can still score ``kth``: their contributions from
+    the ``exact`` terms ((ids, contributions) per term, times the term's count in the
+    query; summed through the scratch array in no particular order) plus ``rest``, the
+    bounds of all other terms. A relative margin of 1e-9, far above the rounding of
+    these sums, keeps every sentence that can tie; the survivors are scored exactly."""
+    dense = _scratch(max(int(ids[-1]) for ids, _ in exact.values()) + 1)
+    try:
+        for ids, contributions in exact.values():
+            dense[ids] += contributions
+        candidates = union(lists)
+        reach = dense[candidates] + rest
+    finally:
+        for ids, _ in exact.values():
+            dense[ids] = 0.0
+    return candidates[reach >= kth * (1 - 1e-9)]
 
 
 _local = threading.local()
@@ -349,15 +417,20 @@ class PostingsBuilder:
 
     def __init__(self) -> None:
         self.terms: dict[str, int] = {}
-        self._term_ids: list[np.ndarray] = []
-        self._sent_ids: list[np.ndarray] = []
-        self._tfs: list[np.ndarray] = []
-        self._lens: list[np.ndarray] = []
+        self._vocabularies: dict[str, np.ndarray] = {}  # Chunk.owner -> ids in self.terms
+        # Pending postings as one sortable key each (term id << 32 | sentence id); term
+        # counts only where not 1 (almost every posting has tf 1); lengths per sentence.
+        self._keys: list[np.ndarray] = []
+        self._repeated_keys: list[np.ndarray] = []
+        self._repeated_tfs: list[np.ndarray] = []
+        self._sentence_ids: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
         # add() appends here; array.array is far cheaper per sentence than small ndarrays.
         self._one_terms = array("q")
         self._one_sents = array("i")
         self._one_tfs = array("H")
-        self._one_lens = array("H")
+        self._one_ids = array("i")
+        self._one_lengths = array("H")
         self.pending = 0  # postings not yet written
         self.tokens = 0
         self.sentences = 0
@@ -370,79 +443,135 @@ class PostingsBuilder:
             raise ValueError("sentence too long to index")
         ids = self.terms
         self._one_terms.extend([ids.setdefault(t, len(ids)) for t in counts])
-        n = len(counts)
-        self._one_sents.extend([sentence_id] * n)
+        self._one_sents.extend([sentence_id] * len(counts))
         self._one_tfs.extend(counts.values())
-        self._one_lens.extend([length] * n)
-        self.pending += n
+        self._one_ids.append(sentence_id)
+        self._one_lengths.append(length)
+        self.pending += len(counts)
         self.tokens += length
         self.sentences += 1
         return length
 
     def add_chunk(self, first_id: int, chunk: Chunk) -> None:
-        """Add a file's sentences, numbered from ``first_id``, counted by :func:`count`."""
+        """Add the sentences of a :class:`Chunk`, numbered from ``first_id``."""
         self._flush_singles()
-        if len(chunk.post_terms):
-            ids = self.terms
-            # Millions of lookups on a big ingest: new terms first, then one C-level map.
-            new = [t for t in chunk.vocab if t not in ids]
-            ids.update(zip(new, range(len(ids), len(ids) + len(new)), strict=True))
-            global_ids = np.fromiter(map(ids.__getitem__, chunk.vocab), np.int64, len(chunk.vocab))
-            self._term_ids.append(global_ids[chunk.post_terms])
-            self._sent_ids.append((chunk.post_sents + first_id).astype(ID_DTYPE))
-            self._tfs.append(chunk.post_tfs)
-            self._lens.append(chunk.lengths[chunk.post_sents])
-            self.pending += len(chunk.post_terms)
+        global_ids = self._global_ids(chunk)
+        self._pend(
+            global_ids[chunk.post_terms],
+            chunk.post_sents + first_id,
+            chunk.post_tfs,
+            np.arange(first_id, first_id + len(chunk.lengths), dtype=ID_DTYPE),
+            chunk.lengths,
+        )
         self.tokens += int(chunk.lengths.sum(dtype=np.int64))
         self.sentences += len(chunk.lengths)
 
+    def _global_ids(self, chunk: Chunk) -> np.ndarray:
+        """This batch's term id for each term id of the chunk's vocabulary (each
+        vocabulary's chunks come in the order it made them)."""
+        known = self._vocabularies.get(chunk.owner, np.empty(0, np.int64))
+        if len(known) != chunk.first_new:
+            raise ValueError("a chunk arrived before an earlier one of its vocabulary")
+        if chunk.new_terms:
+            ids = self.terms
+            new = [ids.setdefault(t, len(ids)) for t in chunk.new_terms]
+            known = self._vocabularies[chunk.owner] = np.concatenate((known, new))
+        return known
+
     def _flush_singles(self) -> None:
-        if self._one_terms:
-            self._term_ids.append(np.frombuffer(self._one_terms, np.int64).copy())
-            self._sent_ids.append(np.frombuffer(self._one_sents, np.int32).astype(ID_DTYPE))
-            self._tfs.append(np.frombuffer(self._one_tfs, np.uint16).astype(TF_DTYPE))
-            self._lens.append(np.frombuffer(self._one_lens, np.uint16).astype(LEN_DTYPE))
-            self._one_terms, self._one_sents = array("q"), array("i")
-            self._one_tfs, self._one_lens = array("H"), array("H")
+        if self._one_ids:
+            self._pend(
+                np.frombuffer(self._one_terms, np.int64),
+                np.frombuffer(self._one_sents, np.int32),
+                np.frombuffer(self._one_tfs, np.uint16),
+                np.frombuffer(self._one_ids, np.int32).astype(ID_DTYPE),
+                np.frombuffer(self._one_lengths, np.uint16).astype(LEN_DTYPE),
+            )
+            self._one_terms, self._one_sents, self._one_tfs = array("q"), array("i"), array("H")
+            self._one_ids, self._one_lengths = array("i"), array("H")
+
+    def _pend(
+        self,
+        term_ids: np.ndarray,
+        post_sentence_ids: np.ndarray,
+        tfs: np.ndarray,
+        sentence_ids: np.ndarray,
+        lengths: np.ndarray,
+    ) -> None:
+        """Keep postings (term ids, sentence ids, term counts) and their sentences'
+        lengths until the next flush."""
+        if not len(term_ids):
+            return
+        keys = (term_ids.astype(np.int64) << 32) | post_sentence_ids.astype(np.int64)
+        self._keys.append(keys)
+        repeated = tfs != 1
+        if repeated.any():
+            self._repeated_keys.append(keys[repeated])
+            self._repeated_tfs.append(tfs[repeated].astype(TF_DTYPE))
+        self._sentence_ids.append(sentence_ids)
+        self._lengths.append(lengths)
+        self.pending += len(keys)
 
     def flush(self, store: Store) -> None:
         """Append the pending postings to ``store`` (inside the caller's transaction).
         Totals are the caller's to refresh (:func:`refresh_totals`), once per batch."""
         self._flush_singles()
-        if not self._term_ids:
+        if not self._keys:
             return
-        term_ids = np.concatenate(self._term_ids)
-        # Stable: within a term, postings stay in the ascending sentence order they came in.
-        order = np.argsort(term_ids, kind="stable")
-        term_ids = term_ids[order]
-        sent_ids = np.concatenate(self._sent_ids)[order]
-        tfs = np.concatenate(self._tfs)[order]
-        lens = np.concatenate(self._lens)[order]
-        self._term_ids, self._sent_ids, self._tfs, self._lens = [], [], [], []
-        self.pending = 0
+        term_ids, sent_ids, tfs, lens = self._take_by_term()
         bounds = np.flatnonzero(np.diff(term_ids)) + 1
         starts = np.concatenate(([0], bounds)).tolist()
         ends = np.concatenate((bounds, [len(term_ids)])).tolist()
         names = list(self.terms)
-        firsts = term_ids[starts].tolist()
+        firsts = [names[t] for t in term_ids[starts].tolist()]
+        # Each term's postings are slices of three buffers (no copy until SQLite's).
+        ids_view, tfs_view, lens_view = memoryview(sent_ids), memoryview(tfs), memoryview(lens)
         conn = store.conn
         inserts = []
-        for s, e, t in zip(starts, ends, firsts, strict=True):
-            term = names[t]
-            new = (sent_ids[s:e].tobytes(), tfs[s:e].tobytes(), lens[s:e].tobytes())
-            row = conn.execute(
-                "SELECT df, ids, tfs, lens FROM terms WHERE term = ?", (term,)
-            ).fetchone()
-            if row is None:
-                inserts.append((term, e - s, *new))
-            else:
-                conn.execute(
-                    "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?",
-                    (row[0] + e - s, row[1] + new[0], row[2] + new[1], row[3] + new[2], term),
-                )
+        for at in range(0, len(firsts), _FLUSH_BATCH):
+            stored = _stored_postings(conn, firsts[at : at + _FLUSH_BATCH])
+            updates = []
+            for term, s, e in zip(
+                firsts[at : at + _FLUSH_BATCH],
+                starts[at : at + _FLUSH_BATCH],
+                ends[at : at + _FLUSH_BATCH],
+                strict=True,
+            ):
+                new = (ids_view[s:e], tfs_view[s:e], lens_view[s:e])
+                row = stored.get(term)
+                if row is None:
+                    inserts.append((term, e - s, *new))
+                else:
+                    df, ids, tf, ln = row
+                    updates.append((df + e - s, ids + new[0], tf + new[1], ln + new[2], term))
+            conn.executemany(
+                "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?", updates
+            )
+        # In term order: row ids then do not depend on which worker met a term first.
+        inserts.sort(key=lambda row: row[0])
         conn.executemany(
             "INSERT INTO terms (term, df, ids, tfs, lens) VALUES (?, ?, ?, ?, ?)", inserts
         )
+
+    def _take_by_term(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The pending postings, emptied, ordered by term then sentence id: term ids,
+        sentence ids, term counts, sentence lengths."""
+        keys = np.concatenate(self._keys)
+        # Sorting the keys alone (no argsort, no gathers of the other columns) is the
+        # costliest step of a flush: the term counts and lengths are found afterwards.
+        keys.sort()
+        sentence_ids = (keys & 0xFFFFFFFF).astype(ID_DTYPE)
+        tfs = np.ones(len(keys), TF_DTYPE)
+        if self._repeated_keys:
+            at = np.searchsorted(keys, np.concatenate(self._repeated_keys))
+            tfs[at] = np.concatenate(self._repeated_tfs)
+        lens = _lengths_at(
+            sentence_ids, np.concatenate(self._sentence_ids), np.concatenate(self._lengths)
+        )
+        self._keys, self._repeated_keys, self._repeated_tfs = [], [], []
+        self._sentence_ids, self._lengths = [], []
+        self.pending = 0
+        return keys >> 32, sentence_ids, tfs, lens
 
     def merge_into(self, store: Store, max_sentence_id: int) -> None:
         """Append the batch's postings to ``store`` (inside the caller's transaction) and
@@ -459,11 +588,14 @@ class PostingsBuilder:
 
 @dataclass
 class Chunk:
-    """A file's sentences counted into postings (by an ingest worker): distinct terms,
-    then one entry per (sentence, term) with sentence indices from 0."""
+    """Consecutive sentences counted into postings (by an ingest worker): one entry per
+    (sentence, term), sentence indices from 0, term ids of the worker's
+    :class:`Vocabulary`, whose terms not yet sent come along in ``new_terms``."""
 
-    vocab: list[str]
-    post_terms: np.ndarray  # index into vocab
+    owner: str  # the Vocabulary whose term ids these are
+    first_new: int  # the id of new_terms[0]: every lower id came in an earlier chunk
+    new_terms: list[str]
+    post_terms: np.ndarray  # term id in the owner's vocabulary
     post_sents: np.ndarray  # sentence index within the chunk, ascending
     post_tfs: np.ndarray  # term count in that sentence (TF_DTYPE)
     lengths: np.ndarray  # tokens per sentence (LEN_DTYPE)
@@ -475,8 +607,8 @@ class Chunk:
             keep[start:end] = False
         new_index = np.cumsum(keep) - 1
         posts = keep[self.post_sents]
-        return Chunk(
-            vocab=self.vocab,
+        return replace(
+            self,
             post_terms=self.post_terms[posts],
             post_sents=new_index[self.post_sents[posts]].astype(np.int32),
             post_tfs=self.post_tfs[posts],
@@ -484,25 +616,117 @@ class Chunk:
         )
 
 
-def count(sentences: list[list[str]]) -> Chunk:
-    """Count the tokens of consecutive sentences into a :class:`Chunk` (NumPy, no Counter
-    per sentence: a (sentence, term) key per token, then one sort)."""
-    vocab: dict[str, int] = {}
-    flat = [vocab.setdefault(t, len(vocab)) for tokens in sentences for t in tokens]
-    lengths = np.fromiter(map(len, sentences), np.int64, len(sentences))
-    if len(lengths) and lengths.max() > LEN_MAX:
-        raise ValueError("sentence too long to index")
-    n_terms = max(len(vocab), 1)
-    keys = np.repeat(np.arange(len(sentences), dtype=np.int64), lengths) * n_terms
-    keys += np.asarray(flat, dtype=np.int64)
-    keys, tfs = np.unique(keys, return_counts=True)
-    return Chunk(
-        vocab=list(vocab),
-        post_terms=(keys % n_terms).astype(np.int32),
-        post_sents=(keys // n_terms).astype(np.int32),
-        post_tfs=tfs.astype(TF_DTYPE),
-        lengths=lengths.astype(LEN_DTYPE),
-    )
+# Vocabulary ids that are not terms.
+_STOPWORD = -1
+_SEPARATOR = -2
+_UNKNOWN = -3
+
+
+class Vocabulary:
+    """Term ids for one ingest worker, kept from file to file: each distinct match of
+    the tokenizer is normalised, stemmed and looked up once, after which a sentence's
+    terms cost one dict lookup per word, and only new terms travel to the writer.
+
+    Texts are tokenized a batch at a time (:func:`retrieval.text.matches`), which gives
+    the same terms as :func:`retrieval.text.tokenize` text by text."""
+
+    # Distinct matches remembered (~100 bytes each); beyond, the cache starts over.
+    WORDS_MAX = 300_000
+
+    def __init__(self) -> None:
+        self.owner = uuid.uuid4().hex
+        self.terms: dict[str, int] = {}
+        self._names: list[str] = []  # by id
+        self._sent = 0  # terms already sent in a chunk
+        self._words: dict[str, int] = {textmod.SEPARATOR: _SEPARATOR}
+
+    def count(self, texts: list[str]) -> Chunk:
+        """Count the terms of consecutive sentences into a :class:`Chunk`."""
+        found = textmod.matches(texts)
+        if found is None:
+            return self._chunk(np.array(self._ids_one_by_one(texts), np.int64), len(texts))
+        # One C-level pass of lookups; the matches never seen (or forgotten) are then
+        # learnt all at once and patched in.
+        ids = np.array(list(map(self._words.get, found, repeat(_UNKNOWN))), np.int64)
+        unknown = ids == _UNKNOWN
+        if unknown.any():
+            missing = list(compress(found, unknown.tolist()))
+            self._learn(missing)
+            ids[unknown] = list(map(self._words.__getitem__, missing))
+        return self._chunk(ids, len(texts))
+
+    def _learn(self, matches: list[str]) -> None:
+        words = self._words
+        new = list(dict.fromkeys(matches))
+        if len(words) + len(new) > self.WORDS_MAX:
+            words.clear()
+            words[textmod.SEPARATOR] = _SEPARATOR
+        for word, term in zip(new, textmod.terms_of(new), strict=True):
+            words[word] = _STOPWORD if term is None else self._id(term)
+
+    def _id(self, term: str) -> int:
+        terms = self.terms
+        found = terms.get(term)
+        if found is None:
+            found = terms[term] = len(self._names)
+            self._names.append(term)
+        return found
+
+    def _ids_one_by_one(self, texts: list[str]) -> list[int]:
+        ids = []
+        for text in texts:
+            ids.extend(map(self._id, textmod.tokenize(text)))
+            ids.append(_SEPARATOR)
+        return ids
+
+    def _chunk(self, ids: np.ndarray, n_texts: int) -> Chunk:
+        """Postings from the term ids of ``n_texts`` texts, each text's followed by
+        a separator: a (sentence, term) key per token, then one sort."""
+        sentence = np.cumsum(ids == _SEPARATOR)
+        kept = ids >= 0
+        sentence, ids = sentence[kept], ids[kept]
+        lengths = np.bincount(sentence, minlength=n_texts)
+        if len(lengths) and lengths.max() > LEN_MAX:
+            raise ValueError("sentence too long to index")
+        n_terms = max(len(self._names), 1)
+        keys, tfs = np.unique(sentence * n_terms + ids, return_counts=True)
+        new_terms, first_new = self._names[self._sent :], self._sent
+        self._sent = len(self._names)
+        return Chunk(
+            owner=self.owner,
+            first_new=first_new,
+            new_terms=new_terms,
+            post_terms=(keys % n_terms).astype(np.int32),
+            post_sents=(keys // n_terms).astype(np.int32),
+            post_tfs=tfs.astype(TF_DTYPE),
+            lengths=lengths.astype(LEN_DTYPE),
+        )
+
+
+def _lengths_at(at: np.ndarray, ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The lengths of sentences ``at``, given every sentence's (``ids`` ascending,
+    ``lengths``): through a dense table when the ids are about contiguous (ingests
+    number sentences consecutively), else by binary search."""
+    low, span = int(ids[0]), int(ids[-1]) - int(ids[0]) + 1
+    if span > 4 * len(ids):
+        return lengths[np.searchsorted(ids, at)]
+    table = np.zeros(span, LEN_DTYPE)
+    table[ids - low] = lengths
+    return table[at - low]
+
+
+# Terms looked up (and updated) per statement when postings are flushed: within
+# SQLite's 999 host parameters.
+_FLUSH_BATCH = 900
+
+
+def _stored_postings(conn: sqlite3.Connection, terms: list[str]) -> dict[str, tuple]:
+    """``{term: (df, ids, tfs, lens)}`` of those ``terms`` already in the store."""
+    marks = ",".join("?" * len(terms))
+    rows = conn.execute(
+        f"SELECT term, df, ids, tfs, lens FROM terms WHERE term IN ({marks})", terms
+    ).fetchall()
+    return {row[0]: row[1:] for row in rows}
 
 
 def remove_sentences(store: Store, ids: np.ndarray, terms: Iterable[str]) -> None:

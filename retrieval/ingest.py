@@ -13,6 +13,8 @@ writes rows and postings, in file order, so sentence ids always ascend.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import multiprocessing
 import os
@@ -30,7 +32,13 @@ from retrieval import text as textmod
 from retrieval.articles import METADATA_FILE, ParsedArticle
 from retrieval.articles import load_metadata as read_metadata
 from retrieval.errors import IngestError
-from retrieval.index import Chunk, PostingsBuilder, count, refresh_totals, remove_sentences
+from retrieval.index import (
+    Chunk,
+    PostingsBuilder,
+    Vocabulary,
+    refresh_totals,
+    remove_sentences,
+)
 from retrieval.segment import sentences as segment
 from retrieval.store import Store
 
@@ -40,8 +48,10 @@ SUFFIXES = formats.SUFFIXES
 PARALLEL_BYTES = 4_000_000
 # A JSONL file larger than this is split at line boundaries so workers share it.
 PART_BYTES = 4_000_000
-# Write postings out once this many are pending, which bounds memory on huge ingests.
-FLUSH_POSTINGS = 8_000_000
+# Write postings out once this many are pending, which bounds memory on huge ingests
+# (~25 bytes a posting at the flush). Every flush after the first rewrites the postings
+# of the terms it touches, so a 1M-sentence ingest (~14M postings) flushes once.
+FLUSH_POSTINGS = 16_000_000
 
 
 @dataclass
@@ -133,13 +143,12 @@ class Prepared:
 Task = tuple[SourceFile, dict[str, str], tuple[int, int, int] | None, bool]
 
 
-def prepare(task: Task) -> Prepared:
+def prepare(task: Task, vocabulary: Vocabulary) -> Prepared:
     """Read, parse, segment and tokenize one file or part (runs in a worker process)."""
     source, known, part, last_part = task
     read = formats.read_articles(source.path, source.key, source.meta, known, part)
     articles = []
-    tokens: list[list[str]] = []
-    tokenize = textmod.tokenize
+    sentences: list[str] = []
     for content, article in read.changed:
         spans = list(segment(article.text, article.spans))
         if not spans:
@@ -147,17 +156,31 @@ def prepare(task: Task) -> Prepared:
             read.keys.discard(article.file)
             continue
         text = article.text
-        tokens.extend(tokenize(text[s:e]) for s, e in spans)
+        sentences += [text[s:e] for s, e in spans]
         articles.append(PreparedArticle(content, article, spans))
     return Prepared(
         key=source.key,
         last_part=last_part,
         articles=articles,
-        chunk=count(tokens),
+        chunk=vocabulary.count(sentences),
         unchanged=read.unchanged,
         problems=read.problems,
         keys=read.keys,
     )
+
+
+# A pool worker's vocabulary, kept from task to task for the whole ingest.
+_vocabulary: Vocabulary | None = None
+
+
+def _start_worker() -> None:
+    global _vocabulary
+    _vocabulary = Vocabulary()  # a fresh one: a forked worker inherits the parent's state
+
+
+def _prepare_in_worker(task: Task) -> Prepared:
+    assert _vocabulary is not None, "the pool starts workers with _start_worker"
+    return prepare(task, _vocabulary)
 
 
 def _parts(source: SourceFile) -> list[tuple[int, int, int] | None]:
@@ -212,15 +235,33 @@ def ingest(
         workers = (os.cpu_count() or 1) if size >= PARALLEL_BYTES else 0
     workers = min(workers, len(tasks))
     if workers <= 1:
-        _write(store, map(prepare, tasks), len(sources), known, report, progress)
+        vocabulary = Vocabulary()
+        prepared = (prepare(task, vocabulary) for task in tasks)
+        with _gc_paused():
+            _write(store, prepared, len(sources), known, report, progress)
         return report
     # fork is quick and needs no importable __main__, but forking a threaded process (the
     # bot) can copy a lock held by another thread: there, spawn fresh interpreters.
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
-    with multiprocessing.get_context(method).Pool(workers) as pool:
-        results = pool.imap(prepare, tasks, chunksize=1)
-        _write(store, results, len(sources), known, report, progress)
+    with multiprocessing.get_context(method).Pool(workers, _start_worker) as pool:
+        results = pool.imap(_prepare_in_worker, tasks, chunksize=1)
+        with _gc_paused():
+            _write(store, results, len(sources), known, report, progress)
     return report
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while writing: the writer makes millions of objects
+    (unpickled results, rows, postings) and each of CPython's full collections walks
+    them all, ~15% of the writer's time at 1M sentences; none of them form cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _size(path: Path) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Sequence
 from itertools import filterfalse
 
 import Stemmer
@@ -70,23 +71,58 @@ def clean(text: str) -> str:
     return " ".join(text.split())
 
 
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
+
+
+def _rewrite(word: str) -> str:
+    """One match as a word: "1,000" → "1000", "xi's" → "xi" (a function of the match
+    alone, so a batch can rewrite each distinct match once)."""
+    if word[0].isdigit():
+        return _THOUSANDS.sub("", word)
+    if word.endswith("'s"):
+        return word[:-2]
+    return word
+
+
 def words(text: str) -> list[str]:
     """Normalised surface words of ``text`` (casefolded, before stopwords and stemming)."""
-    text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
+    text = _fold(text)
     found = _TOKEN.findall(text)
     if "'s" not in text and not _NUMBER_COMMA.search(text):
         return found  # the common case: no "1,000" and no "Xi's" to rewrite
-    out = []
-    for word in found:
-        if word[0].isdigit():
-            word = _THOUSANDS.sub("", word)
-        elif word.endswith("'s"):
-            word = word[:-2]
-        out.append(word)
-    return out
+    return list(map(_rewrite, found))
 
 
 def tokenize(text: str) -> list[str]:
     """The BM25 terms of ``text``, in order, duplicates kept."""
     kept = list(filterfalse(STOPWORDS.__contains__, words(text)))
     return _stem(kept) if kept else []
+
+
+# -- many texts at once (ingest) ---------------------------------------------------------
+
+# Joins the texts of a batch. It is never part of a token, and NFKC, casefolding and the
+# apostrophe table act on characters without merging anything into it (nothing composes
+# with it), so one pass over the joined text finds exactly each text's own matches.
+SEPARATOR = "\x00"
+_TOKEN_OR_SEPARATOR = re.compile(SEPARATOR + "|" + _TOKEN.pattern)
+
+
+def matches(texts: Sequence[str]) -> list[str] | None:
+    """The token matches of all ``texts`` in one regex pass, each text's followed by
+    :data:`SEPARATOR`; :func:`terms_of` turns each distinct match into its term. ``None``
+    when a text holds the separator itself (tokenize such texts one by one)."""
+    joined = SEPARATOR.join(texts) + SEPARATOR
+    if joined.count(SEPARATOR) != len(texts):
+        return None
+    return _TOKEN_OR_SEPARATOR.findall(_fold(joined))
+
+
+def terms_of(found: list[str]) -> list[str | None]:
+    """The term each match of :func:`matches` stands for (``None``: a stopword), as
+    :func:`tokenize` would give it."""
+    rewritten = list(map(_rewrite, found))
+    kept = list(filterfalse(STOPWORDS.__contains__, rewritten))
+    stems = dict(zip(kept, _stemmer().stemWords(kept), strict=True))
+    return list(map(stems.get, rewritten))

@@ -118,6 +118,53 @@ def test_maxscore_proves_the_top_from_the_rare_term(tmp_path, monkeypatch):
     assert calls[-1] is not None  # the top-2 query was answered by the pruned path
 
 
+@pytest.mark.parametrize("share", [0.5, 1.0])
+def test_maxscore_with_partial_scores_gives_the_same_top_k(share, monkeypatch):
+    # Zipf-like word frequencies (hypothesis' small corpora almost never need it) and a
+    # small budget send round 2 of pruning through _could_reach; ``share`` picks which
+    # terms get exact contributions there.
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(60)]
+    weights = 1 / (np.arange(60) + 2.0)
+    docs = [
+        [str(w) for w in rng.choice(words, size=rng.integers(3, 12), p=weights / weights.sum())]
+        for _ in range(400)
+    ]
+    monkeypatch.setattr(index, "PRUNE_MIN_POSTINGS", 0)
+    monkeypatch.setattr(index, "PRUNE_BUDGET", 0.5)
+    monkeypatch.setattr(index, "PRUNE_EXACT_SHARE", share)
+    calls = []
+    could_reach = index._could_reach
+    monkeypatch.setattr(index, "_could_reach", lambda *a: calls.append(1) or could_reach(*a))
+    for _ in range(60):
+        common = rng.choice(words[:6], size=2)
+        rare = rng.choice(words[6:], size=rng.integers(1, 4))
+        query = [str(w) for w in (*common, *rare)]
+        check_against_oracle(docs, query, int(rng.choice([1, 3, 10])))
+    assert len(calls) >= 5
+
+
+def test_maxscore_round_two_keeps_the_sentences_that_could_still_reach_the_top(monkeypatch):
+    # "r" gives the threshold (its short sentence), "m" is essential but too long to score
+    # by binary search at this budget, "c" only adds its bound: _could_reach keeps the few
+    # "m" sentences that could still reach the threshold.
+    docs = [["r"], ["r", "a", "b", "d", "e"], ["r", "m", "a", "b", "d"]]
+    docs += [["m", f"w{i}"] for i in range(4)] + [["c", f"y{i}"] for i in range(10)]
+    docs += [[f"v{i}"] for i in range(60)]
+    monkeypatch.setattr(index, "PRUNE_MIN_POSTINGS", 0)
+    monkeypatch.setattr(index, "PRUNE_BUDGET", 1.0)
+    kept, pruned = [], []
+
+    def record(calls: list, real):  # the real function, its results kept in ``calls``
+        return lambda *a: calls.append(real(*a)) or calls[-1]
+
+    monkeypatch.setattr(index, "_could_reach", record(kept, index._could_reach))
+    monkeypatch.setattr(index, "_rank_pruned", record(pruned, index._rank_pruned))
+    check_against_oracle(docs, ["r", "m", "c"], 1)
+    assert kept and 0 < len(kept[-1]) < 7  # of the 7 sentences holding "r" or "m"
+    assert pruned[-1] is not None
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(docs=docs_strategy, query=query_strategy, k=st.integers(1, 10))
 def test_dense_scan_gives_the_same_top_k(docs, query, k):

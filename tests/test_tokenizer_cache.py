@@ -1,4 +1,5 @@
-"""The fast tokenizer paths (findall shortcut, stem cache) give exactly the reference tokens."""
+"""The fast tokenizer paths (findall shortcut, stem cache, whole batches of texts at once)
+give exactly the reference tokens."""
 
 import re
 import unicodedata
@@ -8,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval import text
+from retrieval.index import Vocabulary
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
@@ -55,3 +57,51 @@ def test_stem_cache_is_bounded_and_still_right(monkeypatch):
     for w in words:
         assert text.tokenize(w) == reference(w)
     assert len(text._STEMS) <= 5 + 2
+
+
+# -- many texts at once (ingest) ----------------------------------------------------------
+
+
+def batch_tokens(vocabulary: Vocabulary, texts: list[str]) -> list[list[str]]:
+    """Each text's terms as the vocabulary counted them (order within a text is lost)."""
+    chunk = vocabulary.count(texts)
+    names = {i: t for t, i in vocabulary.terms.items()}
+    out: list[list[str]] = [[] for _ in texts]
+    for sent, term, tf in zip(chunk.post_sents, chunk.post_terms, chunk.post_tfs, strict=True):
+        out[sent] += [names[int(term)]] * int(tf)
+    assert chunk.lengths.tolist() == [len(tokens) for tokens in out]
+    return out
+
+
+texts_strategy = st.lists(
+    st.text(alphabet=st.sampled_from(list("ab1,.'’s sXi0é²ﬁ-_\u0301\x00\u1100\u1161")), max_size=40)
+    | st.text(max_size=40),
+    max_size=8,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts_strategy, texts_strategy)
+def test_a_batch_gives_each_text_its_own_tokens(first, second):
+    vocabulary = Vocabulary()  # two batches: the second one reuses what the first learnt
+    for texts in (first, second):
+        got = batch_tokens(vocabulary, texts)
+        assert [sorted(g) for g in got] == [sorted(reference(t)) for t in texts]
+
+
+def test_batch_cases_and_the_separator_inside_a_text():
+    vocabulary = Vocabulary()
+    texts = [*CASES, "a\x00running dog", "Xi's 1,000 dogs"]
+    got = batch_tokens(vocabulary, texts)
+    assert [sorted(g) for g in got] == [sorted(reference(t)) for t in texts]
+
+
+def test_forgotten_words_keep_their_term_ids(monkeypatch):
+    vocabulary = Vocabulary()
+    monkeypatch.setattr(Vocabulary, "WORDS_MAX", 4)
+    first = batch_tokens(vocabulary, ["running dogs", "walked cats"])
+    ids = dict(vocabulary.terms)
+    again = batch_tokens(vocabulary, ["Running cats", "many more words here now"])
+    assert first == [["run", "dog"], ["walk", "cat"]]
+    assert sorted(again[0]) == ["cat", "run"]
+    assert all(vocabulary.terms[t] == i for t, i in ids.items())
