@@ -7,17 +7,20 @@ Discord bot uses, and only renders what it returns (as text or JSON).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
 from retrieval.corpus import Corpus, default_db_path
 from retrieval.errors import CorpusError
+from retrieval.evaluate import SquadSet
 from retrieval.ingest import IngestProgress
 from retrieval.models import Answer, Article, SourceMatch
 
@@ -230,15 +233,28 @@ def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(corpus: Corpus, args: argparse.Namespace) -> int:
-    """Score a gold file (README "Answer quality") through the bot's own answer()."""
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score a gold file (README "Answer quality") through the bot's own answer().
+
+    A dev-format JSON Lines file is asked of the corpus (``--db``); a SQuAD-format file
+    brings its own articles: they are ingested into a temporary corpus (or into ``--db``
+    when it names a file that does not exist yet, which is then kept for the next run)."""
     from retrieval import evaluate
 
     try:
-        questions = evaluate.load_gold(args.gold)
+        if evaluate.is_squad(args.gold):
+            squad = evaluate.load_squad(args.gold)
+            questions = list(squad.questions)
+        else:
+            squad, questions = None, evaluate.load_gold(args.gold)
     except (OSError, ValueError) as err:
         raise CorpusError(f"cannot read gold file {args.gold}: {err}") from err
-    report = evaluate.evaluate(questions, lambda q: corpus.ask(q, k=args.k))
+    with contextlib.ExitStack() as stack:
+        if squad is None:
+            corpus = stack.enter_context(_open(args))
+        else:
+            corpus = stack.enter_context(_squad_corpus(squad, args.db))
+        report = evaluate.evaluate(questions, lambda q: corpus.ask(q, k=args.k))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -246,6 +262,23 @@ def cmd_eval(corpus: Corpus, args: argparse.Namespace) -> int:
         if args.verbose:
             print("\n".join(["", *evaluate.misses(report)]))
     return 0
+
+
+@contextlib.contextmanager
+def _squad_corpus(squad: SquadSet, db: Path | None) -> Iterator[Corpus]:
+    """The corpus of a SQuAD set: ``db`` if it exists, else built by the normal ingest
+    (into ``db``, or a temporary folder removed afterwards)."""
+    if db is not None and db.exists():
+        with Corpus.open(db, create=False) as corpus:
+            yield corpus
+        return
+    with tempfile.TemporaryDirectory(prefix="corpusbot-eval-") as tmp:
+        path = db if db is not None else Path(tmp) / "squad.db"
+        with Corpus.create(path) as corpus:
+            report = corpus.ingest([squad.write_jsonl(tmp)])
+            if report.failed:
+                raise CorpusError(f"ingest of the SQuAD articles failed: {report.failed[0]}")
+            yield corpus
 
 
 def harness(corpus: Corpus, stdin: TextIO, stdout: TextIO) -> int:
@@ -352,11 +385,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser("eval", help="score answers against a gold file (hit@k, MRR, abstention)")
-    p.add_argument("gold", type=Path, help='JSON Lines gold file (README "Answer quality")')
+    p.add_argument(
+        "gold", type=Path, help='dev-format JSON Lines or SQuAD JSON (README "Answer quality")'
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-k", type=int, default=5, help="sentences asked per question (default 5)")
     p.add_argument("-v", "--verbose", action="store_true", help="list the misses")
-    p.set_defaults(func=cmd_eval)
+    p.set_defaults(func=None, run=cmd_eval)
 
     p = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the harness")
     p.set_defaults(func=None, run=cmd_run)

@@ -19,9 +19,10 @@ from typing import ParamSpec, TypeVar
 
 from retrieval import answer as answering
 from retrieval import ingest as ingesting
-from retrieval import sources
+from retrieval import rerank, sources
 from retrieval.errors import CorpusError, StoreError
 from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
+from retrieval.rerank import Reranker
 from retrieval.store import Store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -60,15 +61,18 @@ def _store_errors(method: Callable[P, R]) -> Callable[P, R]:
 class Corpus:
     """A question-answering corpus backed by one SQLite file."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, reranker: Reranker | None = None):
         self.store = store
+        self.reranker = reranker
 
     @property
     def path(self) -> Path:
         return self.store.path
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, create: bool = True) -> Corpus:
+    def open(
+        cls, path: str | Path | None = None, *, create: bool = True, reranker: str | None = None
+    ) -> Corpus:
         """Open the store at ``path`` (default: $CORPUSBOT_DB or data/corpus.db).
 
         A missing database is built from ``seeds/`` when ``create`` (into a temporary
@@ -79,19 +83,22 @@ class Corpus:
         try:
             if not path.exists() and create:
                 build(path, [seeds_dir()])
-            return cls(Store.open(path))
+            return cls(
+                Store.open(path),
+                reranker=rerank.load(reranker),
+            )
         except (sqlite3.Error, OSError) as err:
             raise StoreError(f"cannot open {path}: {err}") from err
 
     @classmethod
-    def create(cls, path: str | Path) -> Corpus:
+    def create(cls, path: str | Path, *, reranker: str | None = None) -> Corpus:
         """A new, empty corpus at ``path``."""
-        return cls(Store.create(path))
+        return cls(Store.create(path), reranker=rerank.load(reranker))
 
     @_store_errors
     def ask(self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0) -> Answer:
         """Answer a question: the top ``k`` sentences after ``offset`` (``More`` pages on)."""
-        return answering.answer(self.store, question, k=k, offset=offset)
+        return answering.answer(self.store, question, k=k, offset=offset, reranker=self.reranker)
 
     @_store_errors
     def context(self, sentence_id: int, *, before: int = 1, after: int = 1) -> list[Sentence]:

@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from retrieval.models import Answer
+from retrieval.formats import jsonl_key
+from retrieval.models import Answer, Sentence
 
 KS = (1, 3, 5)
 
@@ -36,6 +37,9 @@ class GoldQuestion:
     gold: tuple[str, ...] = ()
     kind: str = "other"
     answer_hint: str = ""
+    # Character spans of the gold article's text that answer it (SQuAD): a sentence hits
+    # when it overlaps one. Empty: the ``gold`` substrings decide.
+    spans: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -123,17 +127,125 @@ def load_gold(path: str | Path) -> list[GoldQuestion]:
         return parse_gold(f)
 
 
+# -- SQuAD ---------------------------------------------------------------------------------
+
+SQUAD_CORPUS = "squad.jsonl"  # the file a SQuAD set's articles are written to for ingest
+PARAGRAPH_BREAK = "\n\n"
+_WH_KINDS = ("what", "which", "who", "whom", "whose", "when", "where", "why", "how")
+
+
+@dataclass(frozen=True)
+class SquadArticle:
+    id: str  # the JSONL id: the article's key is ``squad.jsonl#<id>``
+    title: str
+    text: str  # its paragraphs, separated by a blank line
+
+
+@dataclass(frozen=True)
+class SquadSet:
+    """A SQuAD-format file as a corpus to ingest and gold questions to ask of it."""
+
+    articles: tuple[SquadArticle, ...]
+    questions: tuple[GoldQuestion, ...]
+
+    def write_jsonl(self, folder: str | Path) -> Path:
+        """Write the articles as the JSON Lines file :func:`retrieval.ingest` reads."""
+        path = Path(folder) / SQUAD_CORPUS
+        with path.open("w", encoding="utf-8") as f:
+            for a in self.articles:
+                record = {"id": a.id, "title": a.title, "text": a.text}
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        return path
+
+
+def question_kind(question: str) -> str:
+    """A SQuAD question's kind for the by-kind table: its first wh-word, else "other"."""
+    words = question.casefold().replace("?", " ").split()
+    return next((w for w in words if w in _WH_KINDS), "other")
+
+
+def is_squad(path: str | Path) -> bool:
+    """Whether ``path`` is a SQuAD-format JSON file (a ``data`` list of articles)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = f.read(4096).lstrip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return head.startswith("{") and '"data"' in head
+
+
+def parse_squad(obj: object) -> SquadSet:
+    """SQuAD 1.1/2.0 JSON → :class:`SquadSet`. Each article is one document: its
+    paragraphs joined by a blank line, titled by SQuAD's title (underscores as spaces).
+    An answer's ``answer_start`` in its paragraph becomes a span of the article's text;
+    ``is_impossible`` questions are unanswerable. ``ValueError`` says what is wrong."""
+    try:
+        data = obj["data"]  # type: ignore[index]
+        articles, questions = [], []
+        for number, art in enumerate(data, start=1):
+            title = str(art.get("title") or f"article {number}").replace("_", " ").strip()
+            art_id = f"a{number}"
+            parts, offset = [], 0
+            for para in art["paragraphs"]:
+                context = str(para["context"])
+                for qa in para["qas"]:
+                    impossible = bool(qa.get("is_impossible", False))
+                    spans = tuple(
+                        sorted(
+                            {
+                                (offset + int(a["answer_start"]),
+                                 offset + int(a["answer_start"]) + len(str(a["text"])))
+                                for a in ([] if impossible else qa["answers"])
+                            }
+                        )
+                    )  # fmt: skip
+                    if not impossible and not spans:
+                        raise ValueError(f"question {qa.get('id')}: no answers")
+                    questions.append(
+                        GoldQuestion(
+                            id=str(qa["id"]),
+                            question=str(qa["question"]),
+                            answerable=not impossible,
+                            article=None if impossible else jsonl_key(SQUAD_CORPUS, art_id),
+                            gold=tuple(sorted({str(a["text"]) for a in qa.get("answers", [])})),
+                            kind=question_kind(str(qa["question"])),
+                            spans=spans,
+                        )
+                    )
+                parts.append(context)
+                offset += len(context) + len(PARAGRAPH_BREAK)
+            articles.append(SquadArticle(art_id, title, PARAGRAPH_BREAK.join(parts)))
+    except (KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"not a SQuAD file ({type(err).__name__}: {err})") from err
+    if not articles:
+        raise ValueError("not a SQuAD file (no articles)")
+    return SquadSet(tuple(articles), tuple(questions))
+
+
+def load_squad(path: str | Path) -> SquadSet:
+    with open(path, encoding="utf-8") as f:
+        try:
+            obj = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"not valid JSON ({err.msg} at line {err.lineno})") from err
+    return parse_squad(obj)
+
+
 def same_article(file: str, gold_article: str) -> bool:
-    """Stored file names are relative to the ingested folder; compare as paths, and by
-    base name when the gold names only the file."""
-    a, b = PurePosixPath(file.replace("\\", "/")), PurePosixPath(gold_article)
-    return a == b or (len(b.parts) == 1 and a.name == b.name)
+    """Whether a stored article name is the gold one: the same path, or a stored path that
+    ends with the gold's (gold files name articles relative to their corpus folder)."""
+    a = PurePosixPath(file.replace("\\", "/")).parts
+    b = PurePosixPath(gold_article.replace("\\", "/")).parts
+    return bool(b) and a[-len(b) :] == b
 
 
-def is_hit(text: str, file: str, q: GoldQuestion) -> bool:
+def is_hit(sentence: Sentence, file: str, q: GoldQuestion) -> bool:
+    """Whether a returned sentence (of the article stored as ``file``) answers ``q``."""
     if not q.answerable or q.article is None or not same_article(file, q.article):
         return False
-    t = normalise(text)
+    if q.spans:
+        return any(sentence.start < end and start < sentence.end for start, end in q.spans)
+    t = normalise(sentence.text)
     return any((g := normalise(s)) and (g in t or t in g) for s in q.gold)
 
 
@@ -142,7 +254,7 @@ def first_rank(answer: Answer, q: GoldQuestion) -> int | None:
     if not answer.answered:
         return None
     for i, hit in enumerate(answer.hits, start=1):
-        if is_hit(hit.sentence.text, hit.article.file, q):
+        if is_hit(hit.sentence, hit.article.file, q):
             return i
     return None
 

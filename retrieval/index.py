@@ -71,6 +71,17 @@ class Ranked:
             np.asarray(ids, ID_DTYPE), self.postings, self.idf, list(self.terms), self.avgdl
         )
 
+    def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """For each query term in the vocabulary, which of ``ids`` hold it (from the
+        postings already read: a binary search per term, no tokenizing)."""
+        at = np.asarray(ids, ID_DTYPE)
+        out = {}
+        for t, post in self.postings.items():
+            pos = np.searchsorted(post.ids, at)
+            pos[pos == len(post.ids)] = 0
+            out[t] = post.ids[pos] == at if len(post.ids) else np.zeros(len(at), bool)
+        return out
+
 
 def union(lists: Iterable[np.ndarray]) -> np.ndarray:
     """The sorted distinct ids of several postings lists (sort and drop repeats: several

@@ -43,8 +43,9 @@ class Hit:
 
     rank: int  # 1-based over the whole result list (offset included)
     sentence: Sentence
-    score: float
+    score: float  # its own BM25 score
     article: Article
+    fused: float | None = None  # the re-ranking score that ordered it
 
 
 @dataclass(frozen=True)

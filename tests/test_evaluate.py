@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bot.cli import main
 from retrieval import evaluate as ev
 from retrieval.models import Answer, Article, Hit, Sentence, Status
 
@@ -125,15 +126,131 @@ def test_ranks_and_json(report):
     assert any("u2" in line for line in ev.misses(report))
 
 
+def sentence(text: str, start: int = 0) -> Sentence:
+    return Sentence(1, 1, 0, text, start, start + len(text))
+
+
 def test_is_hit_needs_the_gold_article_and_a_gold_string():
     q = ev.GoldQuestion("x", "?", True, "dir/a.txt", ("Alpha beta gamma.",))
-    assert ev.is_hit("Alpha  beta\ngamma.", "dir/a.txt", q)
-    assert ev.is_hit("beta gamma.", "dir/a.txt", q)  # contained in the gold string
-    assert ev.is_hit("Zeta. Alpha beta gamma. Eta.", "dir/a.txt", q)  # contains it
-    assert not ev.is_hit("Alpha beta gamma.", "dir/b.txt", q)
-    assert not ev.is_hit("alpha beta gamma.", "dir/a.txt", q)  # case matters
+    assert ev.is_hit(sentence("Alpha  beta\ngamma."), "dir/a.txt", q)
+    assert ev.is_hit(sentence("beta gamma."), "dir/a.txt", q)  # contained in the gold string
+    assert ev.is_hit(sentence("Zeta. Alpha beta gamma. Eta."), "dir/a.txt", q)  # contains it
+    assert not ev.is_hit(sentence("Alpha beta gamma."), "dir/b.txt", q)
+    assert not ev.is_hit(sentence("alpha beta gamma."), "dir/a.txt", q)  # case matters
     bare = ev.GoldQuestion("y", "?", True, "a.txt", ("Alpha.",))
-    assert ev.is_hit("Alpha.", "sub/a.txt", bare)  # gold names only the file
+    assert ev.is_hit(sentence("Alpha."), "sub/a.txt", bare)  # gold names only the file
+    assert not ev.is_hit(sentence("Alpha."), "sub/xa.txt", bare)  # whole names only
+
+
+def test_a_span_question_hits_a_sentence_that_overlaps_an_answer():
+    q = ev.GoldQuestion("s", "?", True, "c.jsonl#a1", ("France",), spans=((20, 26),))
+    assert ev.is_hit(sentence("It lies in France.", 10), "/x/c.jsonl#a1", q)
+    assert ev.is_hit(sentence("France, then.", 20), "c.jsonl#a1", q)
+    assert not ev.is_hit(sentence("Before it.", 0), "c.jsonl#a1", q)  # ends at 10
+    assert not ev.is_hit(sentence("After it.", 26), "c.jsonl#a1", q)  # starts at its end
+    assert not ev.is_hit(sentence("It lies in France.", 10), "c.jsonl#a2", q)
+
+
+# A SQuAD 2.0 file made by hand: two articles, one answerable and one impossible
+# question in the first, one answerable question with two answers in the second.
+SQUAD = {
+    "version": "v2.0",
+    "data": [
+        {
+            "title": "Glass_blowing",
+            "paragraphs": [
+                {
+                    "context": "Glass blowing began in Syria. It spread along trade routes.",
+                    "qas": [
+                        {
+                            "id": "g1",
+                            "question": "Where did glass blowing begin?",
+                            "answers": [{"text": "Syria", "answer_start": 23}],
+                            "is_impossible": False,
+                        },
+                        {
+                            "id": "g2",
+                            "question": "Who sold the first blown glass?",
+                            "answers": [],
+                            "plausible_answers": [{"text": "Syria", "answer_start": 23}],
+                            "is_impossible": True,
+                        },
+                    ],
+                },
+                {
+                    "context": "Venice later ruled the trade. Murano's furnaces were famous.",
+                    "qas": [
+                        {
+                            "id": "g3",
+                            "question": "Which island had famous furnaces?",
+                            "answers": [
+                                {"text": "Murano", "answer_start": 30},
+                                {"text": "Murano's", "answer_start": 30},
+                            ],
+                            "is_impossible": False,
+                        }
+                    ],
+                },
+            ],
+        },
+        {
+            "title": "Tea",
+            "paragraphs": [
+                {
+                    "context": "Tea reached Europe in the sixteenth century.",
+                    "qas": [
+                        {
+                            "id": "t1",
+                            "question": "When did tea reach Europe?",
+                            "answers": [{"text": "the sixteenth century", "answer_start": 22}],
+                            "is_impossible": False,
+                        }
+                    ],
+                }
+            ],
+        },
+    ],
+}
+
+
+def test_parse_squad_makes_one_document_an_article_with_answer_spans():
+    squad = ev.parse_squad(SQUAD)
+    glass, tea = squad.articles
+    assert (glass.title, tea.title) == ("Glass blowing", "Tea")
+    assert glass.text == (
+        "Glass blowing began in Syria. It spread along trade routes.\n\n"
+        "Venice later ruled the trade. Murano's furnaces were famous."
+    )
+    q = {x.id: x for x in squad.questions}
+    assert [glass.text[a:b] for a, b in q["g1"].spans] == ["Syria"]
+    # answers in the second paragraph are shifted by the first one and the break
+    assert [glass.text[a:b] for a, b in q["g3"].spans] == ["Murano", "Murano's"]
+    assert not q["g2"].answerable and q["g2"].spans == () and q["g2"].article is None
+    assert q["g1"].article == "squad.jsonl#a1" and q["t1"].article == "squad.jsonl#a2"
+    assert [tea.text[a:b] for a, b in q["t1"].spans] == ["the sixteenth century"]
+    assert (q["g1"].kind, q["g3"].kind, q["t1"].kind) == ("where", "which", "when")
+
+
+@pytest.mark.parametrize(
+    "obj", [{}, {"data": []}, {"data": [{"paragraphs": [{"qas": []}]}]}, {"data": 5}]
+)
+def test_parse_squad_rejects_what_is_not_squad(obj):
+    with pytest.raises(ValueError, match="SQuAD"):
+        ev.parse_squad(obj)
+
+
+def test_eval_reads_a_squad_file_and_builds_its_corpus(tmp_path, capsys):
+    path = tmp_path / "tiny-squad.json"
+    path.write_text(json.dumps(SQUAD))
+    db = tmp_path / "kept.db"
+    assert main(["--db", str(db), "eval", str(path), "--json", "-k", "3"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["answerable"]["n"] == 3 and report["unanswerable"]["n"] == 1
+    ranks = {q["id"]: q["rank"] for q in report["questions"]}
+    assert ranks["g1"] == 1 and ranks["t1"] == 1
+    assert db.exists()  # built there, kept for the next run
+    assert main(["--db", str(db), "eval", str(path), "--json", "-k", "3"]) == 0
+    assert json.loads(capsys.readouterr().out)["answerable"] == report["answerable"]
 
 
 @pytest.mark.parametrize(
