@@ -214,11 +214,30 @@ def term_weights(ranked: Ranked, terms: tuple[str, ...]) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
+class Features:
+    """What the fused score weighs, for one candidate sentence."""
+
+    share: float  # its BM25 score over the best candidate's
+    coverage: float  # share of the question's term weight in it and its neighbours
+    kind: float  # 1 when it holds the asked kind of thing (number, date, reason)
+    similarity: float = 0.0  # cos(question, sentence); 0 without a re-ranker
+    window_similarity: float = 0.0  # cos(question, sentence with its neighbours)
+
+    def fused(self, w: Weights) -> float:
+        return (
+            self.share
+            + w.coverage * self.coverage
+            + w.kind * self.kind
+            + w.similarity * self.similarity
+            + w.window_similarity * self.window_similarity
+        )
+
+
+@dataclass(frozen=True)
 class Scored:
     sentence: Sentence
     bm25: float  # the sentence's own BM25 score
-    coverage: float  # share of the question's term weight in the sentence and neighbours
-    similarity: float | None  # cos(question, sentence); None without a re-ranker
+    features: Features
     evidence: float  # what abstention compares with MIN_EVIDENCE
     fused: float  # the re-ranking score
 
@@ -270,8 +289,8 @@ def rerank(
         for s in sentences
     ]
     searched = tuple(dict.fromkeys(terms))
-    weights = term_weights(ranked, searched)
-    total = sum(weights.values()) or 1.0
+    term_weight = term_weights(ranked, searched)
+    total = sum(term_weight.values()) or 1.0
     present = ranked.contains(ids)  # term -> which pool sentences hold it
     in_window = {
         t: np.array([bool(present[t][w].any()) for w in windows]) if t in present else None
@@ -279,7 +298,7 @@ def rerank(
     }
     coverage = (
         sum(
-            (weights[t] * hit for t, hit in in_window.items() if hit is not None),
+            (term_weight[t] * hit for t, hit in in_window.items() if hit is not None),
             np.zeros(len(sentences)),
         )
         / total
@@ -289,28 +308,25 @@ def rerank(
     share = own / best if best > 0 else np.zeros(len(own))
     kind = answer_type(question)
     holds = np.array([has_type(s.text, kind) for s in sentences], dtype=float)
-    w = SEMANTIC if reranker is not None else LEXICAL
-    fused = share + w.coverage * coverage + w.kind * holds
-    similarity = None
+    similarity = window_similarity = np.zeros(len(sentences))
     evidence = coverage
     if reranker is not None:
         q = reranker.embed_question(question)
         vectors, window = reranker.vectors(sentences, windows)
-        similarity = vectors @ q
-        fused = fused + w.similarity * similarity + w.window_similarity * (window @ q)
+        similarity, window_similarity = vectors @ q, window @ q
         evidence = similarity + EVIDENCE_COVERAGE * coverage
+    weights = SEMANTIC if reranker is not None else LEXICAL
     articles = {a.id: a for a in store.articles(sorted({s.article_id for s in sentences}))}
-    scored = [
-        Scored(
-            s,
-            float(own[i]),
+    scored = []
+    for i, s in enumerate(sentences):
+        f = Features(
+            float(share[i]),
             float(coverage[i]),
-            None if similarity is None else float(similarity[i]),
-            float(evidence[i]),
-            float(fused[i]),
+            float(holds[i]),
+            float(similarity[i]),
+            float(window_similarity[i]),
         )
-        for i, s in enumerate(sentences)
-    ]
+        scored.append(Scored(s, float(own[i]), f, float(evidence[i]), f.fused(weights)))
     scored.sort(key=lambda x: (-x.fused, -x.bm25, x.sentence.id))
     return Pool(scored, ranked, articles)
 

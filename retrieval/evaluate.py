@@ -52,6 +52,7 @@ class Outcome:
     answered: bool
     rank: int | None  # answerable: 1-based rank of the first hit; None if none
     top: str = ""  # the first returned sentence (for reports)
+    article: str | None = None  # the gold article
 
 
 @dataclass
@@ -261,7 +262,9 @@ def first_rank(answer: Answer, q: GoldQuestion) -> int | None:
 
 def outcome(q: GoldQuestion, answer: Answer) -> Outcome:
     top = answer.hits[0].sentence.text if answer.answered and answer.hits else ""
-    return Outcome(q.id, q.kind, q.answerable, answer.answered, first_rank(answer, q), top)
+    return Outcome(
+        q.id, q.kind, q.answerable, answer.answered, first_rank(answer, q), top, q.article
+    )
 
 
 def _add(row: Row, o: Outcome) -> None:
