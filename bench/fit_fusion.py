@@ -27,7 +27,15 @@ from retrieval import answer as A
 from retrieval import evaluate as ev
 from retrieval.corpus import Corpus
 
-NAMES = ("share", "coverage", "kind", "similarity", "window_similarity")
+NAMES = (
+    "share",
+    "coverage",
+    "kind",
+    "similarity",
+    "window_similarity",
+    "soft_coverage",
+    "window_soft_coverage",
+)
 
 
 def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -89,7 +97,7 @@ def main() -> None:
     parser.add_argument("--reranker", default="wordllama")
     args = parser.parse_args()
     squad = ev.load_squad(args.squad)
-    use = [0, 1, 2] if args.reranker == "none" else [0, 1, 2, 3, 4]
+    use = [0, 1, 2] if args.reranker == "none" else list(range(len(NAMES)))
     with (
         tempfile.TemporaryDirectory() as tmp,
         Corpus.create(Path(tmp) / "squad.db", reranker=args.reranker) as corpus,

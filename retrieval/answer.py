@@ -21,9 +21,9 @@ import numpy as np
 
 from retrieval.index import Ranked, rank
 from retrieval.models import Answer, Article, Hit, Sentence, Status
-from retrieval.rerank import Reranker
+from retrieval.rerank import Reranker, Similarities
 from retrieval.store import Store
-from retrieval.text import clean, tokenize, words
+from retrieval.text import STOPWORDS, clean, tokenize, words
 
 MAX_QUESTION_CHARS = 300
 DEFAULT_K = 3
@@ -44,9 +44,18 @@ class Weights:
     kind: float
     similarity: float = 0.0
     window_similarity: float = 0.0
+    soft_coverage: float = 0.0
+    window_soft_coverage: float = 0.0
 
 
-SEMANTIC = Weights(coverage=2.25, kind=0.7, similarity=1.0, window_similarity=1.75)
+SEMANTIC = Weights(
+    coverage=1.5,
+    kind=1.0,
+    similarity=0.75,
+    window_similarity=2.5,
+    soft_coverage=1.75,
+    window_soft_coverage=3.5,
+)
 LEXICAL = Weights(coverage=1.75, kind=0.5)  # no re-ranker (``--reranker none``)
 
 # Abstention (needs a re-ranker): "not found" when no candidate's evidence, cosine
@@ -222,6 +231,8 @@ class Features:
     kind: float  # 1 when it holds the asked kind of thing (number, date, reason)
     similarity: float = 0.0  # cos(question, sentence); 0 without a re-ranker
     window_similarity: float = 0.0  # cos(question, sentence with its neighbours)
+    soft_coverage: float = 0.0  # soft term coverage of the sentence (rerank.Similarities)
+    window_soft_coverage: float = 0.0  # the same of the window
 
     def fused(self, w: Weights) -> float:
         return (
@@ -230,6 +241,8 @@ class Features:
             + w.kind * self.kind
             + w.similarity * self.similarity
             + w.window_similarity * self.window_similarity
+            + w.soft_coverage * self.soft_coverage
+            + w.window_soft_coverage * self.window_soft_coverage
         )
 
 
@@ -308,13 +321,13 @@ def rerank(
     share = own / best if best > 0 else np.zeros(len(own))
     kind = answer_type(question)
     holds = np.array([has_type(s.text, kind) for s in sentences], dtype=float)
-    similarity = window_similarity = np.zeros(len(sentences))
+    zero = np.zeros(len(sentences))
+    sim = Similarities(zero, zero, zero, zero)
     evidence = coverage
     if reranker is not None:
-        q = reranker.embed_question(question)
-        vectors, window = reranker.vectors(sentences, windows)
-        similarity, window_similarity = vectors @ q, window @ q
-        evidence = similarity + EVIDENCE_COVERAGE * coverage
+        keywords = [w for w in words(question) if w not in STOPWORDS]
+        sim = reranker.similarities(question, keywords, sentences, windows)
+        evidence = sim.sentence + EVIDENCE_COVERAGE * coverage
     weights = SEMANTIC if reranker is not None else LEXICAL
     articles = {a.id: a for a in store.articles(sorted({s.article_id for s in sentences}))}
     scored = []
@@ -323,8 +336,10 @@ def rerank(
             float(share[i]),
             float(coverage[i]),
             float(holds[i]),
-            float(similarity[i]),
-            float(window_similarity[i]),
+            float(sim.sentence[i]),
+            float(sim.window[i]),
+            float(sim.terms[i]),
+            float(sim.window_terms[i]),
         )
         scored.append(Scored(s, float(own[i]), f, float(evidence[i]), f.fused(weights)))
     scored.sort(key=lambda x: (-x.fused, -x.bm25, x.sentence.id))
