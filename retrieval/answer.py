@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from retrieval.index import Ranked, rank
 from retrieval.models import Answer, Article, Hit, Sentence, Status
+from retrieval.rerank import Reranker
 from retrieval.store import Store
 from retrieval.text import clean, tokenize, words
 
@@ -251,7 +252,14 @@ def rerank(store: Store, question: str, terms: list[str], need: int) -> Reranked
     return Reranked(out, ranked, articles)
 
 
-def answer(store: Store, question: str, *, k: int = DEFAULT_K, offset: int = 0) -> Answer:
+def answer(
+    store: Store,
+    question: str,
+    *,
+    k: int = DEFAULT_K,
+    offset: int = 0,
+    reranker: Reranker | None = None,
+) -> Answer:
     """Answer ``question`` from ``store``: the best ``k`` sentences after ``offset``."""
     raw = question
     question = clean(question)
