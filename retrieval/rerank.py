@@ -89,10 +89,8 @@ def describe_reranker(stats: CorpusStats) -> str:
     if not stats.reranker_ready:
         return f"{stats.reranker}, not available: answers keep BM25 order"
     if stats.reranker == "minilm":
-        return (
-            f"minilm ({stats.vectors:,} of {stats.sentences:,} sentences have vectors; "
-            "the others use wordllama)"
-        )
+        others = "; the others use wordllama" if stats.vectors < stats.sentences else ""
+        return f"minilm ({stats.vectors:,} of {stats.sentences:,} sentences have vectors{others})"
     return stats.reranker
 
 
