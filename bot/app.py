@@ -162,6 +162,9 @@ def serve(*, sync: bool = False) -> int:
         corpus = Corpus.open(config.db_path)
     except CorpusError as exc:
         return _fail(str(exc))
+    # Load the re-ranker now, not at the first question (a model takes seconds to load);
+    # one that cannot load is one warning here, and answers keep BM25 order.
+    log.info("re-ranker: %s", corpus.reranker.name if corpus.reranker else "none")
 
     bot = CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
     try:

@@ -19,10 +19,13 @@ from pathlib import Path
 from typing import TextIO
 
 from retrieval.corpus import Corpus, default_db_path
+from retrieval.embed import EmbedProgress
 from retrieval.errors import CorpusError
 from retrieval.evaluate import SquadSet
 from retrieval.ingest import IngestProgress
-from retrieval.models import Answer, Article, SourceMatch
+from retrieval.models import Answer, Article, CorpusStats, SourceMatch
+from retrieval.rerank import ENV as RERANKER_ENV
+from retrieval.rerank import INSTALL_HINT, NAMES, describe_reranker
 
 PROG = "corpusbot"
 
@@ -52,6 +55,7 @@ def answer_json(answer: Answer) -> dict:
                 "rank": hit.rank,
                 "text": hit.sentence.text,
                 "score": round(hit.score, 6),
+                "fused_score": None if hit.fused is None else round(hit.fused, 6),
                 "sentence_id": hit.sentence.id,
                 "position": hit.sentence.position,
                 "article": article_json(hit.article),
@@ -148,42 +152,60 @@ def cmd_articles(corpus: Corpus, args: argparse.Namespace) -> int:
     return 0
 
 
-class IngestBar:
-    """A progress bar on stderr (rich), shown once an ingest has run for a second."""
+class ProgressBar:
+    """A progress bar on stderr (rich), shown once the work has run for a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, label: str, unit: str) -> None:
+        self.label, self.unit = label, unit
         self.started = time.monotonic()
         self.bar = None
         self.task = None
 
-    def __call__(self, done: IngestProgress) -> None:
-        elapsed = time.monotonic() - self.started
+    def show(self, completed: int, total: int, rates: str) -> None:
         if self.bar is None:
-            if elapsed < 1:
+            if time.monotonic() - self.started < 1:
                 return
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self.bar = Progress(
-                TextColumn("ingesting"),
+                TextColumn(self.label),
                 BarColumn(),
-                TextColumn("{task.completed}/{task.total} files"),
+                TextColumn("{task.completed}/{task.total} " + self.unit),
                 TextColumn("{task.fields[rates]}"),
                 TimeElapsedColumn(),
                 console=Console(stderr=True),
                 transient=True,
             )
             self.bar.start()
-            self.task = self.bar.add_task("ingest", total=done.files_total, rates="")
-        rates = (
-            f"{done.files / elapsed:,.1f} files/s, {done.articles / elapsed:,.0f} articles/s, "
-            f"{done.sentences / elapsed:,.0f} sentences/s"
-        )
-        self.bar.update(self.task, completed=done.files, rates=rates)
+            self.task = self.bar.add_task(self.label, total=total, rates="")
+        self.bar.update(self.task, completed=completed, total=total, rates=rates)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class IngestBar(ProgressBar):
+    def __init__(self) -> None:
+        super().__init__("ingesting", "files")
+
+    def __call__(self, done: IngestProgress) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        rates = (
+            f"{done.files / elapsed:,.1f} files/s, {done.articles / elapsed:,.0f} articles/s, "
+            f"{done.sentences / elapsed:,.0f} sentences/s"
+        )
+        self.show(done.files, done.files_total, rates)
+
+
+class EmbedBar(ProgressBar):
+    def __init__(self) -> None:
+        super().__init__("embedding", "sentences")
+
+    def __call__(self, done: EmbedProgress) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        self.show(done.done, done.total, f"{done.done / elapsed:,.0f} sentences/s")
 
 
 def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -197,7 +219,23 @@ def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if not args.quiet:
         print(report.summary())
+    if args.embed:
+        embedded = cmd_embed(corpus, args)
+        return embedded or (0 if not report.failed else 1)
     return 0 if not report.failed else 1
+
+
+def cmd_embed(corpus: Corpus, args: argparse.Namespace) -> int:
+    """Store MiniLM vectors for the sentences without one (README "Re-rankers")."""
+    bar = None if args.quiet else EmbedBar()
+    try:
+        report = corpus.embed(progress=bar)
+    finally:
+        if bar:
+            bar.close()
+    if not args.quiet:
+        print(report.summary())
+    return 0
 
 
 def cmd_remove(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -220,6 +258,16 @@ def cmd_remove(corpus: Corpus, args: argparse.Namespace) -> int:
     return 0
 
 
+def reranker_line(stats: CorpusStats) -> str:
+    """Which re-ranker answers use, with what to do when it is not fully usable."""
+    line = describe_reranker(stats)
+    if not stats.reranker_ready and stats.reranker != "none":
+        line += f" (install it with {INSTALL_HINT[stats.reranker]})"
+    elif stats.reranker == "minilm" and stats.vectors < stats.sentences:
+        line += f"; `{PROG} embed` adds the rest"
+    return line
+
+
 def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
     stats = corpus.stats()
     if args.json:
@@ -230,6 +278,7 @@ def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
         print(f"sentences  {stats.sentences}")
         print(f"terms      {stats.terms}")
         print(f"avg length {stats.avg_sentence_length:.1f} terms per sentence")
+        print(f"re-ranker  {reranker_line(stats)}")
     return 0
 
 
@@ -253,7 +302,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if squad is None:
             corpus = stack.enter_context(_open(args))
         else:
-            corpus = stack.enter_context(_squad_corpus(squad, args.db))
+            corpus = stack.enter_context(_squad_corpus(squad, args.db, args.reranker))
         report = evaluate.evaluate(questions, lambda q: corpus.ask(q, k=args.k))
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -265,16 +314,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 @contextlib.contextmanager
-def _squad_corpus(squad: SquadSet, db: Path | None) -> Iterator[Corpus]:
+def _squad_corpus(squad: SquadSet, db: Path | None, reranker: str | None) -> Iterator[Corpus]:
     """The corpus of a SQuAD set: ``db`` if it exists, else built by the normal ingest
     (into ``db``, or a temporary folder removed afterwards)."""
     if db is not None and db.exists():
-        with Corpus.open(db, create=False) as corpus:
+        with Corpus.open(db, create=False, reranker=reranker) as corpus:
             yield corpus
         return
     with tempfile.TemporaryDirectory(prefix="corpusbot-eval-") as tmp:
         path = db if db is not None else Path(tmp) / "squad.db"
-        with Corpus.create(path) as corpus:
+        with Corpus.create(path, reranker=reranker) as corpus:
             report = corpus.ingest([squad.write_jsonl(tmp)])
             if report.failed:
                 raise CorpusError(f"ingest of the SQuAD articles failed: {report.failed[0]}")
@@ -332,14 +381,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if args.db:
         os.environ["CORPUSBOT_DB"] = str(args.db)
+    if args.reranker:
+        os.environ[RERANKER_ENV] = args.reranker
     return serve(sync=getattr(args, "sync", False))
 
 
 def _open(args: argparse.Namespace) -> Corpus:
     path = Path(args.db or default_db_path())
+    reranker = getattr(args, "reranker", None)
     if args.func is cmd_ingest and not path.exists():
         return Corpus.create(path)  # your own corpus starts empty, not from the seeds
-    return Corpus.open(path)
+    return Corpus.open(path, reranker=reranker)
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -359,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with '-')")
     p.add_argument("-k", type=int, default=3, help="how many sentences (default 3)")
+    _reranker_option(p)
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("source", help="print a whole article, named by id, file, title, topic…")
@@ -373,7 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ingest", help="add or update articles from files or folders")
     p.add_argument("paths", nargs="+")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
+    p.add_argument(
+        "--embed", action="store_true", help="then store MiniLM vectors (as `embed` does)"
+    )
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("embed", help="store MiniLM vectors of the sentences without one")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
+    p.set_defaults(func=cmd_embed)
 
     p = sub.add_parser("remove", help="delete one article (by id, file or exact title)")
     p.add_argument("article")
@@ -391,15 +451,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-k", type=int, default=5, help="sentences asked per question (default 5)")
     p.add_argument("-v", "--verbose", action="store_true", help="list the misses")
+    _reranker_option(p)
     p.set_defaults(func=None, run=cmd_eval)
 
     p = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the harness")
+    _reranker_option(p)
     p.set_defaults(func=None, run=cmd_run)
 
     p = sub.add_parser("serve", help="start the Discord bot")
     p.add_argument("--sync", action="store_true", help="sync slash commands before serving")
+    _reranker_option(p)
     p.set_defaults(func=None, run=cmd_serve)
     return parser
+
+
+def _reranker_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reranker",
+        choices=NAMES,
+        help=f"semantic re-ranker (default: ${RERANKER_ENV} or wordllama)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

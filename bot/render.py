@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import discord
 
 from retrieval.models import Answer, Article, CorpusStats, Sentence, Status
+from retrieval.rerank import describe_reranker
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -299,6 +300,7 @@ def about_embed(stats: CorpusStats) -> discord.Embed:
     )
     embed.add_field(name="Articles", value=f"{stats.articles:,}")
     embed.add_field(name="Sentences", value=f"{stats.sentences:,}")
+    embed.add_field(name="Re-ranker", value=describe_reranker(stats))
     embed.add_field(
         name="How to ask",
         value=(

@@ -21,7 +21,7 @@ import numpy as np
 
 from retrieval.index import Ranked, rank
 from retrieval.models import Answer, Article, Hit, Sentence, Status
-from retrieval.rerank import Reranker, Similarities
+from retrieval.rerank import Reranker, Similarities, gather
 from retrieval.store import Store
 from retrieval.text import STOPWORDS, clean, tokenize, words
 
@@ -297,32 +297,25 @@ def rerank(
     others = [i for i in ids if i not in bm25]
     bm25.update(zip(others, ranked.score(others).tolist(), strict=True))
     at = {(s.article_id, s.position): i for i, s in enumerate(sentences)}
-    windows = [
-        [at[key] for d in (-1, 0, 1) if (key := (s.article_id, s.position + d)) in at]
-        for s in sentences
-    ]
+    # One row a sentence: the indices of it and its neighbours in the pool, -1 for none.
+    windows = np.array(
+        [[at.get((s.article_id, s.position + d), -1) for d in (-1, 0, 1)] for s in sentences],
+        np.int64,
+    )
     searched = tuple(dict.fromkeys(terms))
     term_weight = term_weights(ranked, searched)
     total = sum(term_weight.values()) or 1.0
     present = ranked.contains(ids)  # term -> which pool sentences hold it
-    in_window = {
-        t: np.array([bool(present[t][w].any()) for w in windows]) if t in present else None
-        for t in searched
-    }
-    coverage = (
-        sum(
-            (term_weight[t] * hit for t, hit in in_window.items() if hit is not None),
-            np.zeros(len(sentences)),
-        )
-        / total
-    )
+    coverage = np.zeros(len(sentences))
+    for t, holds_term in present.items():
+        coverage += term_weight[t] * gather(holds_term, windows, False).any(axis=1)
+    coverage /= total
     own = np.array([bm25[i] for i in ids])
     best = own.max()
     share = own / best if best > 0 else np.zeros(len(own))
     kind = answer_type(question)
     holds = np.array([has_type(s.text, kind) for s in sentences], dtype=float)
-    zero = np.zeros(len(sentences))
-    sim = Similarities(zero, zero, zero, zero)
+    sim = Similarities.zeros(len(sentences))
     evidence = coverage
     if reranker is not None:
         keywords = [w for w in words(question) if w not in STOPWORDS]

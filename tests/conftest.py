@@ -17,6 +17,9 @@ settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
 
+# Tests choose their re-ranker themselves; a developer's own choice must not change them.
+os.environ.pop("CORPUSBOT_RERANKER", None)
+
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 # Copies of the development question sets from shared/eval (and a 30-claim SciFact

@@ -414,6 +414,7 @@ def test_about_counts_articles_and_sentences(corpus: Corpus) -> None:
         fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
         assert fields["Articles"] == f"{stats.articles:,}"
         assert fields["Sentences"] == f"{stats.sentences:,}"
+        assert fields["Re-ranker"] == "wordllama"
         assert "/ask" in fields["How to ask"]
 
     run(scenario, corpus)

@@ -52,7 +52,9 @@ def test_ask_json_has_the_documented_shape(corpus_path):
     assert set(data) >= {"question", "answered", "results"}
     assert data["answered"] is True
     first = data["results"][0]
-    assert set(first) == {"rank", "text", "score", "sentence_id", "position", "article"}
+    assert set(first) == {
+        "rank", "text", "score", "fused_score", "sentence_id", "position", "article"
+    }  # fmt: skip
     assert set(first["article"]) == {"id", "file", "title", "outlet", "date"}
     assert first["article"]["file"] == "002_4aa99eda7d0eb28f.txt"
     assert first["rank"] == 1 and first["score"] > 0
