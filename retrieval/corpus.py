@@ -91,7 +91,8 @@ class Corpus:
     @_store_errors
     def ask(self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0) -> Answer:
         """Answer a question: the top ``k`` sentences after ``offset`` (``More`` pages on)."""
-        return answering.answer(self.store, question, k=k, offset=offset)
+        with self.store.read():  # every read of one question from one snapshot
+            return answering.answer(self.store, question, k=k, offset=offset)
 
     @_store_errors
     def context(self, sentence_id: int, *, before: int = 1, after: int = 1) -> list[Sentence]:
