@@ -25,12 +25,19 @@ from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
 from retrieval.store import Store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DB = Path("data/corpus.db")
+# In the project folder, wherever corpusbot runs: a command started from another folder
+# must not make a second, seed-built ./data/corpus.db there.
+DEFAULT_DB = PROJECT_ROOT / "data" / "corpus.db"
 
 
 def default_db_path() -> Path:
-    """``$CORPUSBOT_DB`` or ``data/corpus.db``."""
+    """``$CORPUSBOT_DB`` (relative to the working directory) or :data:`DEFAULT_DB`."""
     return Path(os.environ.get("CORPUSBOT_DB") or DEFAULT_DB)
+
+
+def is_default_db(path: Path) -> bool:
+    """Whether ``path`` is :data:`DEFAULT_DB`, the one database built from the seeds."""
+    return path.resolve() == DEFAULT_DB.resolve()
 
 
 def seeds_dir() -> Path:
@@ -68,16 +75,25 @@ class Corpus:
         return self.store.path
 
     @classmethod
-    def open(cls, path: str | Path | None = None, *, create: bool = True) -> Corpus:
-        """Open the store at ``path`` (default: $CORPUSBOT_DB or data/corpus.db).
+    def open(cls, path: str | Path | None = None, *, create: bool | None = None) -> Corpus:
+        """Open the store at ``path`` (default: $CORPUSBOT_DB or :data:`DEFAULT_DB`).
 
-        A missing database is built from ``seeds/`` when ``create`` (into a temporary
-        file first, so an interrupted build leaves nothing half-made); a corrupt or
+        A missing database is built from ``seeds/`` (into a temporary file first, so an
+        interrupted build leaves nothing half-made) when ``create`` is true, or, when it
+        is None, only at :data:`DEFAULT_DB`: elsewhere a missing file is more likely a
+        mistyped path than a wish for the seed corpus. Otherwise a missing, corrupt or
         foreign file raises :class:`StoreError` with a one-line message.
         """
         path = Path(path) if path is not None else default_db_path()
+        if create is None:
+            create = is_default_db(path)
+        if not path.exists() and not create:
+            raise StoreError(
+                f"no database at {path}: create one with `corpusbot --db {path} ingest "
+                f"FOLDER` (only {DEFAULT_DB} is built from the seed articles on first use)"
+            )
         try:
-            if not path.exists() and create:
+            if not path.exists():
                 build(path, [seeds_dir()])
             return cls(Store.open(path))
         except (sqlite3.Error, OSError) as err:

@@ -126,7 +126,7 @@ def running_bot(work: Path, db: Path, token: str, heartbeat: float) -> Iterator[
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     work = tmp_path_factory.mktemp("e2e")
     db = work / "corpus.db"
-    Corpus.open(db).close()
+    Corpus.open(db, create=True).close()
     with running_bot(work, db, TOKEN, HEARTBEAT) as state:
         yield state
 

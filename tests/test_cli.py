@@ -83,8 +83,9 @@ def test_source_articles_and_stats(corpus_path):
     assert json.loads(out.stdout)["articles"] == 5
 
 
-def test_missing_database_is_built_from_seeds(tmp_path):
+def test_a_new_database_is_built_from_the_seeds_when_asked(tmp_path):
     db = tmp_path / "fresh" / "corpus.db"
+    assert run("ingest", "--quiet", str(ROOT / "seeds"), db=db).returncode == 0
     out = run("ask", ACCEPTANCE, db=db)
     assert out.returncode == 0, out.stderr
     assert db.exists() and "China Tourism Year" in out.stdout

@@ -265,7 +265,7 @@ def one_error_line(done: subprocess.CompletedProcess) -> str:
 @pytest.mark.parametrize(
     ("content", "says"),
     [
-        (None, "no corpus to build it from"),
+        (None, "no database at"),
         (b"", "not a corpusbot database"),
         (b"hello, I am a text file\n" * 200, "file is not a database"),
         (b"SQLite format 3\x00" + b"\xff" * 4000, "file is not a database"),
