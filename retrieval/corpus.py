@@ -113,10 +113,11 @@ class Corpus:
     @_store_errors
     def context(self, sentence_id: int, *, before: int = 1, after: int = 1) -> list[Sentence]:
         """The sentence with its neighbours in the same article, in order."""
-        found = self.store.sentences([sentence_id])
-        if not found:
-            return []
-        return self.store.neighbours(found[0], max(0, before), max(0, after))
+        with self.store.read():
+            found = self.store.sentences([sentence_id])
+            if not found:
+                return []
+            return self.store.neighbours(found[0], max(0, before), max(0, after))
 
     @_store_errors
     def article(self, article_id: int) -> Article | None:
@@ -133,12 +134,14 @@ class Corpus:
     @_store_errors
     def find_source(self, name: str) -> SourceMatch:
         """Find an article by id, file name, or words of its title/outlet/date/topic."""
-        return sources.find(self.store, name)
+        with self.store.read():  # names, fields and topic from one snapshot
+            return sources.find(self.store, name)
 
     @_store_errors
     def suggest(self, text: str, *, limit: int = 25) -> list[Article]:
         """Articles best matching ``text`` as typed so far (autocomplete); first ones if empty."""
-        return sources.suggest(self.store, text, limit=limit)
+        with self.store.read():
+            return sources.suggest(self.store, text, limit=limit)
 
     @_store_errors
     def articles(self) -> list[Article]:
@@ -146,8 +149,9 @@ class Corpus:
 
     @_store_errors
     def stats(self) -> CorpusStats:
-        articles, sentences, terms = self.store.counts()
-        totals = self.store.totals()
+        with self.store.read():  # the counts and totals of one corpus, not of two
+            articles, sentences, terms = self.store.counts()
+            totals = self.store.totals()
         return CorpusStats(
             articles=articles,
             sentences=sentences,

@@ -279,3 +279,32 @@ def test_rank_reads_totals_and_postings_from_one_snapshot(corpus_path, tmp_path,
         assert during.idf == expected.idf
         # The next question sees the new articles.
         assert rank(corpus.store, terms, 10).idf != expected.idf
+
+
+def test_stats_and_names_read_one_snapshot(corpus_path, tmp_path, monkeypatch):
+    """The same class of bug outside rank(): stats() read the totals and the article count
+    in separate statements, so an ingest committed in between mixed two corpora."""
+    folder = _files(tmp_path / "more", {"snow.txt": SNOW, "lake.txt": LAKE})
+    with (
+        Corpus.open(corpus_path, create=False) as corpus,
+        Corpus.open(corpus_path, create=False) as writer,
+    ):
+        before = corpus.stats()
+        original = corpus.store.totals
+        ingested = []
+
+        def totals_then_an_ingest_commits():
+            totals = original()
+            if not ingested:
+                ingested.append(writer.ingest([folder], workers=0))
+            return totals
+
+        monkeypatch.setattr(corpus.store, "totals", totals_then_an_ingest_commits)
+        during = corpus.stats()
+        monkeypatch.undo()
+        assert (during.articles, during.sentences, during.terms) == (
+            before.articles,
+            before.sentences,
+            before.terms,
+        )
+        assert corpus.stats().articles == before.articles + 2
