@@ -71,7 +71,7 @@ def test_ask_json_lines_from_stdin(corpus_path):
 
 
 def test_source_articles_and_stats(corpus_path):
-    out = run("source", "Hunan, April 2018", db=corpus_path)
+    out = run("source", "Yangtze River Delta, April 2018", db=corpus_path)
     assert out.returncode == 0
     assert out.stdout.startswith("2018 Hunan-Yangtze River Delta")
     assert "Main activities include introducing Hunan" in out.stdout
