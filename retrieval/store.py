@@ -287,8 +287,7 @@ class Store:
         conn = getattr(local, "reader", None)
         if conn is None:
             conn = local.reader = self._open_reader()
-            with self.lock:
-                self._readers.append(conn)
+            self._readers.append(conn)  # not under self.lock: a waiting writer holds it
         conn.execute("BEGIN")
         local.conn = conn
         try:
