@@ -305,6 +305,8 @@ def _claim_unmigrated(
     Returns (path, article id) to record; ``known`` gains the claimed rows."""
     claims: list[tuple[str, int]] = []
     taken: set[int] = set()
+    if not store.has_unclaimed():  # one indexed probe instead of a query per file
+        return claims
     for s in sources.values():
         for key, (article_id, digest) in store.unclaimed_digests(s.key).items():
             ident = s.identity(key)

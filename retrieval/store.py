@@ -414,6 +414,14 @@ class Store:
             ).fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
 
+    def has_unclaimed(self) -> bool:
+        """Whether any row migrated from schema v1 still waits for its ``path``."""
+        with self._reading() as conn:
+            return (
+                conn.execute("SELECT 1 FROM articles WHERE path IS NULL LIMIT 1").fetchone()
+                is not None
+            )
+
     def unclaimed_digests(self, file: str) -> dict[str, tuple[int, str]]:
         """Like :meth:`file_digests`, for rows migrated from schema v1 that no ingest has
         claimed yet (no ``path``), by their old ``file`` key."""
