@@ -67,7 +67,7 @@ def test_the_default_database_is_in_the_project_wherever_corpusbot_runs(tmp_path
     if out.returncode == 0:
         assert json.loads(out.stdout)["db"] == str(default)
     else:
-        assert str(default) in out.stderr
+        assert f"no database at {default}," in out.stderr
     assert list(tmp_path.iterdir()) == []
 
 
@@ -113,3 +113,15 @@ def test_eval_names_the_bad_line_of_a_gold_file(seed_db, tmp_path, record, says)
     assert out.returncode == 1 and out.stdout == ""
     (line,) = out.stderr.splitlines()
     assert "line 2" in line and says in line, line
+
+
+def test_the_example_env_file_means_the_default_database(tmp_path):
+    # .env.example copied as .env must not pin a path relative to the working folder.
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    out = run("stats", "--json", cwd=tmp_path, env={"CORPUSBOT_SEEDS": str(tmp_path / "none")})
+    default = ROOT / "data" / "corpus.db"
+    if out.returncode == 0:
+        assert json.loads(out.stdout)["db"] == str(default)
+    else:
+        assert f"no database at {default}," in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]
