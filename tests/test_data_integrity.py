@@ -308,3 +308,24 @@ def test_stats_and_names_read_one_snapshot(corpus_path, tmp_path, monkeypatch):
             before.terms,
         )
         assert corpus.stats().articles == before.articles + 2
+
+
+def test_a_read_only_schema_v1_database_is_read_as_it_is(seed_db, tmp_path):
+    from .test_hardening_cli import run_as
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "corpus.db"
+    shutil.copy(seed_db, db)
+    _as_schema_v1(db)
+    before = db.read_bytes()
+    db.chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        done = run_as(["ask", "Which tourism year was launched in Kazakhstan?"], db)
+        source = run_as(["source", "002_4aa99eda7d0eb28f.txt"], db)
+    finally:
+        folder.chmod(0o755)
+    assert done.returncode == 0 and "China Tourism Year" in done.stdout, done.stderr
+    assert source.returncode == 0 and "Alwihda Info" in source.stdout, source.stderr
+    assert db.read_bytes() == before  # not migrated, not touched
