@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from retrieval import answer as A
 from retrieval import evaluate as ev
 from retrieval.corpus import Corpus
+from retrieval.embed import embed
 
 NAMES = (
     "share",
@@ -38,6 +39,9 @@ NAMES = (
 )
 
 
+EVIDENCE: list[float] = []  # each answerable question's best evidence (for abstention)
+
+
 def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Per answerable question: the feature matrix of its pool (deduplicated, in the
     order rerank() gives) and which rows answer it."""
@@ -45,6 +49,7 @@ def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[tuple[np.nda
     for q in questions:
         terms = A.query_terms(q.question)
         pool = A.rerank(corpus.store, q.question, terms, A.CANDIDATES, corpus.reranker)
+        EVIDENCE.append(max((x.evidence for x in pool.scored), default=0.0))
         seen, rows, hits = set(), [], []
         for x in pool.scored:
             norm = " ".join(x.sentence.text.split()).casefold()
@@ -103,6 +108,8 @@ def main() -> None:
         Corpus.create(Path(tmp) / "squad.db", reranker=args.reranker) as corpus,
     ):
         corpus.ingest([squad.write_jsonl(tmp)])
+        if args.reranker == "minilm":  # its candidates' vectors come from the store
+            embed(corpus.store)
         by_article = {
                 a.id: pools(corpus, [q for q in squad.questions if q.answerable and
                                      q.article.endswith("#" + a.id)])
@@ -119,6 +126,10 @@ def main() -> None:
     n = len(held)
     pooled = np.array([score([p], w) for p, w in held]).sum(axis=0) / n
     print(f"held out, pooled ({n} q): hit@1 {pooled[0]:.3f} hit@3 {pooled[1]:.3f}")
+    low = np.percentile(EVIDENCE, [0, 1, 2])
+    print(
+        f"answerable questions' best evidence: min {low[0]:.3f}, 1% {low[1]:.3f}, 2% {low[2]:.3f}"
+    )
     everything = [p for d in by_article.values() for p in d]
     w = fit(everything, use)
     weights = " ".join(f"{n}={v:.2f}" for n, v in zip(NAMES, w, strict=True) if v)

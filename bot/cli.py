@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import sys
@@ -20,7 +21,7 @@ from typing import TextIO
 
 from retrieval.corpus import Corpus, default_db_path
 from retrieval.embed import EmbedProgress
-from retrieval.errors import CorpusError
+from retrieval.errors import CorpusError, StoreError
 from retrieval.evaluate import SquadSet
 from retrieval.ingest import IngestProgress
 from retrieval.models import Answer, Article, CorpusStats, SourceMatch
@@ -362,9 +363,6 @@ def harness(corpus: Corpus, stdin: TextIO, stdout: TextIO) -> int:
 
 
 def _token_configured() -> bool:
-    from bot.config import load_env_file
-
-    load_env_file()  # the same .env the bot reads
     return bool(os.environ.get("DISCORD_TOKEN", "").strip())
 
 
@@ -387,11 +385,33 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace) -> Corpus:
+    """The corpus the command works on: ``--db``, else $CORPUSBOT_DB, else the default.
+    Only the default is built from the seeds when missing; ``ingest`` starts a missing
+    database empty (see :func:`_ingest_new`)."""
+    return Corpus.open(Path(args.db or default_db_path()), reranker=getattr(args, "reranker", None))
+
+
+def _ingest_new(args: argparse.Namespace) -> int:
+    """``ingest`` into a database that does not exist yet: your own corpus starts empty,
+    not from the seeds, and an ingest that adds nothing leaves no database behind."""
     path = Path(args.db or default_db_path())
-    reranker = getattr(args, "reranker", None)
-    if args.func is cmd_ingest and not path.exists():
-        return Corpus.create(path)  # your own corpus starts empty, not from the seeds
-    return Corpus.open(path, reranker=reranker)
+    made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+    corpus = Corpus.create(path)
+    status = None
+    try:
+        with corpus:
+            status = cmd_ingest(corpus, args)
+            kept = corpus.stats().articles > 0
+    finally:
+        if status is None or not kept:
+            for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                leftover.unlink(missing_ok=True)
+            for folder in made:  # innermost first; only the folders made here, if empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+    if not kept:
+        raise StoreError(f"nothing was ingested, so no database was created at {path}")
+    return status
 
 
 # -- entry point -------------------------------------------------------------------------
@@ -402,28 +422,32 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Answer questions with exact, cited sentences from a news corpus.",
     )
-    parser.add_argument(
-        "--db", type=Path, help="SQLite store (default: $CORPUSBOT_DB or data/corpus.db)"
-    )
+    db_help = "SQLite store (default: $CORPUSBOT_DB, else data/corpus.db in the project folder)"
+    parser.add_argument("--db", type=Path, help=db_help)
+    # --db after the command too (`corpusbot ask --db x.db …`): SUPPRESS keeps a --db
+    # given before the command when none follows it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_parser = functools.partial(sub.add_parser, parents=[common])
 
-    p = sub.add_parser("ask", help="answer a question ('-' reads one question per line)")
+    p = add_parser("ask", help="answer a question ('-' reads one question per line)")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with '-')")
     p.add_argument("-k", type=int, default=3, help="how many sentences (default 3)")
     _reranker_option(p)
     p.set_defaults(func=cmd_ask)
 
-    p = sub.add_parser("source", help="print a whole article, named by id, file, title, topic…")
+    p = add_parser("source", help="print a whole article, named by id, file, title, topic…")
     p.add_argument("article")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_source)
 
-    p = sub.add_parser("articles", help="list the corpus")
+    p = add_parser("articles", help="list the corpus")
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_articles)
 
-    p = sub.add_parser("ingest", help="add or update articles from files or folders")
+    p = add_parser("ingest", help="add or update articles from files or folders")
     p.add_argument("paths", nargs="+")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
     p.add_argument(
@@ -431,20 +455,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_ingest)
 
-    p = sub.add_parser("embed", help="store MiniLM vectors of the sentences without one")
+    p = add_parser("embed", help="store MiniLM vectors of the sentences without one")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
     p.set_defaults(func=cmd_embed)
 
-    p = sub.add_parser("remove", help="delete one article (by id, file or exact title)")
+    p = add_parser("remove", help="delete one article (by id, file or exact title)")
     p.add_argument("article")
     p.add_argument("--quiet", action="store_true", help="print only problems")
     p.set_defaults(func=cmd_remove)
 
-    p = sub.add_parser("stats", help="counts of articles, sentences and terms")
+    p = add_parser("stats", help="counts of articles, sentences and terms")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_stats)
 
-    p = sub.add_parser("eval", help="score answers against a gold file (hit@k, MRR, abstention)")
+    p = add_parser("eval", help="score answers against a gold file (hit@k, MRR, abstention)")
     p.add_argument(
         "gold", type=Path, help='dev-format JSON Lines or SQuAD JSON (README "Answer quality")'
     )
@@ -454,11 +478,11 @@ def build_parser() -> argparse.ArgumentParser:
     _reranker_option(p)
     p.set_defaults(func=None, run=cmd_eval)
 
-    p = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the harness")
+    p = add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the harness")
     _reranker_option(p)
     p.set_defaults(func=None, run=cmd_run)
 
-    p = sub.add_parser("serve", help="start the Discord bot")
+    p = add_parser("serve", help="start the Discord bot")
     p.add_argument("--sync", action="store_true", help="sync slash commands before serving")
     _reranker_option(p)
     p.set_defaults(func=None, run=cmd_serve)
@@ -475,9 +499,14 @@ def _reranker_option(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from bot.config import load_env_file
+
+    load_env_file()  # every command reads the same .env as the bot (the environment wins)
     try:
         if args.func is None:
             return args.run(args)
+        if args.func is cmd_ingest and not Path(args.db or default_db_path()).exists():
+            return _ingest_new(args)
         with _open(args) as corpus:
             return args.func(corpus, args)
     except CorpusError as err:

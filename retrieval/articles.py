@@ -196,11 +196,36 @@ def _fallback_title(text: str, body: list[tuple[int, int]], file: str) -> str:
     return first if len(first) <= 120 else first[:119].rsplit(" ", 1)[0] + "…"
 
 
+def metadata_problem(meta: dict) -> str | None:
+    """What is wrong with one ``metadata.json`` entry (naming the field), or None.
+
+    ``title``, ``outlet``, ``byline``, ``url``: non-empty strings (``url`` an http(s)
+    address); ``date``: a string :func:`iso_date` reads; ``exclude``: a list of non-empty
+    strings. Any other field is a mistake (a misspelt field would be silently ignored)."""
+    for name, value in meta.items():
+        if name not in (*OVERRIDABLE, "exclude"):
+            known = ", ".join(f'"{f}"' for f in (*OVERRIDABLE, "exclude"))
+            return f'metadata.json: unknown field "{name}" (use {known})'
+        if name == "exclude":
+            if not isinstance(value, list) or not all(isinstance(x, str) and x for x in value):
+                return 'metadata.json: "exclude" must be a list of non-empty strings'
+        elif not isinstance(value, str) or not value.strip():
+            return f'metadata.json: "{name}" must be a non-empty string'
+        elif name == "date" and iso_date(value) is None:
+            return f'metadata.json: "date" is not a date: {value[:40]!r} (use YYYY-MM-DD)'
+        elif name == "url" and not re.fullmatch(r"https?://\S+", value.strip()):
+            return f'metadata.json: "url" must be an http(s) address: {value[:40]!r}'
+    return None
+
+
 def apply_overrides(article: ParsedArticle, meta: dict) -> ParsedArticle:
-    """Apply a ``metadata.json`` entry: field overrides and ``exclude`` strings."""
-    fields = {k: meta[k] for k in OVERRIDABLE if k in meta}
-    if fields.get("date"):
-        fields["date"] = iso_date(str(fields["date"])) or str(fields["date"])
+    """Apply a ``metadata.json`` entry (checked by :func:`metadata_problem`): field
+    overrides and ``exclude`` strings."""
+    if problem := metadata_problem(meta):
+        raise IngestError(problem)
+    fields = {k: meta[k].strip() for k in OVERRIDABLE if k in meta}
+    if "date" in fields:
+        fields["date"] = iso_date(fields["date"])
     spans = list(article.spans)
     for snippet in meta.get("exclude", []):
         spans = _cut(article.text, spans, snippet)

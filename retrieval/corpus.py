@@ -27,12 +27,19 @@ from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
 from retrieval.store import Store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DB = Path("data/corpus.db")
+# In the project folder, wherever corpusbot runs: a command started from another folder
+# must not make a second, seed-built ./data/corpus.db there.
+DEFAULT_DB = PROJECT_ROOT / "data" / "corpus.db"
 
 
 def default_db_path() -> Path:
-    """``$CORPUSBOT_DB`` or ``data/corpus.db``."""
+    """``$CORPUSBOT_DB`` (relative to the working directory) or :data:`DEFAULT_DB`."""
     return Path(os.environ.get("CORPUSBOT_DB") or DEFAULT_DB)
+
+
+def is_default_db(path: Path) -> bool:
+    """Whether ``path`` is :data:`DEFAULT_DB`, the one database built from the seeds."""
+    return path.resolve() == DEFAULT_DB.resolve()
 
 
 def seeds_dir() -> Path:
@@ -96,20 +103,29 @@ class Corpus:
         cls,
         path: str | Path | None = None,
         *,
-        create: bool = True,
+        create: bool | None = None,
         reranker: str | rerank.Reranker | None = None,
     ) -> Corpus:
-        """Open the store at ``path`` (default: $CORPUSBOT_DB or data/corpus.db).
+        """Open the store at ``path`` (default: $CORPUSBOT_DB or :data:`DEFAULT_DB`).
 
-        A missing database is built from ``seeds/`` when ``create`` (into a temporary
-        file first, so an interrupted build leaves nothing half-made); a corrupt or
+        A missing database is built from ``seeds/`` (into a temporary file first, so an
+        interrupted build leaves nothing half-made) when ``create`` is true, or, when it
+        is None, only at :data:`DEFAULT_DB`: elsewhere a missing file is more likely a
+        mistyped path than a wish for the seed corpus. Otherwise a missing, corrupt or
         foreign file raises :class:`StoreError` with a one-line message.
         """
         path = Path(path) if path is not None else default_db_path()
         if reranker is None or isinstance(reranker, str):
             rerank.resolve(reranker)  # a wrong name fails before any work
+        if create is None:
+            create = is_default_db(path)
+        if not path.exists() and not create:
+            raise StoreError(
+                f"no database at {path}: create one with `corpusbot --db {path} ingest "
+                f"FOLDER` (only {DEFAULT_DB} is built from the seed articles on first use)"
+            )
         try:
-            if not path.exists() and create:
+            if not path.exists():
                 build(path, [seeds_dir()])
             return cls(Store.open(path), reranker=reranker)
         except (sqlite3.Error, OSError) as err:
@@ -123,15 +139,18 @@ class Corpus:
     @_store_errors
     def ask(self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0) -> Answer:
         """Answer a question: the top ``k`` sentences after ``offset`` (``More`` pages on)."""
-        return answering.answer(self.store, question, k=k, offset=offset, reranker=self.reranker)
+        reranker = self.reranker  # loaded (once) before the snapshot opens
+        with self.store.read():  # every read of one question from one snapshot
+            return answering.answer(self.store, question, k=k, offset=offset, reranker=reranker)
 
     @_store_errors
     def context(self, sentence_id: int, *, before: int = 1, after: int = 1) -> list[Sentence]:
         """The sentence with its neighbours in the same article, in order."""
-        found = self.store.sentences([sentence_id])
-        if not found:
-            return []
-        return self.store.neighbours(found[0], max(0, before), max(0, after))
+        with self.store.read():
+            found = self.store.sentences([sentence_id])
+            if not found:
+                return []
+            return self.store.neighbours(found[0], max(0, before), max(0, after))
 
     @_store_errors
     def article(self, article_id: int) -> Article | None:
@@ -148,12 +167,14 @@ class Corpus:
     @_store_errors
     def find_source(self, name: str) -> SourceMatch:
         """Find an article by id, file name, or words of its title/outlet/date/topic."""
-        return sources.find(self.store, name)
+        with self.store.read():  # names, fields and topic from one snapshot
+            return sources.find(self.store, name)
 
     @_store_errors
     def suggest(self, text: str, *, limit: int = 25) -> list[Article]:
         """Articles best matching ``text`` as typed so far (autocomplete); first ones if empty."""
-        return sources.suggest(self.store, text, limit=limit)
+        with self.store.read():
+            return sources.suggest(self.store, text, limit=limit)
 
     @_store_errors
     def articles(self) -> list[Article]:
@@ -161,8 +182,9 @@ class Corpus:
 
     @_store_errors
     def stats(self) -> CorpusStats:
-        articles, sentences, terms = self.store.counts()
-        totals = self.store.totals()
+        with self.store.read():  # the counts and totals of one corpus, not of two
+            articles, sentences, terms = self.store.counts()
+            totals = self.store.totals()
         return CorpusStats(
             articles=articles,
             sentences=sentences,

@@ -99,28 +99,55 @@ def normalise(text: str) -> str:
 
 
 def parse_gold(lines: Iterable[str]) -> list[GoldQuestion]:
-    """Gold questions from JSON Lines (blank lines skipped); ``ValueError`` names the line."""
+    """Gold questions from JSON Lines (blank lines skipped); ``ValueError`` names the line
+    and what is wrong with it (:func:`gold_question`)."""
     out = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-            q = GoldQuestion(
-                id=str(obj.get("id", number)),
-                question=str(obj["question"]),
-                answerable=bool(obj["answerable"]),
-                article=obj.get("article"),
-                gold=tuple(obj.get("gold") or ()),
-                kind=str(obj.get("kind") or "other"),
-                answer_hint=str(obj.get("answer_hint") or ""),
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            out.append(gold_question(json.loads(line), number))
+        except ValueError as err:  # json.JSONDecodeError is a ValueError
             raise ValueError(f"line {number}: not a gold question ({err})") from err
-        if q.answerable and (not q.article or not q.gold):
-            raise ValueError(f"line {number}: an answerable question needs article and gold")
-        out.append(q)
     return out
+
+
+def gold_question(obj: object, number: int) -> GoldQuestion:
+    """One checked gold record: ``question`` a non-empty string, ``answerable`` a JSON
+    boolean (``"false"`` is a string, not false), ``gold`` a list of non-empty strings,
+    ``article`` a string or null, ``id`` a string or number, ``kind`` and ``answer_hint``
+    strings; an answerable question needs ``article`` and ``gold``."""
+    if not isinstance(obj, dict):
+        raise ValueError("not a JSON object")
+    question, answerable = obj.get("question"), obj.get("answerable")
+    article, gold = obj.get("article"), obj.get("gold", [])
+    if not isinstance(question, str) or not question.strip():
+        raise ValueError('"question" must be a non-empty string')
+    if not isinstance(answerable, bool):
+        raise ValueError(f'"answerable" must be true or false, not {json.dumps(answerable)}')
+    if gold is None:
+        gold = []
+    if not isinstance(gold, list) or not all(isinstance(g, str) and g.strip() for g in gold):
+        raise ValueError('"gold" must be a list of non-empty strings')
+    if article is not None and (not isinstance(article, str) or not article.strip()):
+        raise ValueError('"article" must be a file name or null')
+    ident = obj.get("id", number)
+    if isinstance(ident, bool) or not isinstance(ident, str | int):
+        raise ValueError('"id" must be a string or a number')
+    for name in ("kind", "answer_hint"):
+        if obj.get(name) is not None and not isinstance(obj[name], str):
+            raise ValueError(f'"{name}" must be a string')
+    if answerable and (not article or not gold):
+        raise ValueError('an answerable question needs "article" and "gold"')
+    return GoldQuestion(
+        id=str(ident),
+        question=question,
+        answerable=answerable,
+        article=article,
+        gold=tuple(gold),
+        kind=obj.get("kind") or "other",
+        answer_hint=obj.get("answer_hint") or "",
+    )
 
 
 def load_gold(path: str | Path) -> list[GoldQuestion]:

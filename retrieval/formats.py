@@ -140,7 +140,13 @@ def parse_html(key: str, raw: bytes) -> ParsedArticle:
         raise IngestError("empty file")
     try:
         doc = trafilatura.bare_extraction(
-            raw, with_metadata=True, include_comments=False, include_tables=False
+            raw,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            # Only a date the page states (meta tags, time elements, the URL): htmldate's
+            # extensive search would take "Copyright 2024" in a footer for 2024-01-01.
+            date_extraction_params={"original_date": True, "extensive_search": False},
         )
     except Exception as err:  # any parser failure is this file's problem, not ours
         raise IngestError(f"cannot parse HTML ({type(err).__name__})") from err
@@ -209,7 +215,7 @@ def _read_jsonl(
             text=text,
             title=title or _first_line(text),
             outlet=(record.get("outlet") or "").strip() or None,
-            date=iso_date(record["date"]) or record["date"] if record.get("date") else None,
+            date=iso_date(record["date"]) if record.get("date") else None,
             url=(record.get("url") or "").strip() or None,
             spans=body_spans(text, skip=title),
         )
@@ -242,6 +248,9 @@ def _jsonl_record(line: bytes) -> dict:
     for name in ("title", "url", "date", "outlet"):
         if isinstance(record.get(name), int):
             record[name] = str(record[name])
+    date = record.get("date")
+    if isinstance(date, str) and date.strip() and iso_date(date) is None:
+        raise IngestError(f'"date" is not a date: {date[:40]!r} (use YYYY-MM-DD)')
     for name, value in record.items():
         if isinstance(value, str):
             # JSON may escape a lone surrogate ("\ud800"), which SQLite cannot store;

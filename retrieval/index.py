@@ -138,9 +138,10 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
     postings are dense, the top is then found by one comparison against a lower bound of
     the ``need``-th best score). All give the same sentences, scores and order.
     """
-    totals = store.totals()
-    distinct = list(dict.fromkeys(terms))
-    postings = store.postings(distinct)
+    with store.read():  # N and the postings from one snapshot, even during an ingest
+        totals = store.totals()
+        distinct = list(dict.fromkeys(terms))
+        postings = store.postings(distinct)
     idf = {t: idf_of(postings[t].df, totals) for t in distinct if t in postings}
     if not postings or totals.sentences == 0:
         return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf, sentences=totals.sentences)

@@ -29,10 +29,12 @@ import numpy as np
 
 from retrieval import formats
 from retrieval import text as textmod
-from retrieval.articles import METADATA_FILE, ParsedArticle
+from retrieval.articles import METADATA_FILE, ParsedArticle, metadata_problem
 from retrieval.articles import load_metadata as read_metadata
 from retrieval.errors import IngestError
+from retrieval.formats import FileArticles
 from retrieval.index import (
+    LEN_MAX,
     Chunk,
     PostingsBuilder,
     Vocabulary,
@@ -85,12 +87,27 @@ class IngestProgress:
 @dataclass(frozen=True)
 class SourceFile:
     path: Path
-    key: str  # the article's ``file``: path relative to the folder given
+    key: str  # the article's ``file``, its name for people: path relative to the folder given
     meta: dict
+    ident: str  # the article's identity (``path`` in the store): the resolved absolute path
+
+    def identity(self, key: str) -> str:
+        """The identity of the article ``key`` (``key`` or ``key#id``) of this file."""
+        return self.ident + key[len(self.key) :]
+
+    def display(self, identity: str) -> str:
+        """The inverse of :meth:`identity`."""
+        return self.key + identity[len(self.ident) :]
 
 
 def discover(paths: Iterable[str | Path]) -> Iterator[SourceFile | tuple[str, str]]:
-    """Files to ingest under ``paths`` (folders recursively), or (path, reason) problems."""
+    """Files to ingest under ``paths`` (folders recursively), or (path, reason) problems.
+
+    An article is identified by its file's resolved absolute path (symbolic links and
+    ``..`` resolved), plus ``#id`` for a JSONL line: ``c1/index.txt`` and ``c2/index.txt``
+    are two articles, and ``dir/sub/x.txt`` named directly or through ``dir/`` is one.
+    Its ``file``, the name people see, is the path relative to the folder given (the
+    file name for a file given directly)."""
     folders: dict[Path, dict[str, dict]] = {}
 
     def source(file: Path, key: str) -> SourceFile | tuple[str, str]:
@@ -99,7 +116,10 @@ def discover(paths: Iterable[str | Path]) -> Iterator[SourceFile | tuple[str, st
                 folders[file.parent] = read_metadata(file.parent)
         except IngestError as err:
             return str(file), str(err)
-        return SourceFile(file, key, folders[file.parent].get(file.name, {}))
+        meta = folders[file.parent].get(file.name, {})
+        if problem := metadata_problem(meta):
+            return str(file), problem
+        return SourceFile(file, key, meta, _identity(file))
 
     for raw in paths:
         path = Path(raw)
@@ -114,6 +134,10 @@ def discover(paths: Iterable[str | Path]) -> Iterator[SourceFile | tuple[str, st
             yield source(path, path.name)
         else:
             yield str(path), "no such file or folder"
+
+
+def _identity(file: Path) -> str:
+    return file.resolve().as_posix()
 
 
 # -- the workers' part: parse, segment, tokenize, count ----------------------------------
@@ -131,7 +155,7 @@ class Prepared:
     """One file (or part of one) ready to write: its changed articles, their sentences
     counted into postings, and what was unchanged or broken."""
 
-    key: str
+    source: SourceFile
     last_part: bool
     articles: list[PreparedArticle]
     chunk: Chunk  # postings of all the articles' sentences, in order
@@ -150,7 +174,7 @@ def prepare(task: Task, vocabulary: Vocabulary) -> Prepared:
     articles = []
     sentences: list[str] = []
     for content, article in read.changed:
-        spans = list(segment(article.text, article.spans))
+        spans = _indexable(list(segment(article.text, article.spans)), article, source, read)
         if not spans:
             read.problems.append((str(source.path), f"{article.file}: no sentences found"))
             read.keys.discard(article.file)
@@ -159,7 +183,7 @@ def prepare(task: Task, vocabulary: Vocabulary) -> Prepared:
         sentences += [text[s:e] for s, e in spans]
         articles.append(PreparedArticle(content, article, spans))
     return Prepared(
-        key=source.key,
+        source=source,
         last_part=last_part,
         articles=articles,
         chunk=vocabulary.count(sentences),
@@ -167,6 +191,28 @@ def prepare(task: Task, vocabulary: Vocabulary) -> Prepared:
         problems=read.problems,
         keys=read.keys,
     )
+
+
+def _indexable(
+    spans: list[tuple[int, int]], article: ParsedArticle, source: SourceFile, read: FileArticles
+) -> list[tuple[int, int]]:
+    """``spans`` less any sentence with more terms than a posting can count (LEN_MAX):
+    each is reported, and the rest of the article goes in."""
+    out = []
+    for number, (start, end) in enumerate(spans, start=1):
+        # A term is at least one character: only a sentence this long can be too long.
+        n = len(textmod.tokenize(article.text[start:end])) if end - start > LEN_MAX else 0
+        if n > LEN_MAX:
+            read.problems.append(
+                (
+                    str(source.path),
+                    f"{article.file}: sentence {number} left out ({n:,} terms; "
+                    f"at most {LEN_MAX:,} can be indexed)",
+                )
+            )
+            continue
+        out.append((start, end))
+    return out
 
 
 # A pool worker's vocabulary, kept from task to task for the whole ingest.
@@ -223,11 +269,12 @@ def ingest(
         if isinstance(item, tuple):
             report.failed.append(item)
         else:
-            sources.setdefault(item.key, item)  # the same file named twice goes in once
-    known = {key: store.file_digests(key) for key in sources}
+            sources.setdefault(item.ident, item)  # the same file named twice goes in once
+    known = {ident: store.file_digests(ident) for ident in sources}
+    claims = _claim_unmigrated(store, sources, known)
     tasks: list[Task] = []
     for s in sources.values():
-        digests = {k: d for k, (_, d) in known[s.key].items()}
+        digests = {s.display(k): d for k, (_, d) in known[s.ident].items()}
         parts = _parts(s)
         tasks += [(s, digests, p, i == len(parts) - 1) for i, p in enumerate(parts)]
     if workers is None:
@@ -238,7 +285,7 @@ def ingest(
         vocabulary = Vocabulary()
         prepared = (prepare(task, vocabulary) for task in tasks)
         with _gc_paused():
-            _write(store, prepared, len(sources), known, report, progress)
+            _write(store, prepared, len(sources), known, claims, report, progress)
         return report
     # fork is quick and needs no importable __main__, but forking a threaded process (the
     # bot) can copy a lock held by another thread: there, spawn fresh interpreters.
@@ -246,8 +293,28 @@ def ingest(
     with multiprocessing.get_context(method).Pool(workers, _start_worker) as pool:
         results = pool.imap(_prepare_in_worker, tasks, chunksize=1)
         with _gc_paused():
-            _write(store, results, len(sources), known, report, progress)
+            _write(store, results, len(sources), known, claims, report, progress)
     return report
+
+
+def _claim_unmigrated(
+    store: Store, sources: dict[str, SourceFile], known: dict[str, dict[str, tuple[int, str]]]
+) -> list[tuple[str, int]]:
+    """Rows migrated from schema v1 have no path yet: the first file of this ingest
+    whose name (its ``file``) is theirs claims them, as v1 would have matched them.
+    Returns (path, article id) to record; ``known`` gains the claimed rows."""
+    claims: list[tuple[str, int]] = []
+    taken: set[int] = set()
+    if not store.has_unclaimed():  # one indexed probe instead of a query per file
+        return claims
+    for s in sources.values():
+        for key, (article_id, digest) in store.unclaimed_digests(s.key).items():
+            ident = s.identity(key)
+            if article_id not in taken and ident not in known[s.ident]:
+                known[s.ident][ident] = (article_id, digest)
+                claims.append((ident, article_id))
+                taken.add(article_id)
+    return claims
 
 
 @contextlib.contextmanager
@@ -305,6 +372,7 @@ def _write(
     results: Iterable[Prepared],
     files_total: int,
     known: dict[str, dict[str, tuple[int, str]]],
+    claims: list[tuple[str, int]],
     report: IngestReport,
     progress: Callable[[IngestProgress], None] | None,
 ) -> None:
@@ -317,33 +385,38 @@ def _write(
     conn = store.conn
     builder = PostingsBuilder()
     removals = _Removals()
-    seen: dict[str, set[str]] = {}  # file key -> article keys it still holds
+    seen: dict[str, set[str]] = {}  # file identity -> article identities it still holds
+    files: dict[str, SourceFile] = {}
     troubled: set[str] = set()  # files with a problem: their missing lines are kept
     batch_keys: set[str] = set()
     files_done = articles_done = 0
     with store.write():
+        conn.executemany("UPDATE articles SET path = ? WHERE id = ? AND path IS NULL", claims)
         totals = store.totals()
         next_id = totals.max_sentence_id + 1
         for prepared in itertools.chain([first], results):
+            source = prepared.source
             report.unchanged += prepared.unchanged
             report.failed += prepared.problems
             if prepared.problems:
-                troubled.add(prepared.key)
-            seen.setdefault(prepared.key, set()).update(prepared.keys)
+                troubled.add(source.ident)
+            seen.setdefault(source.ident, set()).update(map(source.identity, prepared.keys))
+            files[source.ident] = source
             chunk, first_id, at = prepared.chunk, next_id, 0
             skipped = []
             for item in prepared.articles:
                 key, n = item.article.file, len(item.spans)
-                if key in batch_keys:  # the same id in two parts of one JSONL file
+                ident = source.identity(key)
+                if ident in batch_keys:  # the same id in two parts of one JSONL file
                     report.failed.append((key, "duplicate article id in this ingest"))
                     skipped.append((at, at + n))
                     at += n
                     continue
-                batch_keys.add(key)
-                old = known[prepared.key].get(key)
+                batch_keys.add(ident)
+                old = known[source.ident].get(ident)
                 if old is not None:
                     removals.delete(store, old[0])
-                _insert(conn, item, next_id, chunk.lengths[at : at + n].tolist())
+                _insert(conn, ident, item, next_id, chunk.lengths[at : at + n].tolist())
                 (report.replaced if old else report.added).append(key)
                 next_id += n
                 at += n
@@ -354,13 +427,13 @@ def _write(
             files_done += prepared.last_part
             if progress:
                 progress(IngestProgress(files_done, files_total, articles_done, builder.sentences))
-        for file_key, keys in seen.items():
-            if file_key in troubled:
+        for file_ident, keys in seen.items():
+            if file_ident in troubled:
                 continue
-            for key, (article_id, _) in known[file_key].items():
-                if key not in keys and key != file_key:
+            for ident, (article_id, _) in known[file_ident].items():
+                if ident not in keys and ident != file_ident:
                     removals.delete(store, article_id)
-                    report.removed.append(key)
+                    report.removed.append(files[file_ident].display(ident))
         removals.apply(store)
         builder.flush(store)
         report.sentences = builder.sentences
@@ -373,15 +446,16 @@ def _write(
 
 
 def _insert(
-    conn: sqlite3.Connection, item: PreparedArticle, first_id: int, lengths: list[int]
+    conn: sqlite3.Connection, ident: str, item: PreparedArticle, first_id: int, lengths: list[int]
 ) -> None:
     """Insert one article and its sentences (ids from ``first_id``). Plain SQL:
     sqlite-utils' per-call table introspection would dominate at this volume."""
     a = item.article
     article_id = conn.execute(
-        "INSERT INTO articles (file, digest, title, outlet, byline, date, url, n_sentences, "
-        "dates, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO articles (path, file, digest, title, outlet, byline, date, url, "
+        "n_sentences, dates, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
+            ident,
             a.file,
             item.digest,
             a.title,

@@ -4,6 +4,9 @@ Tables (created with sqlite-utils):
 
 - ``meta``: key/value: app marker, schema version, corpus totals for BM25.
 - ``articles``: one row per article, the complete text as ingested (for ``/source``).
+  ``path`` is the article's identity (see :func:`retrieval.ingest.discover`): the
+  resolved absolute path of its file (``#id`` added for a JSONL line), unique; ``file``
+  is the name shown to people. Ids come from AUTOINCREMENT, so they are never reused.
 - ``articles_fts``: FTS5 over title, outlet, byline, dates and file name, for naming articles.
 - ``sentences``: searchable sentences with offsets into their article and token counts.
 - ``terms``: per term its document frequency and postings as three little-endian
@@ -17,9 +20,11 @@ Tables (created with sqlite-utils):
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sqlite3
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +35,30 @@ from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
 
 APP = "corpusbot"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# v1 → v2: articles gained ``path`` (identity) and AUTOINCREMENT ids; ``file`` is no
+# longer unique. Migrated on opening (:meth:`Store._migrate`).
+
+_ARTICLES_TABLE = """CREATE TABLE {name} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT,
+    file TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    title TEXT NOT NULL,
+    outlet TEXT,
+    byline TEXT,
+    date TEXT,
+    url TEXT,
+    n_sentences INTEGER,
+    dates TEXT,
+    text TEXT NOT NULL
+)"""
+_ARTICLES_INDEXES = (
+    # NULL only in rows migrated from v1 until an ingest names their file; SQLite lets
+    # several rows share NULL in a unique index.
+    "CREATE UNIQUE INDEX idx_articles_path ON articles (path)",
+    "CREATE INDEX idx_articles_file ON articles (file)",
+)
 
 ID_DTYPE = np.dtype("<i4")
 TF_DTYPE = np.dtype("<u2")
@@ -39,7 +67,7 @@ LEN_DTYPE = np.dtype("<u2")
 _ARTICLE_COLUMNS = "id, file, title, outlet, byline, date, url, n_sentences"
 _SENTENCE_COLUMNS = "id, article_id, position, text, start, end"
 VECTOR_DTYPE = np.dtype("<f4")
-# Added after schema version 1 shipped, so opening an older file adds it (see _migrate).
+# Added after schema version 1 shipped, so opening an older file adds it (see _add_vectors).
 # ON DELETE CASCADE: however a sentence goes (removal, re-ingest), its vector goes too.
 _VECTORS_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS vectors ("
@@ -80,11 +108,20 @@ def _row_to_sentence(row: tuple) -> Sentence:
 class Store:
     """A corpusbot SQLite file. Reads are safe from several threads (one lock)."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection):
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        open_reader: Callable[[], sqlite3.Connection] | None = None,
+    ):
         self.path = path
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self.lock = threading.RLock()
+        self._open_reader = open_reader or (lambda: _connect(path))
+        self._local = threading.local()  # this thread's reader connection and snapshot
+        self._readers: list[sqlite3.Connection] = []
+        self._writer: int | None = None  # the thread inside write()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -105,6 +142,7 @@ class Store:
         path = Path(path)
         if not path.is_file():
             raise StoreError(f"no database at {path}")
+        reader = None
         try:
             conn = _connect(path)
             try:
@@ -115,11 +153,12 @@ class Store:
                     raise
                 conn.close()
                 conn = _connect_read_only(path)
+                reader = functools.partial(_connect_read_only, path)
         except sqlite3.Error as err:
             raise StoreError(f"cannot open {path}: {err}") from err
-        store = cls(path, conn)
+        store = cls(path, conn, reader)
         store._check()
-        store._migrate()
+        store._add_vectors()
         return store
 
     @property
@@ -139,7 +178,11 @@ class Store:
         if rows.get("app") != APP:
             self.conn.close()
             raise StoreError(f"{self.path} is not a corpusbot database")
-        if int(rows.get("schema_version", 0)) != SCHEMA_VERSION:
+        version = int(rows.get("schema_version", 0))
+        if version == 1 and not self.read_only:
+            self._migrate()
+            version = SCHEMA_VERSION
+        if version != SCHEMA_VERSION and not (version == 1 and self.read_only):
             self.conn.close()
             raise StoreError(
                 f"{self.path} has schema version {rows.get('schema_version')}, "
@@ -147,6 +190,43 @@ class Store:
             )
 
     def _migrate(self) -> None:
+        """Schema v1 → v2 in one transaction: rebuild ``articles`` with AUTOINCREMENT ids
+        (kept as they were) and a ``path`` column, NULL until an ingest names the file
+        (:func:`retrieval.ingest.ingest` then claims the row by its old ``file`` key).
+        A read-only v1 file is read as it is (its queries are the same)."""
+        conn = self.conn
+        conn.execute("PRAGMA foreign_keys=OFF")  # sentences point at the table rebuilt
+        try:
+            with self.write():
+                (version,) = conn.execute(
+                    "SELECT value FROM meta WHERE key = 'schema_version'"
+                ).fetchone()
+                if int(version) != 1:
+                    return  # another process migrated it first
+                triggers = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                        "AND tbl_name = 'articles'"
+                    )
+                ]
+                columns = "id, file, digest, title, outlet, byline, date, url, n_sentences, "
+                columns += "dates, text"
+                conn.execute(_ARTICLES_TABLE.format(name="articles_v2"))
+                conn.execute(f"INSERT INTO articles_v2 ({columns}) SELECT {columns} FROM articles")
+                conn.execute("DROP TABLE articles")
+                conn.execute("ALTER TABLE articles_v2 RENAME TO articles")
+                for sql in (*_ARTICLES_INDEXES, *triggers):
+                    conn.execute(sql)
+                if conn.execute("PRAGMA foreign_key_check").fetchone() is not None:
+                    raise StoreError(f"{self.path}: sentences without an article, not migrated")
+                conn.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+                )
+        finally:
+            conn.execute("PRAGMA foreign_keys=ON")
+
+    def _add_vectors(self) -> None:
         """Add the tables newer than the file (additive only: nothing stored changes)."""
         if self.read_only or self._has_table("vectors"):
             return
@@ -167,24 +247,10 @@ class Store:
         db = self.db
         with self.write():
             db["meta"].create({"key": str, "value": str}, pk="key")
-            db["articles"].create(
-                {
-                    "id": int,
-                    "file": str,
-                    "digest": str,
-                    "title": str,
-                    "outlet": str,
-                    "byline": str,
-                    "date": str,
-                    "url": str,
-                    "n_sentences": int,
-                    "dates": str,
-                    "text": str,
-                },
-                pk="id",
-                not_null={"file", "digest", "title", "text"},
-            )
-            db["articles"].create_index(["file"], unique=True)
+            # Raw SQL: sqlite-utils cannot declare AUTOINCREMENT.
+            self.conn.execute(_ARTICLES_TABLE.format(name="articles"))
+            for sql in _ARTICLES_INDEXES:
+                self.conn.execute(sql)
             db["sentences"].create(
                 {
                     "id": int,
@@ -239,11 +305,51 @@ class Store:
         """``with store.write():`` one IMMEDIATE transaction; rolled back on any error."""
         return _Transaction(self)
 
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Store]:
+        """``with store.read():`` one read transaction, so every read inside sees the same
+        snapshot (WAL) even while another process commits an ingest. It runs on a
+        connection of this thread's own, so questions in other threads go on in parallel
+        (one shared connection would have to be locked for the whole question). Nests; in
+        a thread that holds :meth:`write`, it is that transaction."""
+        local = self._local
+        if getattr(local, "conn", None) is not None or self._writer == threading.get_ident():
+            yield self
+            return
+        conn = getattr(local, "reader", None)
+        if conn is None:
+            conn = local.reader = self._open_reader()
+            self._readers.append(conn)  # not under self.lock: a waiting writer holds it
+        conn.execute("BEGIN")
+        local.conn = conn
+        try:
+            yield self
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):  # keep the first error
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            if conn.in_transaction:
+                conn.execute("COMMIT")  # nothing was written: this ends the snapshot
+        finally:
+            local.conn = None
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection for one read: this thread's snapshot inside :meth:`read`, else
+        the shared connection under the lock."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            yield conn
+            return
+        with self.lock:
+            yield self.conn
+
     # -- totals --------------------------------------------------------------------------
 
     def totals(self) -> Totals:
-        with self.lock:
-            rows = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        with self._reading() as conn:
+            rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
         return Totals(
             sentences=int(rows.get("sentences", 0)),
             tokens=int(rows.get("tokens", 0)),
@@ -271,8 +377,8 @@ class Store:
         if not terms:
             return {}
         marks = ",".join("?" * len(terms))
-        with self.lock:
-            rows = self.conn.execute(
+        with self._reading() as conn:
+            rows = conn.execute(
                 f"SELECT term, df, ids, tfs, lens FROM terms WHERE term IN ({marks})", terms
             ).fetchall()
         return {
@@ -290,33 +396,34 @@ class Store:
     def article(self, article_id: int) -> Article | None:
         if not _is_rowid(article_id):
             return None
-        with self.lock:
-            row = self.conn.execute(
+        with self._reading() as conn:
+            row = conn.execute(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id = ?", (article_id,)
             ).fetchone()
         return _row_to_article(row) if row else None
 
     def article_by_name(self, name: str) -> Article | None:
-        """The article whose file name (with or without extension) or title is ``name``
-        (ASCII case ignored)."""
-        with self.lock:
-            row = self.conn.execute(
+        """The one article whose file name (with or without extension) or title is
+        ``name`` (ASCII case ignored); None when no article or several are named so
+        (``index.txt`` from two folders): the caller lists them instead of picking one."""
+        with self._reading() as conn:
+            rows = conn.execute(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE file = ? COLLATE NOCASE "
-                "OR title = ? COLLATE NOCASE OR file LIKE ? ESCAPE '\\' ORDER BY id LIMIT 1",
+                "OR title = ? COLLATE NOCASE OR file LIKE ? ESCAPE '\\' ORDER BY id LIMIT 2",
                 (name, name, _escape_like(name) + ".%"),
-            ).fetchone()
-        return _row_to_article(row) if row else None
+            ).fetchall()
+        return _row_to_article(rows[0]) if len(rows) == 1 else None
 
     def articles(self, ids: list[int] | None = None, *, limit: int = -1) -> list[Article]:
         """All articles (by id, at most ``limit``), or those with the given ids in order."""
-        with self.lock:
+        with self._reading() as conn:
             if ids is None:
-                rows = self.conn.execute(
+                rows = conn.execute(
                     f"SELECT {_ARTICLE_COLUMNS} FROM articles ORDER BY id LIMIT ?", (limit,)
                 ).fetchall()
                 return [_row_to_article(r) for r in rows]
             marks = ",".join("?" * len(ids))
-            rows = self.conn.execute(
+            rows = conn.execute(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks})", ids
             ).fetchall()
         by_id = {r[0]: _row_to_article(r) for r in rows}
@@ -325,18 +432,35 @@ class Store:
     def article_text(self, article_id: int) -> str | None:
         if not _is_rowid(article_id):
             return None
-        with self.lock:
-            row = self.conn.execute(
-                "SELECT text FROM articles WHERE id = ?", (article_id,)
-            ).fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT text FROM articles WHERE id = ?", (article_id,)).fetchone()
         return row[0] if row else None
 
-    def file_digests(self, file: str) -> dict[str, tuple[int, str]]:
-        """``{article key: (id, digest)}`` of the articles ingested from ``file``: the file
-        itself, or the ``file#id`` articles of a JSONL file (a range scan of the index)."""
-        with self.lock:
-            rows = self.conn.execute(
-                "SELECT file, id, digest FROM articles WHERE file = ? OR (file > ? AND file < ?)",
+    def file_digests(self, path: str) -> dict[str, tuple[int, str]]:
+        """``{article path: (id, digest)}`` of the articles ingested from the file at
+        ``path``: the file itself, or its ``path#id`` JSONL lines (a range scan)."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT path, id, digest FROM articles WHERE path = ? OR (path > ? AND path < ?)",
+                (path, path + "#", path + "$"),
+            ).fetchall()
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def has_unclaimed(self) -> bool:
+        """Whether any row migrated from schema v1 still waits for its ``path``."""
+        with self._reading() as conn:
+            return (
+                conn.execute("SELECT 1 FROM articles WHERE path IS NULL LIMIT 1").fetchone()
+                is not None
+            )
+
+    def unclaimed_digests(self, file: str) -> dict[str, tuple[int, str]]:
+        """Like :meth:`file_digests`, for rows migrated from schema v1 that no ingest has
+        claimed yet (no ``path``), by their old ``file`` key."""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT file, id, digest FROM articles WHERE path IS NULL "
+                "AND (file = ? OR (file > ? AND file < ?))",
                 (file, file + "#", file + "$"),
             ).fetchall()
         return {r[0]: (r[1], r[2]) for r in rows}
@@ -347,16 +471,16 @@ class Store:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        with self.lock:
-            rows = self.conn.execute(
+        with self._reading() as conn:
+            rows = conn.execute(
                 f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE id IN ({marks})", ids
             ).fetchall()
         by_id = {r[0]: _row_to_sentence(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def neighbours(self, sentence: Sentence, before: int, after: int) -> list[Sentence]:
-        with self.lock:
-            rows = self.conn.execute(
+        with self._reading() as conn:
+            rows = conn.execute(
                 f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE article_id = ? "
                 "AND position BETWEEN ? AND ? ORDER BY position",
                 (sentence.article_id, sentence.position - before, sentence.position + after),
@@ -364,8 +488,8 @@ class Store:
         return [_row_to_sentence(r) for r in rows]
 
     def article_sentences(self, article_id: int) -> list[Sentence]:
-        with self.lock:
-            rows = self.conn.execute(
+        with self._reading() as conn:
+            rows = conn.execute(
                 f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE article_id = ? ORDER BY position",
                 (article_id,),
             ).fetchall()
@@ -380,15 +504,15 @@ class Store:
             "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
             "WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?"
         )
-        with self.lock:
-            rows = self.conn.execute(sql, (match, limit)).fetchall()
+        with self._reading() as conn:
+            rows = conn.execute(sql, (match, limit)).fetchall()
         return [(_row_to_article(r[:8]), -float(r[8])) for r in rows]
 
     def counts(self) -> tuple[int, int, int]:
         """(articles, sentences, terms)."""
         totals = self.totals()
-        with self.lock:
-            (articles,) = self.conn.execute("SELECT count(*) FROM articles").fetchone()
+        with self._reading() as conn:
+            (articles,) = conn.execute("SELECT count(*) FROM articles").fetchone()
         return articles, totals.sentences, totals.terms
 
     def size_bytes(self) -> int:
@@ -455,6 +579,8 @@ class Store:
 
     def close(self) -> None:
         with self.lock:
+            for reader in self._readers:
+                reader.close()
             self.conn.close()
 
 
@@ -464,9 +590,11 @@ class _Transaction:
 
     def __enter__(self) -> Store:
         self.store.lock.acquire()
+        self.store._writer = threading.get_ident()
         try:
             self.store.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as err:
+            self.store._writer = None
             self.store.lock.release()
             if "readonly" in str(err) or "query_only" in str(err):
                 raise StoreError(f"{self.store.path} is read-only: nothing can be saved") from err
@@ -480,6 +608,7 @@ class _Transaction:
             else:
                 self.store.conn.execute("ROLLBACK")
         finally:
+            self.store._writer = None
             self.store.lock.release()
 
 

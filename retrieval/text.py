@@ -1,7 +1,8 @@
 """Text → terms: the one tokenizer for sentences, questions and article names.
 
 Unicode NFKC + casefold, words and numbers as tokens, English stopwords out
-(NLTK's list as shipped by bm25s), Snowball English stemming (PyStemmer).
+(NLTK's list less the content words news questions need: :mod:`retrieval.stopwords`),
+Snowball English stemming (PyStemmer).
 Numbers and years are kept: ``$125.23 million`` gives ``125.23``, ``1,000`` gives ``1000``.
 """
 
@@ -14,15 +15,14 @@ from collections.abc import Sequence
 from itertools import filterfalse
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS
+
+from retrieval.stopwords import STOPWORDS
 
 # A number with inner separators stays one token; otherwise runs of letters/digits,
 # allowing an inner apostrophe so "Xi's" is one word for the stemmer to reduce.
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
-
-STOPWORDS: frozenset[str] = frozenset(STOPWORDS_EN_PLUS)
 
 # PyStemmer objects are not documented as thread-safe; the bot tokenizes in worker threads.
 _local = threading.local()

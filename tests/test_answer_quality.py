@@ -18,14 +18,15 @@ DEV = DATA / "dev.jsonl"
 SCIFACT = DATA / "scifact-sample"
 
 
+# Questions of our own, not the dev set's: these test the rules, the dev set the outcome.
 @pytest.mark.parametrize(
     "question, dropped, kept, kind",
     [
-        ("On what date was Zhejiang Day held?", {"date"}, {"zhejiang", "day", "held"}, "date"),
-        ("Which tourism year was launched in 2017?", set(), {"tourism", "year", "2017"}, None),
-        ("What is the purpose of the demonstrations?", {"purpose"}, {"demonstr"}, "reason"),
-        ("Roughly how many nations attend?", {"rough", "mani"}, {"nation", "attend"}, "number"),
-        ("According to Hao, what leads?", {"accord"}, {"hao", "lead"}, None),
+        ("On what date did the harbour bridge open?", {"date"}, {"harbour", "bridg"}, "date"),
+        ("Which festival year was declared in 2019?", set(), {"festiv", "year", "2019"}, None),
+        ("What is the purpose of the new tunnel?", {"purpos"}, {"tunnel"}, "reason"),
+        ("Roughly how many ships dock each year?", {"rough", "mani"}, {"ship", "dock"}, "number"),
+        ("According to the mayor, what grows?", {"accord"}, {"mayor", "grow"}, None),
         ("Why did prices rise?", set(), {"price", "rise"}, "reason"),
         ("When did it open?", set(), {"open"}, "date"),
     ],
@@ -50,7 +51,7 @@ def test_a_question_made_only_of_frame_words_still_searches():
         ("More than 100 countries attend.", "number", True),
         ("Three hundred people came.", "number", True),
         ("Many people came.", "number", False),
-        ("The aim is to help firms.", "reason", True),
+        ("The aim is to cut queues at the border.", "reason", True),
         ("It closed because of rain.", "reason", True),
         ("It closed.", "reason", False),
         ("Anything.", None, False),
@@ -63,7 +64,7 @@ def test_answer_types(text, kind, expected):
 def test_bm25_of_one_sentence_matches_the_engine(seed_corpus):
     # Token lists scored outside the index (titles) get the engine's score for them.
     store = seed_corpus.store
-    terms = ans.query_terms("Which Chinese messaging app has users in Kazakhstan?")
+    terms = ans.query_terms("Kazakhstan energy cooperation exhibition")
     from retrieval.index import rank
 
     ranked = rank(store, terms, 5)
@@ -116,7 +117,7 @@ def test_tiny_corpus_answers_a_word_in_half_its_sentences(tmp_path):
 
 
 def test_abstains_below_min_evidence(seed_corpus, monkeypatch):
-    question = "Which Chinese messaging app has picked up users in Kazakhstan?"
+    question = "Which theme did organisers pick for Astana Expo 2017?"
     assert seed_corpus.reranker is not None
     assert seed_corpus.ask(question).answered
     monkeypatch.setattr(ans, "MIN_EVIDENCE", 5.0)
@@ -178,5 +179,8 @@ def test_scifact_smoke_on_a_sample():
     result = beir.run(SCIFACT, "flat")
     assert result.queries == 30
     assert result.documents == 731
-    assert 0.6 <= result.ndcg_10 <= 1.0
-    assert beir.table([result]).count("0.6789") == 1
+    # The figure computed on this sample (measured; it moves only if scoring or the
+    # tokenizer changes), and the table reports the computed figures, not the published.
+    assert result.ndcg_10 == pytest.approx(0.8349, abs=5e-5)
+    row = next(line for line in beir.table([result]).splitlines() if line.startswith("flat"))
+    assert f"{result.ndcg_10:.4f}" in row and f"{result.recall_100:.4f}" in row

@@ -47,7 +47,7 @@ SEED_CITATION = "President Xi’s visit cements China-Kazakhstan ties — Alwihd
 def built_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One store built from seeds/ per test session; tests work on copies of it."""
     path = tmp_path_factory.mktemp("bot-store") / "corpus.db"
-    Corpus.open(path).close()
+    Corpus.open(path, create=True).close()
     return path
 
 

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bot import render
 from bot.config import Config, ConfigError, load_config
 from retrieval.models import Answer, Article, Hit, Sentence, Status
+from tests.conftest import ROOT
 
 ARTICLE = Article(id=7, file="x.txt", title="T" * 400, outlet="O" * 300, date="2017-06-07")
 
@@ -118,7 +119,8 @@ def test_config_reads_and_hides_the_token(tmp_path: Path) -> None:
         token="s3cret", guild_id=42, db_path=Path("x.db"), api_base="http://127.0.0.1:9/api/v10"
     )
     assert "s3cret" not in repr(cfg)
-    assert load_config({"DISCORD_TOKEN": "t"}).db_path == Path("data/corpus.db")
+    # The default is the project's data/corpus.db, not one in the working folder.
+    assert load_config({"DISCORD_TOKEN": "t"}).db_path == ROOT / "data" / "corpus.db"
 
 
 @pytest.mark.parametrize(

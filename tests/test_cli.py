@@ -73,7 +73,7 @@ def test_ask_json_lines_from_stdin(corpus_path):
 
 
 def test_source_articles_and_stats(corpus_path):
-    out = run("source", "Hunan, April 2018", db=corpus_path)
+    out = run("source", "Yangtze River Delta, April 2018", db=corpus_path)
     assert out.returncode == 0
     assert out.stdout.startswith("2018 Hunan-Yangtze River Delta")
     assert "Main activities include introducing Hunan" in out.stdout
@@ -85,8 +85,9 @@ def test_source_articles_and_stats(corpus_path):
     assert json.loads(out.stdout)["articles"] == 5
 
 
-def test_missing_database_is_built_from_seeds(tmp_path):
+def test_a_new_database_is_built_from_the_seeds_when_asked(tmp_path):
     db = tmp_path / "fresh" / "corpus.db"
+    assert run("ingest", "--quiet", str(ROOT / "seeds"), db=db).returncode == 0
     out = run("ask", ACCEPTANCE, db=db)
     assert out.returncode == 0, out.stderr
     assert db.exists() and "China Tourism Year" in out.stdout

@@ -37,7 +37,7 @@ def one_error_line(done) -> str:
 @pytest.mark.parametrize(
     ("content", "says"),
     [
-        (None, "no corpus to build it from"),
+        (None, "no database at"),
         (b"", "not a corpusbot database"),
         (b"just some text\n" * 300, "file is not a database"),
         ("truncated", "database disk image is malformed"),

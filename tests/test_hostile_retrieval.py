@@ -98,7 +98,7 @@ def test_truncated_database_is_a_store_error(seed_db, tmp_path):
         f.truncate(size // 3)
     with pytest.raises(StoreError) as err, Corpus.open(path, create=False) as corpus:
         corpus.ask("Which tourism year was launched in Kazakhstan in 2017?")
-        corpus.find_source("Zhejiang Day")
+        corpus.find_source("Zhejiang at the Astana Expo")
     assert "\n" not in str(err.value)
 
 
@@ -112,7 +112,7 @@ def test_corruption_under_an_open_corpus_is_an_answer_or_a_store_error(seed_db, 
     calls = {
         "ask": lambda c: c.ask("Which tourism year was launched in Kazakhstan in 2017?"),
         "ask other": lambda c: c.ask("WeChat users in Kazakhstan"),
-        "find_source": lambda c: c.find_source("Zhejiang Day"),
+        "find_source": lambda c: c.find_source("Zhejiang at the Astana Expo"),
         "suggest": lambda c: c.suggest("expo"),
         "articles": lambda c: c.articles(),
         "article_text": lambda c: [c.article_text(a) for a in range(1, 6)],

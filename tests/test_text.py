@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -42,3 +45,22 @@ def test_hyphenated_words_split():
 def test_any_text_tokenizes_to_nonempty_non_stopword_terms(text):
     for term in tokenize(text):
         assert term and term not in STOPWORDS and term == term.strip()
+
+
+def test_content_words_news_questions_need_are_not_stopwords():
+    assert tokenize("Who won the election?") == ["won", "elect"]
+    assert tokenize("They voted against further talks on its own") == [
+        "vote",
+        "against",
+        "further",
+        "talk",
+        "own",
+    ]
+    assert tokenize("a tax haven") == ["tax", "haven"]
+
+
+def test_the_stopword_list_is_data_of_this_project():
+    # No third-party package supplies it: importing the tokenizer loads no bm25s.
+    code = "import sys, retrieval.text; print('bm25s' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
