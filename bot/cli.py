@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from retrieval.corpus import Corpus, default_db_path
-from retrieval.embed import EmbedProgress
+from retrieval.embed import EmbedProgress, embed
 from retrieval.errors import CorpusError, StoreError
 from retrieval.evaluate import SquadSet
 from retrieval.ingest import IngestProgress
@@ -328,6 +328,8 @@ def _squad_corpus(squad: SquadSet, db: Path | None, reranker: str | None) -> Ite
             report = corpus.ingest([squad.write_jsonl(tmp)])
             if report.failed:
                 raise CorpusError(f"ingest of the SQuAD articles failed: {report.failed[0]}")
+            if corpus.reranker_name == "minilm":  # its candidates' vectors come from the store
+                embed(corpus.store)
             yield corpus
 
 

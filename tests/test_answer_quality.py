@@ -120,7 +120,7 @@ def test_abstains_below_min_evidence(seed_corpus, monkeypatch):
     question = "Which theme did organisers pick for Astana Expo 2017?"
     assert seed_corpus.reranker is not None
     assert seed_corpus.ask(question).answered
-    monkeypatch.setattr(ans, "MIN_EVIDENCE", 5.0)
+    monkeypatch.setitem(ans.MIN_EVIDENCE, "wordllama", 5.0)
     refused = seed_corpus.ask(question)
     assert refused.status is ans.Status.NOT_FOUND and refused.message and not refused.hits
 
