@@ -163,7 +163,7 @@ def serve(*, sync: bool = False) -> int:
     except CorpusError as exc:
         return _fail(str(exc))
     # Load the re-ranker now, not at the first question (a model takes seconds to load);
-    # one that cannot load is one warning here, and answers keep BM25 order.
+    # one that cannot load is one warning here, and answers use lexical evidence only.
     log.info("re-ranker: %s", corpus.reranker.name if corpus.reranker else "none")
 
     bot = CorpusBot(corpus, guild_id=config.guild_id, sync=sync)

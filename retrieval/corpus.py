@@ -87,7 +87,7 @@ class Corpus:
 
     @property
     def reranker(self) -> rerank.Reranker | None:
-        """The loaded re-ranker (loaded on first use), or None for BM25 order only."""
+        """The loaded re-ranker (loaded on first use), or None for lexical evidence only."""
         with self._reranker_lock:
             if not self._reranker_loaded:
                 self._reranker = rerank.load(self.reranker_name, store=self.store)

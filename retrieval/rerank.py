@@ -16,7 +16,7 @@ A re-ranker is a pure function of (question, candidate sentences, their windows)
 Models load once per process, on first use, under a lock (the bot asks from worker
 threads), and this module imports neither library until then: commands that never
 re-rank stay instant. A model that is missing or fails to load is one warning line and
-no re-ranker (answers keep BM25 order), never a traceback.
+no re-ranker (answers use lexical evidence only), never a traceback.
 """
 
 from __future__ import annotations
@@ -112,9 +112,9 @@ def resolve(name: str | None) -> str:
 def describe_reranker(stats: CorpusStats) -> str:
     """One line for ``corpusbot stats`` and ``/about``: the re-ranker answers use."""
     if stats.reranker == "none":
-        return "none (BM25 order)"
+        return "none (lexical evidence only)"
     if not stats.reranker_ready:
-        return f"{stats.reranker}, not available: answers keep BM25 order"
+        return f"{stats.reranker}, not available: answers use lexical evidence only"
     if stats.reranker == "minilm":
         others = "; the others use wordllama" if stats.vectors < stats.sentences else ""
         return f"minilm ({stats.vectors:,} of {stats.sentences:,} sentences have vectors{others})"
@@ -141,7 +141,7 @@ def load(name: str | None = None, *, store: Store | None = None) -> Reranker | N
 
     ``minilm`` reads sentence vectors from ``store`` (without one, every sentence falls
     back to WordLlama). A model that is missing or fails to load logs one warning and
-    returns None: answers then keep BM25 order.
+    returns None: answers then use lexical evidence only.
     """
     name = resolve(name)
     if name == "none":
@@ -151,7 +151,7 @@ def load(name: str | None = None, *, store: Store | None = None) -> Reranker | N
     except Exception as err:
         hint = "" if installed(name) else f" (install it with: {INSTALL_HINT[name]})"
         log.warning(
-            "re-ranker %s unavailable: %s%s; answers keep BM25 order",
+            "re-ranker %s unavailable: %s%s; answers use lexical evidence only",
             name,
             _one_line(err),
             hint,

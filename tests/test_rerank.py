@@ -170,7 +170,7 @@ def test_a_model_that_fails_to_load_is_one_warning_and_bm25_order(fresh_models, 
     records = [r for r in caplog.records if r.name == "corpusbot.rerank"]
     assert len(records) == 1
     message = records[0].getMessage()
-    assert "\n" not in message and "truncated" in message and "BM25 order" in message
+    assert "\n" not in message and "truncated" in message and "lexical evidence only" in message
     assert answer.answered and ANSWER in answer.hits[0].sentence.text
     assert stats.reranker == "wordllama" and not stats.reranker_ready
 
@@ -243,7 +243,9 @@ def test_cli_ask_with_an_unloadable_reranker_warns_once_and_answers(corpus_path,
     assert out.returncode == 0, out.stderr
     assert ANSWER in out.stdout
     lines = out.stderr.strip().splitlines()
-    assert len(lines) == 1 and "minilm unavailable" in lines[0] and "BM25 order" in lines[0]
+    assert (
+        len(lines) == 1 and "minilm unavailable" in lines[0] and "lexical evidence only" in lines[0]
+    )
     assert "Traceback" not in out.stderr
 
 
@@ -258,7 +260,7 @@ def test_stats_names_the_reranker_without_loading_it(corpus_path):
     assert "re-ranker  wordllama\n" in out.stdout
     assert out.stdout.strip().endswith("not loaded")
     out = run_python(code, env={rerank.ENV: "none"})
-    assert "re-ranker  none (BM25 order)" in out.stdout
+    assert "re-ranker  none (lexical evidence only)" in out.stdout
 
 
 def test_stats_json_and_minilm_without_its_extra(corpus_path, tmp_path):
