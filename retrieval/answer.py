@@ -5,7 +5,8 @@ rank sentences with exact BM25, then re-rank the best of them with their neighbo
 one fused score: the sentence's BM25 (as a share of the best), the share of the
 question's words found in the sentence and its neighbours, whether it holds the asked
 kind of thing (a number, a date, a reason) and, with a semantic re-ranker, the cosine
-similarity of the question with the sentence and with the sentence in its context.
+similarity of the question with the sentence and with the sentence in its context, and
+how well the question's words find words of like meaning there.
 "Not found" when no candidate is close enough to the question; otherwise the top ``k``
 whole sentences, each once, with their articles, their own BM25 scores and the fused
 score. README "Answer quality" has the figures and how each constant was chosen.
@@ -35,10 +36,9 @@ CANDIDATES = 100
 
 @dataclass(frozen=True)
 class Weights:
-    """The fused score: ``bm25 / best bm25 + coverage · window coverage + kind · holds
-    the asked kind + similarity · cos(question, sentence) + window_similarity ·
-    cos(question, sentence with its neighbours)``. Fitted on SQuAD public, one article
-    held out at a time (README "Answer quality")."""
+    """The weight of each :class:`Features` value in the fused score (the BM25 share's is
+    1). Fitted on SQuAD public by ``bench/fit_fusion.py``, one article held out at a time
+    (README "Answer quality")."""
 
     coverage: float
     kind: float
