@@ -287,13 +287,13 @@ class StoredVectorReranker:
         q = unit(np.asarray(self.encode([question]), np.float64))[0]
         sentence, window = base.sentence.copy(), base.window.copy()
         vectors = {i: stored[s.id] for i, s in enumerate(sentences) if s.id in stored}
-        for i, v in vectors.items():
-            sentence[i] = float(unit(np.asarray(v, np.float64)[None, :])[0] @ q)
-        for i, w in enumerate(windows):
-            if all(j in vectors for j in w):
-                summed = np.sum(
-                    [unit(np.asarray(vectors[j], np.float64)[None, :])[0] for j in w], 0
-                )
+        units = {i: unit(np.asarray(v, np.float64)[None, :])[0] for i, v in vectors.items()}
+        for i, u in units.items():
+            sentence[i] = float(u @ q)
+        for i, row in enumerate(windows.tolist()):
+            members = [j for j in row if j >= 0]  # -1: no neighbour on that side
+            if all(j in units for j in members):
+                summed = np.sum([units[j] for j in members], axis=0)
                 window[i] = float(unit(summed[None, :])[0] @ q)
         return Similarities(sentence, window, base.terms, base.window_terms)
 

@@ -177,7 +177,7 @@ def test_the_minilm_reranker_reads_stored_vectors_and_falls_back_to_wordllama(
         question_vector = stand_in.encode([QUESTION])[0]
         corpus.store.put_vectors("minilm", {target.id: question_vector})
         calls = len(stand_in.calls)
-        windows = np.arange(len(candidates))[:, None]
+        windows = np.array([[i, -1] for i in range(len(candidates))])  # no neighbours
         sims = reranker.similarities(QUESTION, ["tourism"], candidates, windows)
         assert stand_in.calls[calls:] == [[QUESTION]]  # only the question is embedded
         assert sims.sentence[2] == pytest.approx(1.0) and sims.window[2] == pytest.approx(1.0)
