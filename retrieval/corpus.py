@@ -34,8 +34,12 @@ def default_db_path() -> Path:
 
 
 def seeds_dir() -> Path:
-    """``$CORPUSBOT_SEEDS`` or the ``seeds/`` folder of this checkout."""
-    return Path(os.environ.get("CORPUSBOT_SEEDS") or PROJECT_ROOT / "seeds")
+    """``$CORPUSBOT_SEEDS``, else the seed articles: ``retrieval/seeds`` in an installed
+    wheel (pyproject.toml maps them there), ``seeds/`` in a checkout."""
+    if found := os.environ.get("CORPUSBOT_SEEDS"):
+        return Path(found)
+    shipped = Path(__file__).resolve().parent / "seeds"
+    return shipped if shipped.is_dir() else PROJECT_ROOT / "seeds"
 
 
 P = ParamSpec("P")
