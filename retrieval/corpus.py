@@ -106,10 +106,6 @@ class Corpus:
         return self.store.neighbours(found[0], max(0, before), max(0, after))
 
     @_store_errors
-    def article(self, article_id: int) -> Article | None:
-        return self.store.article(article_id)
-
-    @_store_errors
     def article_text(self, article_id: int) -> str:
         """The article exactly as stored (complete, boilerplate included)."""
         text = self.store.article_text(article_id)

@@ -109,12 +109,6 @@ class Store:
         store._check()
         return store
 
-    @property
-    def read_only(self) -> bool:
-        """True when the file could only be opened for reading (feedback cannot be saved)."""
-        with self.lock:
-            return bool(self.conn.execute("PRAGMA query_only").fetchone()[0])
-
     def _check(self) -> None:
         try:
             rows = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
