@@ -19,7 +19,7 @@ from typing import TextIO
 from retrieval.corpus import Corpus, default_db_path
 from retrieval.errors import CorpusError
 from retrieval.ingest import IngestProgress
-from retrieval.models import Answer, Article, SourceMatch
+from retrieval.models import Answer, Article, SourceMatch, Status
 
 PROG = "corpusbot"
 
@@ -62,7 +62,11 @@ def answer_json(answer: Answer) -> dict:
 def answer_text(answer: Answer) -> str:
     """The answer as the bot shows it: quotes with [n] markers, then the sources."""
     if not answer.answered:
-        head = "Not found in the corpus." if answer.status == "not_found" else "Cannot search that."
+        head = (
+            "Not found in the corpus."
+            if answer.status is Status.NOT_FOUND
+            else "Cannot search that."
+        )
         lines = [f"{head} {answer.message}".strip()]
         if answer.terms:
             lines.append("Searched for: " + ", ".join(answer.terms))
