@@ -3,13 +3,19 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WHEELS := $(VENV)/wheels
 
 .PHONY: run test lint bench scifact clean
 
 # The stamp depends on pyproject.toml so a changed dependency list reinstalls.
+# Every dependency is fetched once as a wheel into .venv/wheels and installed from there:
+# the wheel test (tests/test_wheel.py) installs the package into a fresh venv from the
+# same wheels, offline.
 $(STAMP): pyproject.toml
 	@$(PYTHON) -m venv $(VENV) 1>&2
-	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]' 1>&2
+	@$(BIN)/python -m pip wheel -q --disable-pip-version-check -w $(WHEELS) '.[dev]' 'setuptools>=68' 1>&2
+	@rm -f $(WHEELS)/corpusbot-*.whl
+	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-index --find-links $(WHEELS) -e '.[dev]' 1>&2
 	@touch $(STAMP)
 
 run: $(STAMP)

@@ -1,16 +1,24 @@
 """corpusbot benchmark: ingest and answer at scale, checked against rank-bm25.
 
-    make bench                          # 1,000,000 sentences
+    make bench                                              # 1,000,000 sentences
     make bench BENCH_ARGS="--size 100000"
+    make bench BENCH_ARGS="--size 100000 --vocabulary no-stopwords"
 
 1. Generates a deterministic (seeded) news-like corpus of about ``--size`` sentences:
-   a Zipf-Mandelbrot vocabulary whose head is English stopwords, log-normal sentence and
-   article lengths, a few numbers and names, written as JSONL articles.
+   a Zipf-Mandelbrot vocabulary whose head is English stopwords (``--vocabulary
+   english``) or pseudo-words the stopword list does not hold (``no-stopwords``, as a
+   language the list does not cover), log-normal sentence and article lengths, a few
+   numbers and names, written as JSONL articles.
 2. Ingests it through the real path (``Corpus.ingest``, as ``corpusbot ingest`` does).
 3. In a fresh process: opens the store and answers the first question (timed), then
    500 fixed questions of 2-10 words at top-3 and top-10, single-threaded, and reports
-   latency percentiles and resident memory.
-4. Runs the same questions' tokens through rank-bm25's ``BM25Okapi`` over the same
+   latency percentiles and resident memory: the whole answer as ``corpusbot ask --json``
+   gives it (``Corpus.ask`` and the JSON), and ``rank()`` alone.
+4. Side by side, Tantivy (the Rust engine, ``tantivy`` on PyPI) indexes the same
+   sentences with as many threads as the ingest (stemmed, no stopword list) and answers
+   the same questions: an OR query of the question's words less the stopwords, top 3,
+   with their stored text.
+5. Runs the same questions' tokens through rank-bm25's ``BM25Okapi`` over the same
    sentence tokens (on a sample of the questions above 100k sentences, where it is slow)
    and reports the speed-up and whether the top-10 lists are identical.
 """
@@ -59,10 +67,11 @@ CODAS = ["", "", "n", "r", "s", "l", "m", "t", "nd", "rk", "st"]
 # -- the synthetic corpus ---------------------------------------------------------------
 
 
-def vocabulary(rng: np.random.Generator, size: int) -> list[str]:
+def vocabulary(rng: np.random.Generator, size: int, stopwords_first: bool = True) -> list[str]:
     """Words by frequency rank: English stopwords make up the head, with a content word
     every third rank among them (as "said", "year", "government" are in news, which
-    gives the query terms long postings), then unique pseudo-words."""
+    gives the query terms long postings), then unique pseudo-words. Without
+    ``stopwords_first``, pseudo-words all the way: the most frequent words are terms."""
     seen = set(STOPWORDS)
 
     def pseudo_word() -> str:
@@ -74,7 +83,7 @@ def vocabulary(rng: np.random.Generator, size: int) -> list[str]:
                 seen.add(word)
                 return word
 
-    stopwords = sorted(w for w in STOPWORDS if w.isalpha())
+    stopwords = sorted(w for w in STOPWORDS if w.isalpha()) if stopwords_first else []
     rng.shuffle(stopwords)
     words = []
     for i, stopword in enumerate(stopwords):
@@ -86,12 +95,13 @@ def vocabulary(rng: np.random.Generator, size: int) -> list[str]:
     return words
 
 
-def generate(size: int, seed: int, out: Path) -> tuple[int, int]:
+def generate(size: int, seed: int, out: Path, stopwords_first: bool = True) -> tuple[int, int]:
     """Write about ``size`` sentences as JSONL articles under ``out``;
     returns (articles, sentences written)."""
     rng = np.random.default_rng(seed)
     # Heaps' law: a bigger corpus has a bigger vocabulary.
-    vocab = np.array(vocabulary(rng, max(20_000, int(40 * size**0.6))), dtype=object)
+    n_words = max(20_000, int(40 * size**0.6))
+    vocab = np.array(vocabulary(rng, n_words, stopwords_first), dtype=object)
     ranks = np.arange(1, len(vocab) + 1)
     weights = 1.0 / (ranks + 2.7) ** 1.05  # Zipf-Mandelbrot
     cdf = np.cumsum(weights / weights.sum())
@@ -174,9 +184,11 @@ def make_questions(db: Path, seed: int, count: int) -> list[str]:
 
 
 def serve(db: Path, questions_file: Path) -> dict:
-    """Open the store, answer the first question, then every question at k=3 and k=10."""
+    """Open the store, answer the first question, then every question at k=3 and k=10:
+    the whole answer as ``corpusbot ask --json`` prints it, and ``rank()`` alone."""
     import psutil
 
+    from bot.cli import answer_json
     from retrieval.corpus import Corpus
     from retrieval.index import rank
 
@@ -188,20 +200,77 @@ def serve(db: Path, questions_file: Path) -> dict:
     assert first.answered, first.message
     out: dict = {"open_first_ms": open_first * 1000}
     for k in (3, 10):
-        ask, ranked = [], []
+        ask, ranked, cpu_ask, cpu_rank = [], [], [], []
         for q in questions:
-            t0 = time.perf_counter()
-            corpus.ask(q, k=k)
-            t1 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
+            json.dumps(answer_json(corpus.ask(q, k=k)), ensure_ascii=False)
+            t1, c1 = time.perf_counter(), time.process_time()
             rank(corpus.store, tokenize(q), k)
-            t2 = time.perf_counter()
+            t2, c2 = time.perf_counter(), time.process_time()
             ask.append(t1 - t0)
             ranked.append(t2 - t1)
+            cpu_ask.append(c1 - c0)
+            cpu_rank.append(c2 - c1)
         out[f"ask_{k}"] = ask
         out[f"rank_{k}"] = ranked
+        # CPU time a question: on a shared machine, less noisy than the wall clock.
+        out[f"cpu_ask_{k}"] = float(np.mean(cpu_ask))
+        out[f"cpu_rank_{k}"] = float(np.mean(cpu_rank))
+        out[f"cpu_ask_{k}_all"] = cpu_ask
+        out[f"cpu_rank_{k}_all"] = cpu_rank
     out["rss_mb"] = psutil.Process().memory_info().rss / 2**20
     corpus.close()
     return out
+
+
+# -- Tantivy, side by side --------------------------------------------------------------
+
+
+def tantivy_side(db: Path, questions_file: Path, threads: int, work: Path) -> dict:
+    """Index the store's sentences with Tantivy (``threads`` writer threads, the text
+    stored, English stemming, no stopword list) and answer every question: an OR query
+    of its words less the stopwords, top 3, with their stored text."""
+    import re
+    import sqlite3
+
+    import tantivy
+
+    conn = sqlite3.connect(db)
+    rows = conn.execute("SELECT id, text FROM sentences ORDER BY id").fetchall()
+    conn.close()
+    builder = tantivy.SchemaBuilder()
+    builder.add_text_field("text", stored=True, tokenizer_name="en_stem")
+    builder.add_unsigned_field("id", stored=True, indexed=False)
+    schema = builder.build()
+    path = work / "tantivy"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    t0 = time.perf_counter()
+    index = tantivy.Index(schema, path=str(path))
+    writer = index.writer(heap_size=256_000_000, num_threads=threads)
+    for sid, text in rows:
+        writer.add_document(tantivy.Document(id=sid, text=text))
+    writer.commit()
+    writer.wait_merging_threads()
+    index_s = time.perf_counter() - t0
+    del rows
+    index.reload()
+    searcher = index.searcher()
+    words = re.compile(r"\w+")
+    took, cpu = [], []
+    for q in json.loads(questions_file.read_text()):
+        t0, c0 = time.perf_counter(), time.process_time()
+        kept = [w for w in words.findall(q.lower()) if w not in STOPWORDS]
+        hits = searcher.search(index.parse_query(" ".join(kept), ["text"]), 3).hits
+        [(score, searcher.doc(address)["text"][0]) for score, address in hits]
+        took.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return {
+        "index_s": index_s,
+        "ask_3": took,
+        "cpu_ask_3": float(np.mean(cpu)),
+        "cpu_ask_3_all": cpu,
+    }
 
 
 # -- the oracle --------------------------------------------------------------------------
@@ -279,7 +348,7 @@ def run(args: argparse.Namespace) -> None:
     say = print if not args.json else (lambda *a, **k: None)
     say(f"generating {args.size:,} sentences (seed {args.seed}) in {work} ...", flush=True)
     t0 = time.perf_counter()
-    n_articles, _ = generate(args.size, args.seed, corpus_dir)
+    n_articles, _ = generate(args.size, args.seed, corpus_dir, args.vocabulary == "english")
     gen_s = time.perf_counter() - t0
     input_mb = sum(p.stat().st_size for p in corpus_dir.iterdir()) / 2**20
 
@@ -301,6 +370,13 @@ def run(args: argparse.Namespace) -> None:
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     served = json.loads(proc.stdout)
+    threads = args.workers or min(os.cpu_count() or 1, 2)
+    say(f"Tantivy: indexing with {threads} threads, the same questions ...", flush=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--tantivy", str(db), str(qfile), str(threads), str(work)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    tan = json.loads(proc.stdout)
 
     sample = args.oracle_sample or (QUESTIONS if report.sentences <= 100_000 else 50)
     say(f"rank-bm25 on {sample} questions ...", flush=True)
@@ -323,6 +399,35 @@ def run(args: argparse.Namespace) -> None:
             rows.append(
                 (f"{label} top-{k} p50/p95/p99", f"{ms(v, 50)} / {ms(v, 95)} / {ms(v, 99)} ms")
             )
+    ours_ask, theirs_ask = np.mean(served["ask_3"]), np.mean(tan["ask_3"])
+    v = tan["ask_3"]
+    rows += [
+        (
+            "Tantivy index (same sentences)",
+            f"{report.sentences / tan['index_s']:,.0f}"
+            f" sentences/s ({tan['index_s']:.1f} s, {threads} threads; ingest/Tantivy"
+            f" {ingest_s / tan['index_s']:.1f}x)",
+        ),
+        ("Tantivy top-3 p50/p95/p99", f"{ms(v, 50)} / {ms(v, 95)} / {ms(v, 99)} ms"),
+        (
+            "mean a question: answer / rank / Tantivy",
+            f"{ours_ask * 1000:.2f} /"
+            f" {np.mean(served['rank_3']) * 1000:.2f} / {theirs_ask * 1000:.2f} ms"
+            f" (answer/Tantivy {ours_ask / theirs_ask:.1f}x)",
+        ),
+        (
+            "CPU a question: answer / rank / Tantivy",
+            f"{served['cpu_ask_3'] * 1000:.2f} / {served['cpu_rank_3'] * 1000:.2f} /"
+            f" {tan['cpu_ask_3'] * 1000:.2f} ms"
+            f" (answer/Tantivy {served['cpu_ask_3'] / tan['cpu_ask_3']:.1f}x)",
+        ),
+    ]
+    for label, cpu in (
+        ("answer", served["cpu_ask_3_all"]),
+        ("BM25 rank", served["cpu_rank_3_all"]),
+        ("Tantivy", tan["cpu_ask_3_all"]),
+    ):
+        rows.append((f"CPU {label} top-3 p50/p99", f"{ms(cpu, 50)} / {ms(cpu, 99)} ms"))
     rows += [
         ("rank-bm25 p50 (same tokens)", f"{ms(check['theirs'], 50)} ms"
          f" on {check['questions']} questions (index build {check['build_s']:.0f} s)"),
@@ -347,15 +452,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=1_000_000, help="sentences (default 1M)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--vocabulary",
+        choices=["english", "no-stopwords"],
+        default="english",
+        help="most frequent words: English stopwords, or words no stopword list holds",
+    )
     parser.add_argument("--workdir", help="keep the corpus and database here")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--workers", type=int, default=None, help="ingest worker processes")
     parser.add_argument("--oracle-sample", type=int, default=0, help="questions for rank-bm25")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--serve", nargs=2, metavar=("DB", "QUESTIONS"), help=argparse.SUPPRESS)
+    parser.add_argument("--tantivy", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         print(json.dumps(serve(Path(args.serve[0]), Path(args.serve[1]))))
+        return
+    if args.tantivy:
+        db, questions, threads, work = args.tantivy
+        print(json.dumps(tantivy_side(Path(db), Path(questions), int(threads), Path(work))))
         return
     run(args)
 

@@ -18,9 +18,9 @@ import aiohttp
 import discord
 import yarl
 from discord import app_commands
-from discord.ext import commands
 
 from bot import render
+from bot.commands import add_commands
 from bot.config import Config, ConfigError, load_config
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
@@ -85,27 +85,26 @@ class CorpusTree(app_commands.CommandTree):
             log.warning("could not tell the user about an error: %s", exc)
 
 
-class CorpusBot(commands.Bot):
-    """The bot: a Corpus, the command cog, and nothing that pings anyone."""
+class CorpusBot(discord.Client):
+    """The bot: a Corpus, the slash commands, and nothing that pings anyone.
+
+    A ``discord.Client`` with an ``app_commands.CommandTree``, as in discord.py's slash
+    command examples, rather than ``commands.Bot``: the bot has slash commands only, and
+    ``commands.Bot`` would add prefix-command parsing (and demand a prefix) for none.
+    """
 
     def __init__(self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False):
         # The bot never joins voice: don't warn at every start that voice libraries are absent.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
-        super().__init__(
-            # Mentions only: no message content intent needed, and no prefix commands exist.
-            command_prefix=commands.when_mentioned,
-            intents=intents(),
-            allowed_mentions=discord.AllowedMentions.none(),
-            tree_cls=CorpusTree,
-            help_command=None,
-        )
+        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
+        self.tree = CorpusTree(self)
         self.corpus = corpus
         self.guild_id = guild_id
         self.sync_commands = sync
 
     async def setup_hook(self) -> None:
-        await self.load_extension("bot.commands")
+        add_commands(self.tree)
         if self.sync_commands:
             await self.sync_tree()
 

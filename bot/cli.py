@@ -24,7 +24,7 @@ from retrieval.embed import EmbedProgress, embed
 from retrieval.errors import CorpusError, StoreError
 from retrieval.evaluate import SquadSet
 from retrieval.ingest import IngestProgress
-from retrieval.models import Answer, Article, CorpusStats, SourceMatch
+from retrieval.models import Answer, Article, CorpusStats, SourceMatch, Status
 from retrieval.rerank import ENV as RERANKER_ENV
 from retrieval.rerank import INSTALL_HINT, NAMES, describe_reranker
 
@@ -70,7 +70,11 @@ def answer_json(answer: Answer) -> dict:
 def answer_text(answer: Answer) -> str:
     """The answer as the bot shows it: quotes with [n] markers, then the sources."""
     if not answer.answered:
-        head = "Not found in the corpus." if answer.status == "not_found" else "Cannot search that."
+        head = (
+            "Not found in the corpus."
+            if answer.status is Status.NOT_FOUND
+            else "Cannot search that."
+        )
         lines = [f"{head} {answer.message}".strip()]
         if answer.terms:
             lines.append("Searched for: " + ", ".join(answer.terms))

@@ -95,7 +95,7 @@ def iso_date(text: str) -> str | None:
     return None
 
 
-def _units(text: str) -> list[tuple[int, int]]:
+def units(text: str) -> list[tuple[int, int]]:
     """Non-empty lines as (start, end) spans, whitespace trimmed; hard-wrapped prose
     lines (long, no final punctuation, followed by a non-empty line) are joined."""
     lines: list[tuple[int, int]] = []
@@ -109,19 +109,19 @@ def _units(text: str) -> list[tuple[int, int]]:
         else:
             lines.append((-1, -1))
         pos += len(raw)
-    units: list[tuple[int, int]] = []
+    found: list[tuple[int, int]] = []
     joinable = False
     for start, end in lines:
         if start < 0:
             joinable = False
             continue
-        if joinable and units:
-            units[-1] = (units[-1][0], end)
+        if joinable and found:
+            found[-1] = (found[-1][0], end)
         else:
-            units.append((start, end))
+            found.append((start, end))
         line = text[start:end]
         joinable = len(line) >= 60 and not line.endswith(_TERMINAL)
-    return units
+    return found
 
 
 def _is_heading(line: str) -> bool:
@@ -138,7 +138,7 @@ def parse_text(file: str, text: str) -> ParsedArticle:
     in_footer = False
     after_repeat = False
     seen_headings: set[str] = set()
-    for start, end in _units(text):
+    for start, end in units(text):
         line = text[start:end]
         if in_footer or _FOOTER_START.match(line):
             in_footer = True

@@ -28,10 +28,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytrec_eval
-
 from retrieval.corpus import PROJECT_ROOT
-from retrieval.index import PostingsBuilder, rank
+from retrieval.index import PostingsBuilder, Vocabulary, rank
 from retrieval.store import Store
 from retrieval.text import tokenize
 
@@ -76,12 +74,15 @@ class UnitIndex:
     def __init__(self, path: Path, units: Iterable[tuple[str, str]]):
         self.store = Store.create(path)
         self.keys: list[str] = [""]  # sentence ids start at 1
+        texts = []
+        for key, text in units:
+            self.keys.append(key)
+            texts.append(text)
+        # Counted the way an ingest worker counts a file.
         builder = PostingsBuilder()
+        builder.add_chunk(1, Vocabulary().count(texts))
         with self.store.write():
-            for key, text in units:
-                builder.add(len(self.keys), tokenize(text))
-                self.keys.append(key)
-            builder.merge_into(self.store, len(self.keys) - 1)
+            builder.merge_into(self.store, len(texts))
 
     def search(self, query: str, depth: int) -> list[tuple[str, float]]:
         ranked = rank(self.store, tokenize(query), depth)
@@ -137,6 +138,12 @@ def run(
                 run_[qid] = dict(list(best.items())[:DEPTH])
         finally:
             index.close()
+    try:
+        import pytrec_eval  # a development dependency: `pip install corpusbot[dev]`
+    except ImportError as err:
+        raise SystemExit(
+            "retrieval.beir needs pytrec-eval-terrier: pip install 'corpusbot[dev]'"
+        ) from err
     evaluator = pytrec_eval.RelevanceEvaluator(
         {q: qrels[q] for q in texts}, {"ndcg_cut.10", "recall.100"}
     )

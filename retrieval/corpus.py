@@ -43,8 +43,12 @@ def is_default_db(path: Path) -> bool:
 
 
 def seeds_dir() -> Path:
-    """``$CORPUSBOT_SEEDS`` or the ``seeds/`` folder of this checkout."""
-    return Path(os.environ.get("CORPUSBOT_SEEDS") or PROJECT_ROOT / "seeds")
+    """``$CORPUSBOT_SEEDS``, else the seed articles: ``retrieval/seeds`` in an installed
+    wheel (pyproject.toml maps them there), ``seeds/`` in a checkout."""
+    if found := os.environ.get("CORPUSBOT_SEEDS"):
+        return Path(found)
+    shipped = Path(__file__).resolve().parent / "seeds"
+    return shipped if shipped.is_dir() else PROJECT_ROOT / "seeds"
 
 
 P = ParamSpec("P")
@@ -151,10 +155,6 @@ class Corpus:
             if not found:
                 return []
             return self.store.neighbours(found[0], max(0, before), max(0, after))
-
-    @_store_errors
-    def article(self, article_id: int) -> Article | None:
-        return self.store.article(article_id)
 
     @_store_errors
     def article_text(self, article_id: int) -> str:

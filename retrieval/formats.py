@@ -22,11 +22,11 @@ from pathlib import Path
 
 from retrieval.articles import (
     ParsedArticle,
-    _units,
     apply_overrides,
     digest,
     iso_date,
     parse_text,
+    units,
 )
 from retrieval.errors import IngestError
 
@@ -127,7 +127,7 @@ def parse_plain(key: str, text: str, *, markdown: bool = False) -> ParsedArticle
 def body_spans(text: str, skip: str | None = None) -> tuple[tuple[int, int], ...]:
     """Every non-empty paragraph of already-clean text (hard-wrapped lines joined),
     except a line equal to ``skip`` (the headline repeated above the body)."""
-    return tuple((s, e) for s, e in _units(text) if text[s:e] != skip)
+    return tuple((s, e) for s, e in units(text) if text[s:e] != skip)
 
 
 def parse_html(key: str, raw: bytes) -> ParsedArticle:

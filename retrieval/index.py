@@ -13,11 +13,9 @@ import math
 import sqlite3
 import threading
 import uuid
-from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from itertools import compress, repeat
 
 import numpy as np
@@ -43,12 +41,6 @@ class Ranked:
     postings: dict[str, Postings] = field(default_factory=dict, repr=False, compare=False)
     avgdl: float = 0.0
     sentences: int = 0  # N, the corpus size the idf values were computed with
-
-    @cached_property
-    def matched(self) -> int:
-        """How many sentences contain at least one query term (counted on demand: the
-        union of long postings costs more than the ranking itself)."""
-        return len(union([p.ids for p in self.postings.values()])) if self.postings else 0
 
     def score_tokens(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
         """BM25 scores of token lists outside the index (article titles, say) with this
@@ -422,9 +414,9 @@ class PostingsBuilder:
     """Collects the postings of an ingest batch in flat arrays, then appends them to the
     ``terms`` table: one read-append-write per touched term.
 
-    Sentences come one at a time (:meth:`add`) or as a whole file already counted by an
-    ingest worker (:meth:`add_chunk`); sentence ids must ascend across calls, so that
-    appending keeps every stored postings array sorted.
+    Sentences come as chunks already counted by an ingest worker's :class:`Vocabulary`
+    (:meth:`add_chunk`); sentence ids must ascend across calls, so that appending keeps
+    every stored postings array sorted.
     """
 
     def __init__(self) -> None:
@@ -437,36 +429,12 @@ class PostingsBuilder:
         self._repeated_tfs: list[np.ndarray] = []
         self._sentence_ids: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
-        # add() appends here; array.array is far cheaper per sentence than small ndarrays.
-        self._one_terms = array("q")
-        self._one_sents = array("i")
-        self._one_tfs = array("H")
-        self._one_ids = array("i")
-        self._one_lengths = array("H")
         self.pending = 0  # postings not yet written
         self.tokens = 0
         self.sentences = 0
 
-    def add(self, sentence_id: int, tokens: Iterable[str]) -> int:
-        """Add one sentence's tokens; returns its length (token count)."""
-        counts = Counter(tokens)
-        length = sum(counts.values())
-        if length > LEN_MAX:
-            raise ValueError("sentence too long to index")
-        ids = self.terms
-        self._one_terms.extend([ids.setdefault(t, len(ids)) for t in counts])
-        self._one_sents.extend([sentence_id] * len(counts))
-        self._one_tfs.extend(counts.values())
-        self._one_ids.append(sentence_id)
-        self._one_lengths.append(length)
-        self.pending += len(counts)
-        self.tokens += length
-        self.sentences += 1
-        return length
-
     def add_chunk(self, first_id: int, chunk: Chunk) -> None:
         """Add the sentences of a :class:`Chunk`, numbered from ``first_id``."""
-        self._flush_singles()
         global_ids = self._global_ids(chunk)
         self._pend(
             global_ids[chunk.post_terms],
@@ -489,18 +457,6 @@ class PostingsBuilder:
             new = [ids.setdefault(t, len(ids)) for t in chunk.new_terms]
             known = self._vocabularies[chunk.owner] = np.concatenate((known, new))
         return known
-
-    def _flush_singles(self) -> None:
-        if self._one_ids:
-            self._pend(
-                np.frombuffer(self._one_terms, np.int64),
-                np.frombuffer(self._one_sents, np.int32),
-                np.frombuffer(self._one_tfs, np.uint16),
-                np.frombuffer(self._one_ids, np.int32).astype(ID_DTYPE),
-                np.frombuffer(self._one_lengths, np.uint16).astype(LEN_DTYPE),
-            )
-            self._one_terms, self._one_sents, self._one_tfs = array("q"), array("i"), array("H")
-            self._one_ids, self._one_lengths = array("i"), array("H")
 
     def _pend(
         self,
@@ -527,7 +483,6 @@ class PostingsBuilder:
     def flush(self, store: Store) -> None:
         """Append the pending postings to ``store`` (inside the caller's transaction).
         Totals are the caller's to refresh (:func:`refresh_totals`), once per batch."""
-        self._flush_singles()
         if not self._keys:
             return
         term_ids, sent_ids, tfs, lens = self._take_by_term()

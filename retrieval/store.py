@@ -163,7 +163,8 @@ class Store:
 
     @property
     def read_only(self) -> bool:
-        """True when the file could only be opened for reading (feedback cannot be saved)."""
+        """True when the file could only be opened for reading (no migration, no
+        feedback, no vectors can be written)."""
         with self.lock:
             return bool(self.conn.execute("PRAGMA query_only").fetchone()[0])
 

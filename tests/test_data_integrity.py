@@ -94,7 +94,7 @@ def test_article_ids_are_never_reused(tmp_path):
         corpus.remove(highest)
         corpus.ingest([tmp_path / "c.txt"], workers=0)
         assert max(a.id for a in corpus.articles()) > highest
-        assert corpus.article(highest) is None
+        assert corpus.store.article(highest) is None
 
 
 # -- broken input is reported, the rest goes in ----------------------------------------------

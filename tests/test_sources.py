@@ -67,5 +67,5 @@ def test_autocomplete_prefix(seed_corpus):
 
 def test_ids_beyond_sqlite_integers_are_not_found(seed_corpus):
     assert not seed_corpus.find_source(str(2**63)).found
-    assert seed_corpus.article(2**70) is None
+    assert seed_corpus.store.article(2**70) is None
     assert seed_corpus.context(2**70) == []
