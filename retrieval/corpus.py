@@ -27,9 +27,21 @@ from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
 from retrieval.store import Store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-# In the project folder, wherever corpusbot runs: a command started from another folder
-# must not make a second, seed-built ./data/corpus.db there.
-DEFAULT_DB = PROJECT_ROOT / "data" / "corpus.db"
+
+
+def _default_db() -> Path:
+    """In a checkout, ``data/corpus.db`` in the project folder, wherever corpusbot runs (a
+    command started from another folder must not make a second, seed-built
+    ./data/corpus.db there); in an installed package, which has no project folder and
+    must not write into site-packages, ``corpusbot/corpus.db`` in the user's data folder
+    (``$XDG_DATA_HOME``, else ``~/.local/share``)."""
+    if (PROJECT_ROOT / "pyproject.toml").is_file():
+        return PROJECT_ROOT / "data" / "corpus.db"
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "corpusbot" / "corpus.db"
+
+
+DEFAULT_DB = _default_db()
 
 
 def default_db_path() -> Path:

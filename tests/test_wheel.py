@@ -56,4 +56,8 @@ def test_a_wheel_installs_into_a_fresh_venv_and_answers(tmp_path: Path) -> None:
     assert Path(where.strip()).is_relative_to(venv)  # the installed copy, not this checkout
     out = run(venv / "bin" / "corpusbot", "ask", ACCEPTANCE, cwd=elsewhere, env=env)
     assert "China Tourism Year" in out and "Sources:" in out
-    assert (elsewhere / "data" / "corpus.db").is_file()  # built from the seeds in the wheel
+    # Built from the seeds in the wheel, in the user's data folder: neither in the folder
+    # it ran from nor inside site-packages.
+    assert (tmp_path / ".local" / "share" / "corpusbot" / "corpus.db").is_file()
+    assert not (elsewhere / "data").exists()
+    assert not list(venv.rglob("corpus.db"))
