@@ -55,7 +55,7 @@ class CorpusTree(app_commands.CommandTree):
             corpus = getattr(interaction.client, "corpus", None)
             message = str(original)
             if corpus is not None:
-                message = message.replace(str(corpus.path), corpus.path.name)
+                message = message.replace(str(corpus.path), getattr(corpus.path, "name", ""))
         elif isinstance(error, app_commands.CheckFailure):
             message = "You can't use this command here."
         else:
@@ -88,7 +88,9 @@ class CorpusTree(app_commands.CommandTree):
 class CorpusBot(commands.Bot):
     """The bot: a Corpus, the command cog, and nothing that pings anyone."""
 
-    def __init__(self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False):
+    def __init__(
+        self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False, **options: Any
+    ):
         # The bot never joins voice: don't warn at every start that voice libraries are absent.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
@@ -99,6 +101,7 @@ class CorpusBot(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             tree_cls=CorpusTree,
             help_command=None,
+            **options,
         )
         self.corpus = corpus
         self.guild_id = guild_id
@@ -123,6 +126,24 @@ class CorpusBot(commands.Bot):
 
     async def on_ready(self) -> None:
         log.info("ready as %s (id %s)", self.user, self.user.id if self.user else "?")
+
+
+class ShardedCorpusBot(CorpusBot, commands.AutoShardedBot):
+    """The same bot on several gateway shards (``DISCORD_SHARD_COUNT``), or on some of
+    them (``DISCORD_SHARD_IDS``) so several processes can split a large bot's shards."""
+
+
+def build_bot(corpus: Corpus, config: Config, *, sync: bool = False) -> CorpusBot:
+    """The bot the settings ask for: unsharded, or the given gateway shards."""
+    if config.shard_count is None:
+        return CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
+    return ShardedCorpusBot(
+        corpus,
+        guild_id=config.guild_id,
+        sync=sync,
+        shard_count=config.shard_count,
+        shard_ids=list(config.shard_ids) if config.shard_ids is not None else None,
+    )
 
 
 def use_endpoints(config: Config) -> None:
@@ -163,7 +184,7 @@ def serve(*, sync: bool = False) -> int:
     except CorpusError as exc:
         return _fail(str(exc))
 
-    bot = CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
+    bot = build_bot(corpus, config, sync=sync)
     try:
         asyncio.run(_run(bot, config.token))
     except discord.LoginFailure:

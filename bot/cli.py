@@ -302,7 +302,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(sync=getattr(args, "sync", False))
 
 
+def cmd_shard_create(args: argparse.Namespace) -> int:
+    from retrieval.xapian_backend import create_shard
+
+    create_shard(args.dir)
+    print(f"created an empty shard in {args.dir}")
+    return 0
+
+
+def cmd_shard_serve(args: argparse.Namespace) -> int:
+    from retrieval.shard_server import serve
+
+    return serve(args.dir, port=args.port, interface=args.interface, idle_ms=args.idle_timeout)
+
+
 def _open(args: argparse.Namespace) -> Corpus:
+    if os.environ.get("CORPUSBOT_BACKEND", "sqlite").strip().lower() != "sqlite":
+        return Corpus.open()  # the shards (CORPUSBOT_SHARDS), never a local file
     path = Path(args.db or default_db_path())
     if args.func is cmd_ingest and not path.exists():
         return Corpus.create(path)  # your own corpus starts empty, not from the seeds
@@ -319,6 +335,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db", type=Path, help="SQLite store (default: $CORPUSBOT_DB or data/corpus.db)"
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "xapian"),
+        help="where the corpus lives (default: $CORPUSBOT_BACKEND or sqlite)",
+    )
+    parser.add_argument(
+        "--shards", help="Xapian shard servers host:port,… (default: $CORPUSBOT_SHARDS)"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -361,6 +385,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the harness")
     p.set_defaults(func=None, run=cmd_run)
 
+    p = sub.add_parser("shard", help="create or serve a Xapian shard (README: Beyond one machine)")
+    shard = p.add_subparsers(dest="shard_command", required=True, metavar="ACTION")
+    q = shard.add_parser("create", help="create an empty shard database in DIR")
+    q.add_argument("dir", type=Path)
+    q.set_defaults(func=None, run=cmd_shard_create)
+    q = shard.add_parser("serve", help="serve DIR with xapian-tcpsrv until stopped")
+    q.add_argument("dir", type=Path)
+    q.add_argument("--port", type=int, required=True)
+    q.add_argument("--interface", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    q.add_argument("--idle-timeout", type=int, metavar="MS", help="drop connections idle this long")
+    q.set_defaults(func=None, run=cmd_shard_serve)
+
     p = sub.add_parser("serve", help="start the Discord bot")
     p.add_argument("--sync", action="store_true", help="sync slash commands before serving")
     p.set_defaults(func=None, run=cmd_serve)
@@ -369,6 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # The backend settings reach every command and the bot the same way: the environment.
+    if args.backend:
+        os.environ["CORPUSBOT_BACKEND"] = args.backend
+    if args.shards:
+        os.environ["CORPUSBOT_SHARDS"] = args.shards
     try:
         if args.func is None:
             return args.run(args)

@@ -15,14 +15,17 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from retrieval import answer as answering
+from retrieval import backend, sources
 from retrieval import ingest as ingesting
-from retrieval import sources
 from retrieval.errors import CorpusError, StoreError
 from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
 from retrieval.store import Store
+
+if TYPE_CHECKING:
+    from retrieval.backend import RemoteBackend
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DB = Path("data/corpus.db")
@@ -60,11 +63,11 @@ def _store_errors(method: Callable[P, R]) -> Callable[P, R]:
 class Corpus:
     """A question-answering corpus backed by one SQLite file."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store | RemoteBackend):
         self.store = store
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | str:
         return self.store.path
 
     @classmethod
@@ -75,6 +78,9 @@ class Corpus:
         file first, so an interrupted build leaves nothing half-made); a corrupt or
         foreign file raises :class:`StoreError` with a one-line message.
         """
+        chosen = backend.settings()
+        if chosen.kind == "xapian":
+            return cls.shards(chosen.shards)
         path = Path(path) if path is not None else default_db_path()
         try:
             if not path.exists() and create:
@@ -82,6 +88,13 @@ class Corpus:
             return cls(Store.open(path))
         except (sqlite3.Error, OSError) as err:
             raise StoreError(f"cannot open {path}: {err}") from err
+
+    @classmethod
+    def shards(cls, shards: Sequence[backend.Shard]) -> Corpus:
+        """The corpus on remote Xapian shards (README "Beyond one machine")."""
+        from retrieval.xapian_backend import XapianStore
+
+        return cls(XapianStore(shards))
 
     @classmethod
     def create(cls, path: str | Path) -> Corpus:
@@ -148,12 +161,16 @@ class Corpus:
         workers: int | None = None,
     ) -> ingesting.IngestReport:
         """Add or update the articles in ``paths`` (files or folders), one transaction."""
+        if not isinstance(self.store, Store):
+            return self.store.ingest(paths, progress=progress, workers=workers)
         return ingesting.ingest(self.store, paths, progress=progress, workers=workers)
 
     @_store_errors
     def remove(self, article_id: int) -> None:
         if self.store.article(article_id) is None:
             raise CorpusError(f"no article with id {article_id}")
+        if not isinstance(self.store, Store):
+            return self.store.remove(article_id)
         ingesting.remove(self.store, article_id)
 
     @_store_errors

@@ -126,7 +126,11 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
     the postings touch and which is cleared by the same postings afterwards (when the
     postings are dense, the top is then found by one comparison against a lower bound of
     the ``need``-th best score). All give the same sentences, scores and order.
+
+    A store that ranks itself (the Xapian backend, retrieval/backend.py) is asked to.
     """
+    if not isinstance(store, Store):
+        return store.rank(terms, need)
     totals = store.totals()
     distinct = list(dict.fromkeys(terms))
     postings = store.postings(distinct)
