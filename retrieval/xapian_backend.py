@@ -53,14 +53,15 @@ from retrieval import text as textmod
 from retrieval.articles import ParsedArticle
 from retrieval.backend import Shard
 from retrieval.errors import StoreError
-from retrieval.index import EPSILON, K1, B, Chunk, Ranked, Vocabulary, _bm25
+from retrieval.index import EPSILON, K1, B, Chunk, Ranked, _bm25
 from retrieval.ingest import (
     IngestProgress,
     IngestReport,
+    Prepared,
     _date_words,
-    _parts,
     discover,
-    prepare,
+    prepared_in_order,
+    tasks_for,
 )
 from retrieval.models import Article, Sentence
 from retrieval.store import ID_DTYPE, Totals
@@ -155,7 +156,10 @@ class _Connection:
             self.db.add_database(sub)
         self.reopened = time.monotonic()
         self.generation = 0  # the store's write count when last reopened
-        self.recent: dict[int, Sentence] = {}  # sentences the last ranking fetched
+        # Sentences fetched since the last ranking or reopen: an answer asks for the
+        # same ones several times (candidates, neighbours, their scores).
+        self.recent: dict[int, _Doc] = {}
+        self.totals: Totals | None = None  # of the revision open
 
     def close(self) -> None:
         for sub in self.subs:
@@ -172,9 +176,13 @@ class _Doc:
     length: int
 
 
-def _sentence_of(docid_local: int, data: bytes) -> Sentence:
-    article_id, position, start, end, text = json.loads(data)
-    return Sentence(docid_local // 2, article_id, position, text, start, end)
+def _doc_of(docid_local: int, payload: bytes) -> _Doc:
+    """A sentence document's payload: where it is, its text and its terms (each as often
+    as it occurs, so a ranking scores candidates without tokenizing them again)."""
+    article_id, position, start, end, text, terms = json.loads(payload)
+    counts = Counter(terms.split())
+    sentence = Sentence(docid_local // 2, article_id, position, text, start, end)
+    return _Doc(sentence, counts, sum(counts.values()))
 
 
 def _article_of(data: bytes) -> Article:
@@ -215,6 +223,7 @@ class XapianStore:
         ):
             conn.db.reopen()  # see the latest ingest
             conn.reopened, conn.generation = time.monotonic(), self._generation
+            conn.recent, conn.totals = {}, None
         return conn
 
     def _drop(self) -> None:
@@ -289,6 +298,12 @@ class XapianStore:
 
     @staticmethod
     def _read_totals(conn: _Connection) -> Totals:
+        if conn.totals is None:
+            conn.totals = XapianStore._totals_of(conn)
+        return conn.totals
+
+    @staticmethod
+    def _totals_of(conn: _Connection) -> Totals:
         sentences = tokens = 0
         corpus: dict = {}
         for sub in conn.subs:
@@ -375,7 +390,7 @@ class XapianStore:
             )
             mset = enquire.get_mset(0, db.get_doccount())
         docs = _fetch(mset, len(self.shards))
-        conn.recent = {d.sentence.id: d.sentence for d in docs}
+        conn.recent = {d.sentence.id: d for d in docs}
         ids = np.array([d.sentence.id for d in docs], np.int64)
         scores = _score_docs(docs, terms, idf, avgdl)
         order = np.lexsort((ids, -scores))[:need]
@@ -386,9 +401,15 @@ class XapianStore:
         )  # fmt: skip
 
     def _docs(self, ids: Sequence[int]) -> list[_Doc]:
+        """Sentence documents by id, in the order given (unknown ids are left out)."""
+
         def work(conn: _Connection) -> list[_Doc]:
-            mset = _by_terms(conn.db, [f"Q{i}" for i in ids])
-            return _fetch(mset, len(self.shards))
+            recent = conn.recent
+            missing = [i for i in dict.fromkeys(ids) if i not in recent and i > 0]
+            if missing:
+                mset = _by_terms(conn.db, [f"Q{i}" for i in missing])
+                recent.update((d.sentence.id, d) for d in _fetch(mset, len(self.shards)))
+            return [recent[i] for i in ids if i in recent]
 
         return self._call(work)
 
@@ -396,14 +417,7 @@ class XapianStore:
 
     def sentences(self, ids: list[int]) -> list[Sentence]:
         """Sentences by id, in the order given (unknown ids are left out)."""
-        ids = [int(i) for i in ids]
-        conn = getattr(self._local, "conn", None)
-        recent = conn.recent if conn is not None else {}
-        missing = [i for i in dict.fromkeys(ids) if i not in recent and i > 0]
-        found = dict(recent)
-        if missing:
-            found.update((d.sentence.id, d.sentence) for d in self._docs(missing))
-        return [found[i] for i in ids if i in found]
+        return [d.sentence for d in self._docs([int(i) for i in ids])]
 
     def neighbours(self, sentence: Sentence, before: int, after: int) -> list[Sentence]:
         """The sentences of the same article from ``before`` positions before to ``after``
@@ -527,7 +541,7 @@ class XapianStore:
         """Add or update the articles in ``paths`` (the SQLite ingest's rules)."""
         try:
             with _Writer(self) as writer:
-                return writer.ingest(paths, progress)
+                return writer.ingest(paths, progress, workers)
         finally:
             self._generation += 1
 
@@ -621,10 +635,7 @@ def _by_terms(db: Any, terms: list[str], limit: int = 0) -> Any:
 def _fetch(mset: Any, shards: int) -> list[_Doc]:
     docs = []
     for m in mset:
-        local = (m.docid - 1) // shards + 1
-        sentence = _sentence_of(local, m.collapse_key)
-        tokens = textmod.tokenize(sentence.text)
-        docs.append(_Doc(sentence, Counter(tokens), len(tokens)))
+        docs.append(_doc_of((m.docid - 1) // shards + 1, m.collapse_key))
     return docs
 
 
@@ -754,7 +765,8 @@ class _Writer:
             for t, c in terms:
                 doc.add_term(index_term(t), c)
             doc.add_boolean_term(f"Q{first + i}")
-            doc.add_value(PAYLOAD, json.dumps([article_id, i, s, e, text[s:e]]))
+            tokens = " ".join(t for t, c in terms for _ in range(c))
+            doc.add_value(PAYLOAD, json.dumps([article_id, i, s, e, text[s:e], tokens]))
             db.replace_document(2 * (first + i), doc)
             counts["sentences"] += 1
             counts["tokens"] += sum(c for _, c in terms)
@@ -800,10 +812,14 @@ class _Writer:
         self.next_sentence += len(spans)
 
     def ingest(
-        self, paths: Iterable[str | Path], progress: Callable[[IngestProgress], None] | None
+        self,
+        paths: Iterable[str | Path],
+        progress: Callable[[IngestProgress], None] | None,
+        workers: int | None = None,
     ) -> IngestReport:
         """The SQLite ingest's rules and its parsing, segmenting and term counting
-        (:func:`retrieval.ingest.prepare`); only the writing differs."""
+        (:func:`retrieval.ingest.prepare`, in worker processes for large inputs); only
+        the writing differs."""
         report = IngestReport()
         sources = {}
         for item in discover(paths):
@@ -811,45 +827,57 @@ class _Writer:
                 report.failed.append(item)
             else:
                 sources.setdefault(item.key, item)
-        vocabulary, names = Vocabulary(), []
-        done = articles = 0
-        batch_keys: set[str] = set()
-        for source in sources.values():
-            known = self.store.file_digests(source.key)
-            digests = {k: d for k, (_, d) in known.items()}
-            parts = _parts(source)
-            still, troubled = set(), False
-            for i, part in enumerate(parts):
-                prepared = prepare((source, digests, part, i == len(parts) - 1), vocabulary)
-                names += prepared.chunk.new_terms
-                report.unchanged += prepared.unchanged
-                report.failed += prepared.problems
-                troubled |= bool(prepared.problems)
-                still |= prepared.keys
-                sentences, at = _sentence_terms(prepared.chunk, names), 0
-                for item in prepared.articles:
-                    key, n = item.article.file, len(item.spans)
-                    at += n
-                    if key in batch_keys:  # the same id in two parts of one JSONL file
-                        report.failed.append((key, "duplicate article id in this ingest"))
-                        continue
-                    batch_keys.add(key)
-                    old = known.get(key)
-                    if old is not None:
-                        self.delete(shard_of(key, len(self.dbs)), old[0])
-                    self.add(item.digest, item.article, item.spans, sentences[at - n : at])
-                    report.sentences += n
-                    (report.replaced if old else report.added).append(key)
-                    articles += 1
-            if not troubled:  # a file with a problem keeps its missing lines
-                for key, (article_id, _) in known.items():
-                    if key not in still and key != source.key:
-                        self.delete(shard_of(key, len(self.dbs)), article_id)
-                        report.removed.append(key)
-            done += 1
-            if progress:
-                progress(IngestProgress(done, len(sources), articles, report.sentences))
+        known = {key: self.store.file_digests(key) for key in sources}
+        tasks = tasks_for(sources.values(), known)
+        with prepared_in_order(tasks, sources.values(), workers) as results:
+            self._write(results, known, report, progress)
         return report
+
+    def _write(
+        self,
+        results: Iterable[Prepared],
+        known: dict[str, dict[str, tuple[int, str]]],
+        report: IngestReport,
+        progress: Callable[[IngestProgress], None] | None,
+    ) -> None:
+        names: dict[str, list[str]] = {}  # each vocabulary's terms, by id
+        still: dict[str, set[str]] = {}  # file key -> article keys it still holds
+        troubled: set[str] = set()  # files with a problem: their missing lines are kept
+        batch_keys: set[str] = set()
+        done = articles = 0
+        for prepared in results:
+            chunk = prepared.chunk
+            names.setdefault(chunk.owner, []).extend(chunk.new_terms)
+            report.unchanged += prepared.unchanged
+            report.failed += prepared.problems
+            if prepared.problems:
+                troubled.add(prepared.key)
+            still.setdefault(prepared.key, set()).update(prepared.keys)
+            sentences, at = _sentence_terms(chunk, names[chunk.owner]), 0
+            for item in prepared.articles:
+                key, n = item.article.file, len(item.spans)
+                at += n
+                if key in batch_keys:  # the same id in two parts of one JSONL file
+                    report.failed.append((key, "duplicate article id in this ingest"))
+                    continue
+                batch_keys.add(key)
+                old = known[prepared.key].get(key)
+                if old is not None:
+                    self.delete(shard_of(key, len(self.dbs)), old[0])
+                self.add(item.digest, item.article, item.spans, sentences[at - n : at])
+                report.sentences += n
+                (report.replaced if old else report.added).append(key)
+                articles += 1
+            done += prepared.last_part
+            if progress:
+                progress(IngestProgress(done, len(known), articles, report.sentences))
+        for file_key, keys in still.items():
+            if file_key in troubled:
+                continue
+            for key, (article_id, _) in known[file_key].items():
+                if key not in keys and key != file_key:
+                    self.delete(shard_of(key, len(self.dbs)), article_id)
+                    report.removed.append(key)
 
 
 def _sentence_terms(chunk: Chunk, names: list[str]) -> list[list[tuple[str, int]]]:
@@ -877,6 +905,7 @@ def create_shard(path: str | Path) -> None:
     if path.exists() and any(path.iterdir()):
         raise StoreError(f"{path} exists and is not empty")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         db = xapian.WritableDatabase(str(path), xapian.DB_CREATE)
         db.set_metadata(_META_APP, APP)
         db.commit()
