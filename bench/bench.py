@@ -13,6 +13,9 @@
 4. Runs the same questions' tokens through rank-bm25's ``BM25Okapi`` over the same
    sentence tokens (on a sample of the questions above 100k sentences, where it is slow)
    and reports the speed-up and whether the top-10 lists are identical.
+5. With ``--shards N`` (default 2; 0: none): the same corpus on N local xapian-tcpsrv
+   shards (README "Beyond one machine"): ingest, serving in a fresh process, and every
+   top-10 compared with the SQLite store's.
 """
 
 from __future__ import annotations

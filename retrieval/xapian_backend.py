@@ -542,6 +542,9 @@ class XapianStore:
         try:
             with _Writer(self) as writer:
                 return writer.ingest(paths, progress, workers)
+        except xapian.Error as err:
+            # Uncommitted shard transactions are discarded with their connections.
+            raise StoreError(f"ingest stopped, nothing saved: {err.get_msg()}") from err
         finally:
             self._generation += 1
 

@@ -11,6 +11,7 @@ import pytest
 
 from bot.config import ConfigError, load_config
 from retrieval.corpus import Corpus
+from tests.conftest import SEEDS
 from tests.fakediscord import GUILD_ID, FakeDiscord, ThreadedFake
 from tests.test_bot_e2e import SEED_QUESTION, SEED_QUOTE, bot_env, stop_bot
 
@@ -79,3 +80,39 @@ def test_shard_settings_are_checked() -> None:
     ):
         with pytest.raises(ConfigError):
             load_config(base | bad)
+
+
+def test_bot_on_xapian_shards_answers_and_says_when_a_shard_is_down(tmp_path: Path) -> None:
+    from tests.shards import require_xapian, running_shards, shards_setting
+
+    require_xapian()
+    with running_shards(tmp_path, 2) as servers:
+        setting = {"CORPUSBOT_BACKEND": "xapian", "CORPUSBOT_SHARDS": shards_setting(servers)}
+        fake = FakeDiscord(token=TOKEN)
+        with ThreadedFake(fake) as thread:
+            ingest = subprocess.run(
+                [sys.executable, "-m", "bot.cli", "ingest", "--quiet", str(SEEDS)],
+                env=bot_env(fake, tmp_path / "unused.db", TOKEN) | setting,
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
+            assert ingest.returncode == 0, ingest.stderr
+            proc = start(fake, tmp_path / "unused.db", tmp_path, "bot", **setting)
+            try:
+                thread.run(fake.wait_for(lambda: fake.session_id and fake.connected, 60), 65)
+
+                def ask() -> str:
+                    interaction = thread.call(
+                        lambda: fake.slash("ask", 4242, question=SEED_QUESTION)
+                    )
+                    thread.run(fake.send(interaction))
+                    return thread.run(fake.wait_reply(interaction, 30), 35).text
+
+                assert SEED_QUOTE in ask()
+                servers[1].stop()
+                down = ask()
+                assert "1 of 2 shards answered" in down and "\n" not in down
+                servers[1].start()
+                assert SEED_QUOTE in ask()
+            finally:
+                stop_bot(proc)
+    assert not (tmp_path / "unused.db").exists()
