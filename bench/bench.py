@@ -21,14 +21,19 @@
 5. Runs the same questions' tokens through rank-bm25's ``BM25Okapi`` over the same
    sentence tokens (on a sample of the questions above 100k sentences, where it is slow)
    and reports the speed-up and whether the top-10 lists are identical.
+5. With ``--shards N`` (default 2; 0: none): the same corpus on N local xapian-tcpsrv
+   shards (README "Beyond one machine"): ingest, serving in a fresh process, and every
+   top-10 compared with the SQLite store's.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -436,8 +441,10 @@ def run(args: argparse.Namespace) -> None:
         ("top-10 identical to rank-bm25", f"{check['agree']}/{check['questions']}"
          f" (max score difference {check['max_score_diff']:.1e})"),
     ]  # fmt: skip
+    xapian = xapian_rows(args, work, corpus_dir, db, qfile, questions, say) if args.shards else {}
+    rows += xapian.get("rows", [])
     if args.json:
-        print(json.dumps({"rows": rows, "served": served, "oracle": check}))
+        print(json.dumps({"rows": rows, "served": served, "oracle": check, "xapian": xapian}))
     else:
         width = max(len(r[0]) for r in rows)
         print(f"\n| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|")
@@ -446,6 +453,98 @@ def run(args: argparse.Namespace) -> None:
         print(f"\n(generation {gen_s:.0f} s, not counted; files in {work})")
     if not args.keep and not args.workdir:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def xapian_rows(
+    args: argparse.Namespace,
+    work: Path,
+    corpus_dir: Path,
+    db: Path,
+    qfile: Path,
+    questions: list[str],
+    say,
+) -> dict:
+    """The same corpus on ``--shards`` local xapian-tcpsrv shards (README "Beyond one
+    machine"): ingest, serving in a fresh process, and top-10 against the SQLite store."""
+    from retrieval.backend import Shard
+    from retrieval.corpus import Corpus
+    from retrieval.errors import StoreError
+    from retrieval.index import rank
+    from retrieval.shard_server import start
+    from retrieval.xapian_backend import XapianStore, create_shard
+
+    try:
+        shards_dir = work / "shards"
+        shutil.rmtree(shards_dir, ignore_errors=True)
+        servers, shards = [], []
+        for i in range(args.shards):
+            create_shard(shards_dir / f"shard{i}")
+            port = _free_port()
+            servers.append(start(shards_dir / f"shard{i}", port=port, output=subprocess.DEVNULL))
+            shards.append(Shard("127.0.0.1", port))
+    except StoreError as err:
+        say(f"no Xapian rows: {err}")
+        return {}
+    label = f"Xapian, {args.shards} shards:"
+    try:
+        time.sleep(0.5)  # the servers start listening
+        say(f"ingesting into {args.shards} Xapian shards ...", flush=True)
+        t0 = time.perf_counter()
+        corpus = Corpus(XapianStore(shards))
+        report = corpus.ingest([corpus_dir])
+        ingest_s = time.perf_counter() - t0
+        corpus.close()
+        disk_mb = sum(p.stat().st_size for p in shards_dir.rglob("*") if p.is_file()) / 2**20
+        say("serving 500 questions from the shards in a fresh process ...", flush=True)
+        env = os.environ | {
+            "CORPUSBOT_BACKEND": "xapian",
+            "CORPUSBOT_SHARDS": ",".join(map(str, shards)),
+        }
+        proc = subprocess.run(
+            [sys.executable, __file__, "--serve", str(db), str(qfile)],
+            check=True, capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        served = json.loads(proc.stdout)
+        sqlite, shard_corpus = Corpus.open(db, create=False), Corpus(XapianStore(shards))
+        same, max_diff = 0, 0.0
+        for q in questions:
+            a, b = rank(sqlite.store, tokenize(q), 10), rank(shard_corpus.store, tokenize(q), 10)
+            same += a.ids.tolist() == b.ids.tolist()
+            if len(a.ids) and len(a.ids) == len(b.ids):
+                max_diff = max(max_diff, float(np.max(np.abs(a.scores - b.scores))))
+        sqlite.close()
+        shard_corpus.close()
+    finally:
+        for server in servers:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.pid, signal.SIGTERM)
+            server.wait()
+    rows = [
+        (f"{label} ingest", f"{report.sentences / ingest_s:,.0f} sentences/s ({ingest_s:.1f} s)"),
+        (f"{label} size on disk", f"{disk_mb:,.0f} MB"),
+        (f"{label} open + first answer", f"{served['open_first_ms']:.0f} ms"),
+        (f"{label} serving memory (RSS)", f"{served['rss_mb']:.0f} MB (client)"),
+    ]
+    for k in (3, 10):
+        for kind, name in (("ask", "answer"), ("rank", "BM25 rank")):
+            v = served[f"{kind}_{k}"]
+            rows.append(
+                (f"{label} {name} top-{k} p50/p95/p99",
+                 f"{ms(v, 50)} / {ms(v, 95)} / {ms(v, 99)} ms")
+            )  # fmt: skip
+    rows.append(
+        (f"{label} top-10 identical to SQLite", f"{same}/{len(questions)}"
+         f" (max score difference {max_diff:.1e})")
+    )  # fmt: skip
+    return {"rows": rows, "served": served}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def main() -> None:
@@ -463,6 +562,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="ingest worker processes")
     parser.add_argument("--oracle-sample", type=int, default=0, help="questions for rank-bm25")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--shards", type=int, default=2, help="local Xapian shards for its rows (0: none)"
+    )
     parser.add_argument("--serve", nargs=2, metavar=("DB", "QUESTIONS"), help=argparse.SUPPRESS)
     parser.add_argument("--tantivy", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -55,7 +55,7 @@ class CorpusTree(app_commands.CommandTree):
             corpus = getattr(interaction.client, "corpus", None)
             message = str(original)
             if corpus is not None:
-                message = message.replace(str(corpus.path), corpus.path.name)
+                message = message.replace(str(corpus.path), getattr(corpus.path, "name", ""))
         elif isinstance(error, app_commands.CheckFailure):
             message = "You can't use this command here."
         else:
@@ -93,11 +93,15 @@ class CorpusBot(discord.Client):
     ``commands.Bot`` would add prefix-command parsing (and demand a prefix) for none.
     """
 
-    def __init__(self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False):
+    def __init__(
+        self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False, **options: Any
+    ):
         # The bot never joins voice: don't warn at every start that voice libraries are absent.
         discord.VoiceClient.warn_nacl = False
         discord.VoiceClient.warn_dave = False
-        super().__init__(intents=intents(), allowed_mentions=discord.AllowedMentions.none())
+        super().__init__(
+            intents=intents(), allowed_mentions=discord.AllowedMentions.none(), **options
+        )
         self.tree = CorpusTree(self)
         self.corpus = corpus
         self.guild_id = guild_id
@@ -122,6 +126,24 @@ class CorpusBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("ready as %s (id %s)", self.user, self.user.id if self.user else "?")
+
+
+class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
+    """The same bot on several gateway shards (``DISCORD_SHARD_COUNT``), or on some of
+    them (``DISCORD_SHARD_IDS``) so several processes can split a large bot's shards."""
+
+
+def build_bot(corpus: Corpus, config: Config, *, sync: bool = False) -> CorpusBot:
+    """The bot the settings ask for: unsharded, or the given gateway shards."""
+    if config.shard_count is None:
+        return CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
+    return ShardedCorpusBot(
+        corpus,
+        guild_id=config.guild_id,
+        sync=sync,
+        shard_count=config.shard_count,
+        shard_ids=list(config.shard_ids) if config.shard_ids is not None else None,
+    )
 
 
 def use_endpoints(config: Config) -> None:
@@ -165,7 +187,7 @@ def serve(*, sync: bool = False) -> int:
     # one that cannot load is one warning here, and answers use lexical evidence only.
     log.info("re-ranker: %s", corpus.reranker.name if corpus.reranker else "none")
 
-    bot = CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
+    bot = build_bot(corpus, config, sync=sync)
     try:
         asyncio.run(_run(bot, config.token))
     except discord.LoginFailure:

@@ -390,11 +390,32 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(sync=getattr(args, "sync", False))
 
 
+def cmd_shard_create(args: argparse.Namespace) -> int:
+    from retrieval.xapian_backend import create_shard
+
+    create_shard(args.dir)
+    print(f"created an empty shard in {args.dir}")
+    return 0
+
+
+def cmd_shard_serve(args: argparse.Namespace) -> int:
+    from retrieval.shard_server import serve
+
+    return serve(args.dir, port=args.port, interface=args.interface, idle_ms=args.idle_timeout)
+
+
 def _open(args: argparse.Namespace) -> Corpus:
-    """The corpus the command works on: ``--db``, else $CORPUSBOT_DB, else the default.
-    Only the default is built from the seeds when missing; ``ingest`` starts a missing
-    database empty (see :func:`_ingest_new`)."""
-    return Corpus.open(Path(args.db or default_db_path()), reranker=getattr(args, "reranker", None))
+    """The corpus the command works on: the shards with CORPUSBOT_BACKEND=xapian, else
+    ``--db``, else $CORPUSBOT_DB, else the default. Only the default is built from the
+    seeds when missing; ``ingest`` starts a missing database empty (see :func:`_ingest_new`)."""
+    reranker = getattr(args, "reranker", None)
+    if _remote():
+        return Corpus.open(reranker=reranker)  # the shards (CORPUSBOT_SHARDS), never a file
+    return Corpus.open(Path(args.db or default_db_path()), reranker=reranker)
+
+
+def _remote() -> bool:
+    return os.environ.get("CORPUSBOT_BACKEND", "sqlite").strip().lower() != "sqlite"
 
 
 def _ingest_new(args: argparse.Namespace) -> int:
@@ -434,6 +455,14 @@ def build_parser() -> argparse.ArgumentParser:
     # given before the command when none follows it.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
+    parser.add_argument(
+        "--backend",
+        choices=("sqlite", "xapian"),
+        help="where the corpus lives (default: $CORPUSBOT_BACKEND or sqlite)",
+    )
+    parser.add_argument(
+        "--shards", help="Xapian shard servers host:port,… (default: $CORPUSBOT_SHARDS)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_parser = functools.partial(sub.add_parser, parents=[common])
 
@@ -488,6 +517,18 @@ def build_parser() -> argparse.ArgumentParser:
     _reranker_option(p)
     p.set_defaults(func=None, run=cmd_run)
 
+    p = sub.add_parser("shard", help="create or serve a Xapian shard (README: Beyond one machine)")
+    shard = p.add_subparsers(dest="shard_command", required=True, metavar="ACTION")
+    q = shard.add_parser("create", help="create an empty shard database in DIR")
+    q.add_argument("dir", type=Path)
+    q.set_defaults(func=None, run=cmd_shard_create)
+    q = shard.add_parser("serve", help="serve DIR with xapian-tcpsrv until stopped")
+    q.add_argument("dir", type=Path)
+    q.add_argument("--port", type=int, required=True)
+    q.add_argument("--interface", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    q.add_argument("--idle-timeout", type=int, metavar="MS", help="drop connections idle this long")
+    q.set_defaults(func=None, run=cmd_shard_serve)
+
     p = add_parser("serve", help="start the Discord bot")
     p.add_argument("--sync", action="store_true", help="sync slash commands before serving")
     _reranker_option(p)
@@ -508,6 +549,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.config import load_env_file
 
     load_env_file()  # every command reads the same .env as the bot (the environment wins)
+    # The backend settings reach every command and the bot the same way: the environment.
+    if args.backend:
+        os.environ["CORPUSBOT_BACKEND"] = args.backend
+    if args.shards:
+        os.environ["CORPUSBOT_SHARDS"] = args.shards
     try:
         if args.func is None:
             return args.run(args)

@@ -32,6 +32,9 @@ class Config:
     db_path: Path = DEFAULT_DB
     api_base: str | None = None  # e.g. http://127.0.0.1:8080/api/v10; None means Discord
     gateway_url: str | None = None  # e.g. ws://127.0.0.1:8080/gateway; None means Discord
+    # Gateway sharding (README "Beyond one machine"): None runs one unsharded connection.
+    shard_count: int | None = None
+    shard_ids: tuple[int, ...] | None = None  # this process's shards; None: all of them
 
 
 def _normalise_api_base(value: str) -> str:
@@ -96,10 +99,34 @@ def load_config(
     if gateway and not gateway.startswith(("ws://", "wss://")):
         raise ConfigError(f"DISCORD_GATEWAY_URL must be a ws(s) URL, not {gateway!r}.")
 
+    shard_count, shard_ids = _shards(environ)
     return Config(
         token=token,
         guild_id=guild_id,
         db_path=Path(db) if db else DEFAULT_DB,
         api_base=_normalise_api_base(api_base) if api_base else None,
         gateway_url=gateway,
+        shard_count=shard_count,
+        shard_ids=shard_ids,
     )
+
+
+def _shards(environ: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+    """``DISCORD_SHARD_COUNT`` and ``DISCORD_SHARD_IDS`` (comma-separated, each below it)."""
+    raw_count = (environ.get("DISCORD_SHARD_COUNT") or "").strip()
+    raw_ids = (environ.get("DISCORD_SHARD_IDS") or "").strip()
+    if not raw_count:
+        if raw_ids:
+            raise ConfigError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the total).")
+        return None, None
+    if not raw_count.isdigit() or int(raw_count) < 1:
+        raise ConfigError(f"DISCORD_SHARD_COUNT must be a positive number, not {raw_count!r}.")
+    count = int(raw_count)
+    if not raw_ids:
+        return count, None
+    items = [i.strip() for i in raw_ids.split(",")]
+    if not all(i.isdigit() and int(i) < count for i in items) or len(set(items)) != len(items):
+        raise ConfigError(
+            f"DISCORD_SHARD_IDS must be distinct numbers from 0 to {count - 1}, not {raw_ids!r}."
+        )
+    return count, tuple(int(i) for i in items)

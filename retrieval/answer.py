@@ -230,7 +230,7 @@ def term_weights(ranked: Ranked, terms: tuple[str, ...]) -> dict[str, float]:
     half of a tiny corpus still counts, where BM25Okapi gives it nothing. A term the
     corpus never uses weighs as much as the rarest possible term."""
     n = ranked.sentences
-    df = {t: p.df for t, p in ranked.postings.items()}
+    df = ranked.frequencies()
     return {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
 
 

@@ -16,15 +16,18 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from retrieval import answer as answering
+from retrieval import backend, rerank, sources
 from retrieval import embed as embedding
 from retrieval import ingest as ingesting
-from retrieval import rerank, sources
 from retrieval.errors import CorpusError, StoreError
 from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
 from retrieval.store import Store
+
+if TYPE_CHECKING:
+    from retrieval.backend import RemoteBackend
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +93,12 @@ class Corpus:
     at once (an unknown one raises :class:`CorpusError`) and loaded at the first question.
     """
 
-    def __init__(self, store: Store, *, reranker: str | rerank.Reranker | None = None):
+    def __init__(
+        self,
+        store: Store | RemoteBackend,
+        *,
+        reranker: str | rerank.Reranker | None = None,
+    ):
         self.store = store
         self._reranker_lock = threading.Lock()
         if reranker is None or isinstance(reranker, str):
@@ -106,12 +114,14 @@ class Corpus:
         """The loaded re-ranker (loaded on first use), or None for lexical evidence only."""
         with self._reranker_lock:
             if not self._reranker_loaded:
-                self._reranker = rerank.load(self.reranker_name, store=self.store)
+                # Stored (MiniLM) vectors live in SQLite only; shards fall back to WordLlama.
+                stored = self.store if isinstance(self.store, Store) else None
+                self._reranker = rerank.load(self.reranker_name, store=stored)
                 self._reranker_loaded = True
             return self._reranker
 
     @property
-    def path(self) -> Path:
+    def path(self) -> Path | str:
         return self.store.path
 
     @classmethod
@@ -130,6 +140,9 @@ class Corpus:
         mistyped path than a wish for the seed corpus. Otherwise a missing, corrupt or
         foreign file raises :class:`StoreError` with a one-line message.
         """
+        chosen = backend.settings()
+        if chosen.kind == "xapian":
+            return cls.shards(chosen.shards, reranker=reranker)
         path = Path(path) if path is not None else default_db_path()
         if reranker is None or isinstance(reranker, str):
             rerank.resolve(reranker)  # a wrong name fails before any work
@@ -146,6 +159,15 @@ class Corpus:
             return cls(Store.open(path), reranker=reranker)
         except (sqlite3.Error, OSError) as err:
             raise StoreError(f"cannot open {path}: {err}") from err
+
+    @classmethod
+    def shards(
+        cls, shards: Sequence[backend.Shard], *, reranker: str | rerank.Reranker | None = None
+    ) -> Corpus:
+        """The corpus on remote Xapian shards (README "Beyond one machine")."""
+        from retrieval.xapian_backend import XapianStore
+
+        return cls(XapianStore(shards), reranker=reranker)
 
     @classmethod
     def create(cls, path: str | Path, *, reranker: str | rerank.Reranker | None = None) -> Corpus:
@@ -224,6 +246,8 @@ class Corpus:
         workers: int | None = None,
     ) -> ingesting.IngestReport:
         """Add or update the articles in ``paths`` (files or folders), one transaction."""
+        if not isinstance(self.store, Store):
+            return self.store.ingest(paths, progress=progress, workers=workers)
         return ingesting.ingest(self.store, paths, progress=progress, workers=workers)
 
     @_store_errors
@@ -240,6 +264,8 @@ class Corpus:
     def remove(self, article_id: int) -> None:
         if self.store.article(article_id) is None:
             raise CorpusError(f"no article with id {article_id}")
+        if not isinstance(self.store, Store):
+            return self.store.remove(article_id)
         ingesting.remove(self.store, article_id)
 
     @_store_errors

@@ -63,6 +63,10 @@ class Ranked:
             np.asarray(ids, ID_DTYPE), self.postings, self.idf, list(self.terms), self.avgdl
         )
 
+    def frequencies(self) -> dict[str, int]:
+        """How many sentences hold each query term the vocabulary has (its df)."""
+        return {t: p.df for t, p in self.postings.items()}
+
     def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
         """For each query term in the vocabulary, which of ``ids`` hold it (from the
         postings already read: a binary search per term, no tokenizing)."""
@@ -129,7 +133,11 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
     the postings touch and which is cleared by the same postings afterwards (when the
     postings are dense, the top is then found by one comparison against a lower bound of
     the ``need``-th best score). All give the same sentences, scores and order.
+
+    A store that ranks itself (the Xapian backend, retrieval/backend.py) is asked to.
     """
+    if not isinstance(store, Store):
+        return store.rank(terms, need)
     with store.read():  # N and the postings from one snapshot, even during an ingest
         totals = store.totals()
         distinct = list(dict.fromkeys(terms))

@@ -272,29 +272,45 @@ def ingest(
             sources.setdefault(item.ident, item)  # the same file named twice goes in once
     known = {ident: store.file_digests(ident) for ident in sources}
     claims = _claim_unmigrated(store, sources, known)
+    tasks = tasks_for(sources.values(), known)
+    with prepared_in_order(tasks, sources.values(), workers) as results, _gc_paused():
+        _write(store, results, len(sources), known, claims, report, progress)
+    return report
+
+
+def tasks_for(
+    sources: Iterable[SourceFile], known: dict[str, dict[str, tuple[int, str]]]
+) -> list[Task]:
+    """One task per file, or per part of a large JSONL file, with the stored digests
+    (``known``: by each file's identity, the stored articles' digests)."""
     tasks: list[Task] = []
-    for s in sources.values():
+    for s in sources:
         digests = {s.display(k): d for k, (_, d) in known[s.ident].items()}
         parts = _parts(s)
         tasks += [(s, digests, p, i == len(parts) - 1) for i, p in enumerate(parts)]
+    return tasks
+
+
+@contextlib.contextmanager
+def prepared_in_order(
+    tasks: list[Task], sources: Iterable[SourceFile], workers: int | None
+) -> Iterator[Iterable[Prepared]]:
+    """The tasks' :class:`Prepared` results in task order: from worker processes (by
+    default one per CPU when the input is large enough to pay for starting them), or
+    here when ``workers`` is 0 or 1."""
     if workers is None:
-        size = sum(_size(s.path) for s in sources.values())
+        size = sum(_size(s.path) for s in sources)
         workers = (os.cpu_count() or 1) if size >= PARALLEL_BYTES else 0
     workers = min(workers, len(tasks))
     if workers <= 1:
         vocabulary = Vocabulary()
-        prepared = (prepare(task, vocabulary) for task in tasks)
-        with _gc_paused():
-            _write(store, prepared, len(sources), known, claims, report, progress)
-        return report
+        yield (prepare(task, vocabulary) for task in tasks)
+        return
     # fork is quick and needs no importable __main__, but forking a threaded process (the
     # bot) can copy a lock held by another thread: there, spawn fresh interpreters.
     method = "fork" if threading.active_count() == 1 and os.name == "posix" else "spawn"
     with multiprocessing.get_context(method).Pool(workers, _start_worker) as pool:
-        results = pool.imap(_prepare_in_worker, tasks, chunksize=1)
-        with _gc_paused():
-            _write(store, results, len(sources), known, claims, report, progress)
-    return report
+        yield pool.imap(_prepare_in_worker, tasks, chunksize=1)
 
 
 def _claim_unmigrated(

@@ -9,6 +9,9 @@ It speaks just enough of Discord's API v10 for a slash-command bot built on disc
 * Gateway: HELLO → IDENTIFY → READY, heartbeats → ACK, RESUME → replay → RESUMED, and
   dispatches of ``INTERACTION_CREATE`` built by :meth:`FakeDiscord.slash`,
   :meth:`FakeDiscord.autocomplete` and :meth:`FakeDiscord.click`.
+* Gateway shards: a connection that identifies with ``"shard": [id, count]`` is that shard,
+  and an interaction is dispatched on the shard of its guild, ``(guild_id >> 22) % count``,
+  as Discord routes guild events.
 
 Like Discord, JSON is served with ``Content-Type: application/json`` exactly (discord.py
 reads anything else as text), and the first follow-up after a deferred response edits the
@@ -163,6 +166,9 @@ class FakeDiscord:
         self.resumes: list[dict[str, Any]] = []
         self.heartbeats: list[float] = []  # monotonic times, only for counting and debugging
         self.connections = 0
+        self.shard_count = 0  # from the shards' IDENTIFY; 0: unsharded
+        self.shard_sockets: dict[int, web.WebSocketResponse] = {}
+        self.dispatched_on: dict[str, int] = {}  # interaction token -> shard it went to
         self.session_id: str | None = None
         self.seq = 0
         self._events: list[dict[str, Any]] = []
@@ -487,6 +493,9 @@ class FakeDiscord:
         finally:
             if self._ws is ws:
                 self._ws = None
+            for shard, socket in list(self.shard_sockets.items()):
+                if socket is ws:
+                    del self.shard_sockets[shard]
             await self._notify()
         return ws
 
@@ -500,12 +509,18 @@ class FakeDiscord:
             if d.get("token") != self.token:
                 await ws.close(code=4004, message=b"Authentication failed.")
                 return
+            shard = d.get("shard")
+            if shard and shard[1] > 1:
+                self.shard_count = shard[1]
+                self.shard_sockets[shard[0]] = ws
+            else:
+                self.seq = 0
+                self._events = []
             self.session_id = f"session-{next(self._ids)}"
-            self.seq = 0
-            self._events = []
             await self.dispatch(
                 "READY",
                 {
+                    "shard": shard,
                     "v": 10,
                     "user": user_payload(BOT_ID, "corpusbot", bot=True),
                     "guilds": [],
@@ -517,6 +532,7 @@ class FakeDiscord:
                     "user_settings": {},
                     "presences": [],
                 },
+                ws=ws,
             )
         elif op == 6:
             self.resumes.append(d)
@@ -528,14 +544,22 @@ class FakeDiscord:
                     await ws.send_json(event)
             await self.dispatch("RESUMED", {})
 
-    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
-        """Send a dispatch (op 0); kept for replay if the bot is disconnected right now."""
+    async def dispatch(
+        self, event: str, data: dict[str, Any], ws: web.WebSocketResponse | None = None
+    ) -> None:
+        """Send a dispatch (op 0) on ``ws`` (default: the latest connection); kept for
+        replay if the bot is disconnected right now."""
         self.seq += 1
         frame = {"op": 0, "t": event, "s": self.seq, "d": data}
         self._events.append(frame)
-        if self._ws is not None and not self._ws.closed:
+        ws = ws or self._ws
+        if ws is not None and not ws.closed:
             with contextlib.suppress(ConnectionError):
-                await self._ws.send_json(frame)
+                await ws.send_json(frame)
+
+    def shard_of(self, guild_id: int) -> int:
+        """The gateway shard Discord delivers a guild's events on."""
+        return (guild_id >> 22) % self.shard_count if self.shard_count else 0
 
     async def drop(self, code: int = 4000) -> None:
         """Close the bot's websocket like Discord does on a hiccup (4000: resumable)."""
@@ -548,7 +572,12 @@ class FakeDiscord:
 
     # ------------------------------------------------------------------ interactions
     def _interaction(
-        self, kind: int, data: dict[str, Any], user_id: int, message: dict[str, Any] | None = None
+        self,
+        kind: int,
+        data: dict[str, Any],
+        user_id: int,
+        message: dict[str, Any] | None = None,
+        guild: int = GUILD_ID,
     ) -> Interaction:
         iid = next(self._ids)
         token = f"token-{iid}"
@@ -559,14 +588,14 @@ class FakeDiscord:
             "data": data,
             "token": token,
             "version": 1,
-            "guild_id": str(GUILD_ID),
-            "guild": {"id": str(GUILD_ID), "locale": "en-US", "features": []},
+            "guild_id": str(guild),
+            "guild": {"id": str(guild), "locale": "en-US", "features": []},
             "channel_id": str(CHANNEL_ID),
             "channel": {
                 "id": str(CHANNEL_ID),
                 "type": 0,
                 "name": "general",
-                "guild_id": str(GUILD_ID),
+                "guild_id": str(guild),
                 "position": 0,
                 "permission_overwrites": [],
                 "nsfw": False,
@@ -586,7 +615,7 @@ class FakeDiscord:
             "guild_locale": "en-US",
             "app_permissions": "2248473465835073",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "authorizing_integration_owners": {"0": str(guild)},
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -603,15 +632,17 @@ class FakeDiscord:
                     return cmd["id"]
         return str(next(self._ids))
 
-    def slash(self, name: str, user_id: int, **options: Any) -> Interaction:
-        """A ``/name option:value ...`` invocation (string options)."""
+    def slash(
+        self, name: str, user_id: int, *, guild: int = GUILD_ID, **options: Any
+    ) -> Interaction:
+        """A ``/name option:value ...`` invocation (string options) in ``guild``."""
         data = {
             "id": self._command_id(name),
             "name": name,
             "type": 1,
             "options": [{"name": k, "type": 3, "value": v} for k, v in options.items()],
         }
-        return self._interaction(APPLICATION_COMMAND, data, user_id)
+        return self._interaction(APPLICATION_COMMAND, data, user_id, guild=guild)
 
     def autocomplete(self, name: str, option: str, value: str, user_id: int) -> Interaction:
         data = {
@@ -630,7 +661,13 @@ class FakeDiscord:
     async def send(self, interaction: Interaction) -> Interaction:
         """Deliver an interaction over the gateway."""
         interaction.dispatched_at = time.monotonic()
-        await self.dispatch("INTERACTION_CREATE", interaction.payload)
+        ws = None
+        if self.shard_count:
+            shard = self.shard_of(int(interaction.payload["guild_id"]))
+            ws = self.shard_sockets.get(shard)
+            assert ws is not None, f"gateway shard {shard} is not connected"
+            self.dispatched_on[interaction.token] = shard
+        await self.dispatch("INTERACTION_CREATE", interaction.payload, ws)
         return interaction
 
     async def send_many(self, interactions: list[Interaction]) -> list[Interaction]:
