@@ -557,7 +557,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.func is None:
             return args.run(args)
-        if args.func is cmd_ingest and not Path(args.db or default_db_path()).exists():
+        if (
+            args.func is cmd_ingest
+            and not _remote()
+            and not Path(args.db or default_db_path()).exists()
+        ):
             return _ingest_new(args)
         with _open(args) as corpus:
             return args.func(corpus, args)

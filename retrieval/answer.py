@@ -59,12 +59,12 @@ SEMANTIC = {
         window_soft_coverage=3.5,
     ),
     "minilm": Weights(
-        coverage=2.75,
+        coverage=2.5,
         kind=1.5,
-        similarity=3.75,
-        window_similarity=3.25,
-        soft_coverage=2.25,
-        window_soft_coverage=5.0,
+        similarity=3.25,
+        window_similarity=3.5,
+        soft_coverage=2.0,
+        window_soft_coverage=4.5,
     ),
 }
 LEXICAL = Weights(coverage=1.75, kind=0.5)  # no re-ranker (``--reranker none``)

@@ -227,7 +227,7 @@ class Corpus:
             db_bytes=self.store.size_bytes(),
             reranker=self.reranker_name,
             reranker_ready=self._reranker_ready(),
-            vectors=self.store.vector_count("minilm"),
+            vectors=self.store.vector_count("minilm") if isinstance(self.store, Store) else 0,
         )
 
     def _reranker_ready(self) -> bool:

@@ -33,7 +33,7 @@ def start(fake: FakeDiscord, db: Path, work: Path, name: str, **env: str) -> sub
 @pytest.mark.parametrize("split", [False, True], ids=["one-process", "two-processes"])
 def test_each_gateway_shard_answers_its_guilds(tmp_path: Path, split: bool) -> None:
     db = tmp_path / "corpus.db"
-    Corpus.open(db).close()  # built from seeds/
+    Corpus.open(db, create=True).close()  # built from seeds/
     fake = FakeDiscord(token=TOKEN)
     with ThreadedFake(fake) as thread:
         if split:

@@ -125,11 +125,11 @@ def test_source_context_and_articles_across_shards(both):
         assert (y.article, len(y.candidates) > 0) == (x.article, len(x.candidates) > 0), name
     for article in sqlite.articles()[::50]:
         assert xapian.article_text(article.id) == sqlite.article_text(article.id)
-        assert xapian.article(article.id) == article
+        assert xapian.store.article(article.id) == article
     for sid in (1, 2, 40, 85, 86, 300):
         assert xapian.context(sid, before=2, after=3) == sqlite.context(sid, before=2, after=3)
     assert [a.id for a in xapian.suggest("")] == [a.id for a in sqlite.suggest("")]
-    assert xapian.article(10**6) is None and xapian.context(10**9) == []
+    assert xapian.store.article(10**6) is None and xapian.context(10**9) == []
 
 
 def test_cli_commands_use_the_shards(both):
@@ -209,7 +209,7 @@ def test_remove_and_replace_on_shards(tmp_path):
         assert "repaired" in corpus.article_text(found.article.id)
         victim = corpus.find_source("n4.txt").article
         corpus.remove(victim.id)
-        assert corpus.article(victim.id) is None
+        assert corpus.store.article(victim.id) is None
         assert corpus.stats().articles == 5 and corpus.stats().sentences == 5
         assert not corpus.ask("Which city tram broke down?").answered
         hits = corpus.ask("Which river ferry broke down?").hits
