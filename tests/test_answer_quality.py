@@ -1,4 +1,4 @@
-"""Answer quality: question processing, re-ranking, abstention and tail rules, the dev
+"""Answer quality: question processing, the fused re-ranking, abstention, the dev
 set through the real CLI, and a SciFact smoke run of the published-table check."""
 
 from __future__ import annotations
