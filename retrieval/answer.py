@@ -204,18 +204,20 @@ def answer_type(question: str) -> str | None:
     return _question_words(question)[1]
 
 
-def has_type(text: str, kind: str | None) -> bool:
-    """Whether a sentence holds a thing of the asked kind (a number, a date)."""
+def has_type(text: str, kind: str | None, given: frozenset[str] = frozenset()) -> bool:
+    """Whether a sentence holds a thing of the asked kind (a number, a date) other than
+    the ``given`` words (the question's own: its "2017" is not the answer to "how many")."""
     if kind is None:
         return False
     ws = words(text)
     if kind == "number":
-        return any(w[0].isdigit() or w in _NUMBER_WORDS for w in ws)
+        return any((w[0].isdigit() or w in _NUMBER_WORDS) and w not in given for w in ws)
     if kind == "reason":
         joined = f" {' '.join(ws)} "
         return any(w in _REASON_WORDS for w in ws) or any(p in joined for p in _REASON_PHRASES)
     return any(
-        (w in _DATE_WORDS and (w != "may" or _next_to_number(ws, i))) or _YEAR.match(w)
+        w not in given
+        and ((w in _DATE_WORDS and (w != "may" or _next_to_number(ws, i))) or _YEAR.match(w))
         for i, w in enumerate(ws)
     )
 
@@ -328,7 +330,8 @@ def rerank(
     best = own.max()
     share = own / best if best > 0 else np.zeros(len(own))
     kind = answer_type(question)
-    holds = np.array([has_type(s.text, kind) for s in sentences], dtype=float)
+    given = frozenset(words(question))
+    holds = np.array([has_type(s.text, kind, given) for s in sentences], dtype=float)
     sim = Similarities.zeros(len(sentences))
     evidence = coverage
     if reranker is not None:

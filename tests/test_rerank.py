@@ -106,6 +106,24 @@ def test_a_window_reads_as_its_sentences_joined():
     assert sims.window[1] == pytest.approx(sims.sentence[1])
 
 
+def test_word_by_word_token_ids_are_the_whole_texts(seed_db):
+    """The re-ranker tokenizes each distinct word once; a text's ids must be what the
+    tokenizer gives the whole text, for every seed sentence and texts with odd spacing."""
+    reranker = rerank.load("wordllama")
+    with Corpus.open(seed_db, reranker="none") as corpus:
+        texts = [s.text for s in corpus.store.sentences(list(range(1, 400)))]
+    texts += [" leading", "trailing ", "two  spaces", "tab\tand\nnewline", "naïve café 東京", ""]
+    assert len(texts) > 80  # every seed sentence
+    reranker._words.clear()
+    for got, text in zip(reranker._tokens(texts), texts, strict=True):
+        whole = reranker.tokenizer.encode(text, add_special_tokens=False).ids
+        assert got.tolist() == whole, text
+    again = reranker._tokens(texts[:50])  # now from the word cache
+    assert [a.tolist() for a in again] == [
+        reranker.tokenizer.encode(t, add_special_tokens=False).ids for t in texts[:50]
+    ]
+
+
 def test_soft_term_coverage_finds_words_of_like_meaning():
     reranker = rerank.load("wordllama")
     texts = [
