@@ -51,13 +51,15 @@ def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[tuple[np.nda
         pool = A.rerank(corpus.store, q.question, terms, A.CANDIDATES, corpus.reranker)
         EVIDENCE.append(max((x.evidence for x in pool.scored), default=0.0))
         seen, rows, hits = set(), [], []
+        ids = sorted({x.sentence.article_id for x in pool.scored})
+        files = {a.id: a.file for a in corpus.store.articles(ids)}
         for x in pool.scored:
             norm = " ".join(x.sentence.text.split()).casefold()
             if norm in seen:
                 continue
             seen.add(norm)
             rows.append([getattr(x.features, n) for n in NAMES])
-            hits.append(ev.is_hit(x.sentence, pool.articles[x.sentence.article_id].file, q))
+            hits.append(ev.is_hit(x.sentence, files[x.sentence.article_id], q))
         out.append((np.array(rows).reshape(-1, len(NAMES)), np.array(hits, float)))
     return out
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.index import Ranked, rank
-from retrieval.models import Answer, Article, Hit, Sentence, Status
+from retrieval.models import Answer, Hit, Sentence, Status
 from retrieval.rerank import Reranker, Similarities, gather
 from retrieval.store import Store
 from retrieval.text import STOPWORDS, clean, tokenize, words
@@ -271,17 +271,22 @@ class Scored:
     fused: float  # the re-ranking score
 
 
-def _neighbours(store: Store, sentences: list[Sentence]) -> dict[tuple[int, int], Sentence]:
-    """Sentences around ``sentences`` keyed by (article id, position)."""
-    want = {i for s in sentences for i in (s.id - 1, s.id + 1)}
-    found = {(s.article_id, s.position): s for s in store.sentences(sorted(want))}
-    for s in sentences:  # ids are consecutive within an article; check, else ask the store
+def _with_neighbours(store: Store, ids: list[int]) -> tuple[list[Sentence], list[Sentence]]:
+    """The sentences ``ids`` (in that order) and those around them, read in one query: ids
+    are consecutive within an article, so ids ± 1 are the neighbours (or an adjacent
+    article's first or last sentence, a candidate too); where a neighbour is not among
+    them, the store is asked."""
+    want = sorted({i + d for i in ids for d in (-1, 0, 1)})
+    by_id = {s.id: s for s in store.sentences(want)}
+    first = [by_id[i] for i in ids if i in by_id]
+    found = {(s.article_id, s.position): s for s in by_id.values()}
+    for s in first:
         for pos in (s.position - 1, s.position + 1):
             if pos >= 0 and (s.article_id, pos) not in found:
                 for n in store.neighbours(s, 1, 1):
                     found[(n.article_id, n.position)] = n
                 break
-    return found
+    return first, list(found.values())
 
 
 @dataclass
@@ -290,7 +295,6 @@ class Pool:
 
     scored: list[Scored]  # best fused score first
     ranked: Ranked  # the BM25 ranking underneath
-    articles: dict[int, Article]  # every article of the pool, by id
 
 
 def rerank(
@@ -303,11 +307,10 @@ def rerank(
     """BM25 candidates and their neighbours, ordered by fused score (best first)."""
     ranked = rank(store, terms, need=max(CANDIDATES, need))
     if len(ranked.ids) == 0:
-        return Pool([], ranked, {})
+        return Pool([], ranked)
     bm25 = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
-    first = store.sentences(list(bm25))
-    around = _neighbours(store, first)
-    sentences = list({s.id: s for s in [*first, *around.values()]}.values())
+    first, around = _with_neighbours(store, list(bm25))
+    sentences = list({s.id: s for s in [*first, *around]}.values())
     ids = [s.id for s in sentences]
     # Neighbours outside the top are scored from the postings already read, not tokenized.
     others = [i for i in ids if i not in bm25]
@@ -339,7 +342,6 @@ def rerank(
         sim = reranker.similarities(question, keywords, sentences, windows)
         evidence = sim.sentence + EVIDENCE_COVERAGE * coverage
     weights = LEXICAL if reranker is None else SEMANTIC.get(reranker.name, SEMANTIC["wordllama"])
-    articles = {a.id: a for a in store.articles(sorted({s.article_id for s in sentences}))}
     scored = []
     for i, s in enumerate(sentences):
         f = Features(
@@ -353,7 +355,7 @@ def rerank(
         )
         scored.append(Scored(s, float(own[i]), f, float(evidence[i]), f.fused(weights)))
     scored.sort(key=lambda x: (-x.fused, -x.bm25, x.sentence.id))
-    return Pool(scored, ranked, articles)
+    return Pool(scored, ranked)
 
 
 def answer(
@@ -417,12 +419,14 @@ def answer(
             seen.add(norm)
             unique.append(x)
     page = unique[offset : offset + k]
+    # Only the page's articles: fetching the whole pool's cost more than ranking it.
+    articles = {a.id: a for a in store.articles(sorted({x.sentence.article_id for x in page}))}
     hits = tuple(
         Hit(
             rank=offset + i,
             sentence=x.sentence,
             score=x.bm25,
-            article=pool.articles[x.sentence.article_id],
+            article=articles[x.sentence.article_id],
             fused=x.fused,
         )
         for i, x in enumerate(page, start=1)
