@@ -208,10 +208,7 @@ class WordLlamaReranker:
         last = len(self.table) - 1
         # encode_batch_fast skips the character offsets, which we never read.
         encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
-        fresh = {
-            w: [min(i, last) for i in e.ids]
-            for w, e in zip(new, encode(new, add_special_tokens=False), strict=True)
-        }
+        fresh = {w: e.ids for w, e in zip(new, encode(new, add_special_tokens=False), strict=True)}
         words.update(fresh)
         with self._lock:
             if len(self._words) + len(fresh) > WORD_CACHE:
@@ -221,9 +218,9 @@ class WordLlamaReranker:
         for text, ws in zip(texts, chunks, strict=True):
             if "" in ws:  # a leading, trailing or doubled space: BPE may join the spaces
                 ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-                out.append(np.clip(np.asarray(ids, np.int64), 0, last))
             else:
-                out.append(np.array(list(chain.from_iterable(words[w] for w in ws)), np.int64))
+                ids = list(chain.from_iterable(words[w] for w in ws))
+            out.append(np.minimum(np.array(ids, np.int64), last))  # ids past the table: its last
         return out
 
     def _token_ids(self, text: str) -> np.ndarray:
@@ -280,7 +277,9 @@ class WordLlamaReranker:
             starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
             # Divide the products, not the rows: the keywords are few, the tokens many.
             keys = self.table[k_ids] / self.norms[k_ids, None]
-            cos = (self.table[flat] @ keys.T) / self.norms[flat, None]
+            # Each distinct token once: a pool repeats its words.
+            distinct, back = np.unique(flat, return_inverse=True)
+            cos = ((self.table[distinct] @ keys.T) / self.norms[distinct, None])[back]
             best[some] = np.maximum.reduceat(cos, starts[some], axis=0)
         window_best = gather(best, windows, -1.0).max(axis=1)
         if len(k_ids):
