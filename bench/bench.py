@@ -195,7 +195,7 @@ def serve(db: Path, questions_file: Path) -> dict:
 
     from bot.cli import answer_json
     from retrieval.corpus import Corpus
-    from retrieval.index import rank
+    from retrieval.rank import rank
 
     questions = json.loads(questions_file.read_text())
     started = time.perf_counter()
@@ -302,7 +302,7 @@ def oracle(db: Path, questions: list[str], sample: int) -> dict:
     del docs
     picked = questions[:sample]
     store = Store.open(db)
-    from retrieval.index import rank
+    from retrieval.rank import rank
 
     theirs, ours, agree, max_diff = [], [], 0, 0.0
     for q in picked:
@@ -469,7 +469,7 @@ def xapian_rows(
     from retrieval.backend import Shard
     from retrieval.corpus import Corpus
     from retrieval.errors import StoreError
-    from retrieval.index import rank
+    from retrieval.rank import rank
     from retrieval.shard_server import start
     from retrieval.xapian_backend import XapianStore, create_shard
 

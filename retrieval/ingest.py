@@ -33,16 +33,10 @@ from retrieval.articles import METADATA_FILE, ParsedArticle, metadata_problem
 from retrieval.articles import load_metadata as read_metadata
 from retrieval.errors import IngestError
 from retrieval.formats import FileArticles
-from retrieval.index import (
-    LEN_MAX,
-    Chunk,
-    PostingsBuilder,
-    Vocabulary,
-    refresh_totals,
-    remove_sentences,
-)
+from retrieval.postings import LEN_MAX, Chunk, PostingsBuilder, refresh_totals, remove_sentences
 from retrieval.segment import sentences as segment
 from retrieval.store import Store
+from retrieval.vocabulary import Vocabulary
 
 SUFFIXES = formats.SUFFIXES
 

@@ -18,7 +18,7 @@ from rank_bm25 import BM25Okapi
 from bot import cli
 from retrieval import ingest as ingesting
 from retrieval.corpus import Corpus
-from retrieval.index import rank
+from retrieval.rank import rank
 from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE
 from retrieval.text import tokenize
 
