@@ -18,7 +18,6 @@ import gc
 import itertools
 import multiprocessing
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -359,18 +358,13 @@ class _Removals:
         self.tokens = 0
 
     def delete(self, store: Store, article_id: int) -> None:
-        conn = store.conn
-        rows = conn.execute(
-            "SELECT id, length, text FROM sentences WHERE article_id = ?", (article_id,)
-        ).fetchall()
+        rows = store.delete_article(article_id)
         if rows:
             self.ids.append(np.array([r[0] for r in rows], np.int64))
             for r in rows:
                 self.terms.update(textmod.tokenize(r[2]))
             self.sentences += len(rows)
             self.tokens += sum(r[1] for r in rows)
-            conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
-        conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
     def apply(self, store: Store) -> None:
         if self.ids:
@@ -392,7 +386,6 @@ def _write(
     first = next(results, None)
     if first is None:
         return
-    conn = store.conn
     builder = PostingsBuilder()
     removals = _Removals()
     seen: dict[str, set[str]] = {}  # file identity -> article identities it still holds
@@ -401,7 +394,7 @@ def _write(
     batch_keys: set[str] = set()
     files_done = articles_done = 0
     with store.write():
-        conn.executemany("UPDATE articles SET path = ? WHERE id = ? AND path IS NULL", claims)
+        store.claim_paths(claims)
         totals = store.totals()
         next_id = totals.max_sentence_id + 1
         for prepared in itertools.chain([first], results):
@@ -426,7 +419,7 @@ def _write(
                 old = known[source.ident].get(ident)
                 if old is not None:
                     removals.delete(store, old[0])
-                _insert(conn, ident, item, next_id, chunk.lengths[at : at + n].tolist())
+                _insert(store, ident, item, next_id, chunk.lengths[at : at + n].tolist())
                 (report.replaced if old else report.added).append(key)
                 next_id += n
                 at += n
@@ -456,36 +449,17 @@ def _write(
 
 
 def _insert(
-    conn: sqlite3.Connection, ident: str, item: PreparedArticle, first_id: int, lengths: list[int]
+    store: Store, ident: str, item: PreparedArticle, first_id: int, lengths: list[int]
 ) -> None:
-    """Insert one article and its sentences (ids from ``first_id``). Plain SQL:
-    sqlite-utils' per-call table introspection would dominate at this volume."""
+    """Insert one article and its sentences (ids from ``first_id``)."""
     a = item.article
-    article_id = conn.execute(
-        "INSERT INTO articles (path, file, digest, title, outlet, byline, date, url, "
-        "n_sentences, dates, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            ident,
-            a.file,
-            item.digest,
-            a.title,
-            a.outlet,
-            a.byline,
-            a.date,
-            a.url,
-            len(item.spans),
-            _date_words(a.date),
-            a.text,
-        ),
-    ).lastrowid
+    article_id = store.insert_article(ident, item.digest, a, len(item.spans), _date_words(a.date))
     text = a.text
-    conn.executemany(
-        'INSERT INTO sentences (id, article_id, position, start, "end", length, text) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    store.insert_sentences(
         [
             (first_id + i, article_id, i, s, e, length, text[s:e])
             for i, ((s, e), length) in enumerate(zip(item.spans, lengths, strict=True))
-        ],
+        ]
     )
 
 

@@ -8,13 +8,12 @@ Owns :class:`Chunk` (sentences an ingest worker counted into postings),
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
 
-from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE, Store, Totals
+from retrieval.store import ID_DTYPE, LEN_DTYPE, TERMS_PER_STATEMENT, TF_DTYPE, Store, Totals
 
 # The longest sentence a posting can record (its length is stored as LEN_DTYPE).
 LEN_MAX = int(np.iinfo(LEN_DTYPE).max)
@@ -103,17 +102,12 @@ class PostingsBuilder:
         firsts = [names[t] for t in term_ids[starts].tolist()]
         # Each term's postings are slices of three buffers (no copy until SQLite's).
         ids_view, tfs_view, lens_view = memoryview(sent_ids), memoryview(tfs), memoryview(lens)
-        conn = store.conn
         inserts = []
-        for at in range(0, len(firsts), _FLUSH_BATCH):
-            stored = _stored_postings(conn, firsts[at : at + _FLUSH_BATCH])
+        for at in range(0, len(firsts), TERMS_PER_STATEMENT):
+            batch = slice(at, at + TERMS_PER_STATEMENT)
+            stored = store.stored_postings(firsts[batch])
             updates = []
-            for term, s, e in zip(
-                firsts[at : at + _FLUSH_BATCH],
-                starts[at : at + _FLUSH_BATCH],
-                ends[at : at + _FLUSH_BATCH],
-                strict=True,
-            ):
+            for term, s, e in zip(firsts[batch], starts[batch], ends[batch], strict=True):
                 new = (ids_view[s:e], tfs_view[s:e], lens_view[s:e])
                 row = stored.get(term)
                 if row is None:
@@ -121,14 +115,10 @@ class PostingsBuilder:
                 else:
                     df, ids, tf, ln = row
                     updates.append((df + e - s, ids + new[0], tf + new[1], ln + new[2], term))
-            conn.executemany(
-                "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?", updates
-            )
+            store.replace_postings(updates)
         # In term order: row ids then do not depend on which worker met a term first.
         inserts.sort(key=lambda row: row[0])
-        conn.executemany(
-            "INSERT INTO terms (term, df, ids, tfs, lens) VALUES (?, ?, ?, ?, ?)", inserts
-        )
+        store.insert_postings(inserts)
 
     def _take_by_term(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The pending postings, emptied, ordered by term then sentence id: term ids,
@@ -205,54 +195,39 @@ def _lengths_at(at: np.ndarray, ids: np.ndarray, lengths: np.ndarray) -> np.ndar
     return table[at - low]
 
 
-# Terms looked up (and updated) per statement when postings are flushed: within
-# SQLite's 999 host parameters.
-_FLUSH_BATCH = 900
-
-
-def _stored_postings(conn: sqlite3.Connection, terms: list[str]) -> dict[str, tuple]:
-    """``{term: (df, ids, tfs, lens)}`` of those ``terms`` already in the store."""
-    marks = ",".join("?" * len(terms))
-    rows = conn.execute(
-        f"SELECT term, df, ids, tfs, lens FROM terms WHERE term IN ({marks})", terms
-    ).fetchall()
-    return {row[0]: row[1:] for row in rows}
-
-
 def remove_sentences(store: Store, ids: np.ndarray, terms: Iterable[str]) -> None:
     """Drop the sentence ``ids`` (sorted) from the postings of ``terms``."""
     ids = np.asarray(ids, dtype=ID_DTYPE)
-    conn = store.conn
-    for term in set(terms):
-        row = conn.execute("SELECT ids, tfs, lens FROM terms WHERE term = ?", (term,)).fetchone()
-        if row is None:
-            continue
-        have = np.frombuffer(row[0], ID_DTYPE)
-        keep = ~np.isin(have, ids, assume_unique=True)
-        if keep.all():
-            continue
-        if not keep.any():
-            conn.execute("DELETE FROM terms WHERE term = ?", (term,))
-            continue
-        tfs = np.frombuffer(row[1], TF_DTYPE)
-        lens = np.frombuffer(row[2], LEN_DTYPE)
-        conn.execute(
-            "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?",
-            (
-                int(keep.sum()),
-                have[keep].tobytes(),
-                tfs[keep].tobytes(),
-                lens[keep].tobytes(),
-                term,
-            ),
-        )
+    terms = list(set(terms))
+    for at in range(0, len(terms), TERMS_PER_STATEMENT):
+        stored = store.stored_postings(terms[at : at + TERMS_PER_STATEMENT])
+        updates, emptied = [], []
+        for term, (_, ids_blob, tfs_blob, lens_blob) in stored.items():
+            have = np.frombuffer(ids_blob, ID_DTYPE)
+            keep = ~np.isin(have, ids, assume_unique=True)
+            if keep.all():
+                continue
+            if not keep.any():
+                emptied.append(term)
+                continue
+            tfs = np.frombuffer(tfs_blob, TF_DTYPE)
+            lens = np.frombuffer(lens_blob, LEN_DTYPE)
+            updates.append(
+                (
+                    int(keep.sum()),
+                    have[keep].tobytes(),
+                    tfs[keep].tobytes(),
+                    lens[keep].tobytes(),
+                    term,
+                )
+            )
+        store.delete_postings(emptied)
+        store.replace_postings(updates)
 
 
 def refresh_totals(store: Store, *, sentences: int, tokens: int, max_sentence_id: int) -> None:
     """Recompute vocabulary size and the idf sum (it depends on N, so every term counts)."""
-    dfs = np.fromiter(
-        (row[0] for row in store.conn.execute("SELECT df FROM terms")), dtype=np.float64
-    )
+    dfs = store.document_frequencies()
     idf_sum = float(np.sum(np.log(sentences - dfs + 0.5) - np.log(dfs + 0.5))) if len(dfs) else 0.0
     store.set_totals(
         Totals(
