@@ -30,6 +30,32 @@ EPSILON = 0.25
 
 
 @dataclass(frozen=True)
+class Pruning:
+    """When :func:`rank` takes its exact shortcuts past postings it need not score. The
+    defaults are the measured ones; tests pass others to force a shortcut on a small
+    corpus. Every setting gives the same sentences, scores and order."""
+
+    # MaxScore pays off only on long postings; below this many, scoring everything is
+    # cheaper.
+    min_postings: int = 50_000
+    # Scoring a candidate costs a binary search per term, a posting in the full path about
+    # as much as one search: pruning gives up once (candidates scored × terms) would
+    # exceed this share of all postings, so a failed attempt adds at most that much.
+    budget: float = 0.2
+    # Round 2 of pruning scores whole postings lists (no binary search), up to this share
+    # of all the query's postings.
+    exact_share: float = 0.5
+    # When the postings cover this share of all sentence ids, one comparison over the
+    # score array (:func:`_above_lower_bound`) is cheaper than gathering and partitioning
+    # them all.
+    scan_share: float = 0.125
+    scan_sample: int = 20_000  # sentences whose scores set that lower bound
+
+
+DEFAULT_PRUNING = Pruning()
+
+
+@dataclass(frozen=True)
 class Ranked:
     """Top sentences for a query: ids and scores, best first (ties: lower id first), and
     what it takes to score any other sentence for the same query."""
@@ -123,7 +149,9 @@ def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
     return out
 
 
-def rank(store: Store, terms: list[str], need: int) -> Ranked:
+def rank(
+    store: Store, terms: list[str], need: int, *, pruning: Pruning = DEFAULT_PRUNING
+) -> Ranked:
     """Score ``terms`` (duplicates count, as in rank-bm25) and keep the best ``need``.
 
     Work is proportional to the postings of the query's terms, never to the corpus.
@@ -132,7 +160,8 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
     posting is scored into a per-thread scratch array indexed by sentence id, which only
     the postings touch and which is cleared by the same postings afterwards (when the
     postings are dense, the top is then found by one comparison against a lower bound of
-    the ``need``-th best score). All give the same sentences, scores and order.
+    the ``need``-th best score). All give the same sentences, scores and order;
+    ``pruning`` says when each shortcut is tried (:class:`Pruning`).
 
     A store that ranks itself (the Xapian backend, retrieval/backend.py) is asked to.
     """
@@ -147,8 +176,8 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
         return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf, sentences=totals.sentences)
     avgdl = totals.tokens / totals.sentences
     lists = tuple(p.ids for p in postings.values())
-    if len(postings) > 1 and sum(map(len, lists)) >= PRUNE_MIN_POSTINGS:
-        pruned = _rank_pruned(postings, idf, terms, avgdl, need)
+    if len(postings) > 1 and sum(map(len, lists)) >= pruning.min_postings:
+        pruned = _rank_pruned(postings, idf, terms, avgdl, need, pruning)
         if pruned is not None:
             ids, scores = pruned
             order = np.lexsort((ids, -scores))[:need]
@@ -166,7 +195,7 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
     else:
         size = totals.max_sentence_id + 1
         found = None
-        if sum(map(len, lists)) >= SCAN_SHARE * size and all(w > 0 for w in idf.values()):
+        if sum(map(len, lists)) >= pruning.scan_share * size and all(w > 0 for w in idf.values()):
             # Dense postings: one bincount sums every term's scores in query order (its
             # C loop adds 0 + c1 + c2 ... per sentence, as rank-bm25 does), faster than
             # scattering into the scratch array term by term.
@@ -176,7 +205,7 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
                 weights=np.concatenate([contrib[t] for t in order]),
                 minlength=size,
             )
-            found = _above_lower_bound(dense, postings, need)
+            found = _above_lower_bound(dense, postings, need, pruning.scan_sample)
         if found is not None:
             ids, scores = found
         else:
@@ -206,14 +235,8 @@ def rank(store: Store, terms: list[str], need: int) -> Ranked:
     return Ranked(ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences)
 
 
-# When the postings cover this share of all sentence ids, one comparison over the score
-# array (:func:`_above_lower_bound`) is cheaper than gathering and partitioning them all.
-SCAN_SHARE = 0.125
-SCAN_SAMPLE = 20_000  # sentences whose scores set the lower bound
-
-
 def _above_lower_bound(
-    dense: np.ndarray, postings: dict[str, Postings], need: int
+    dense: np.ndarray, postings: dict[str, Postings], need: int, sample: int
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """The sentences scoring at least the ``need``-th best score among the sentences of
     the shortest postings: those are real sentences with their full scores, so the true
@@ -223,7 +246,7 @@ def _above_lower_bound(
     if len(shortest[0].ids) >= need:
         # One postings list holds distinct ids; a stride of it is still real sentences
         # and bounds the top as well, for a fraction of the work.
-        known = shortest[0].ids[:: max(1, len(shortest[0].ids) // SCAN_SAMPLE)]
+        known = shortest[0].ids[:: max(1, len(shortest[0].ids) // sample)]
     else:
         # Enough of the next-shortest lists to hold ``need`` sentences, no more.
         lengths = np.cumsum([len(p.ids) for p in shortest])
@@ -235,14 +258,6 @@ def _above_lower_bound(
     floor = np.partition(scores, len(scores) - need)[len(scores) - need]
     ids = np.flatnonzero(dense >= floor).astype(ID_DTYPE)
     return ids, dense[ids]
-
-
-# MaxScore pays off only on long postings; below this many, scoring everything is cheaper.
-PRUNE_MIN_POSTINGS = 50_000
-# Scoring a candidate costs a binary search per term, a posting in the full path about as
-# much as one search: pruning gives up once (candidates scored × terms) would exceed this
-# share of all postings, so a failed attempt adds at most that much to the full path.
-PRUNE_BUDGET = 0.2
 
 
 def upper_bound(post: Postings, idf: float, avgdl: float) -> float:
@@ -290,6 +305,7 @@ def _rank_pruned(
     terms: list[str],
     avgdl: float,
     need: int,
+    pruning: Pruning,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """MaxScore (Turtle & Flood 1995), exact: ``None`` when it cannot prove the top.
 
@@ -306,7 +322,7 @@ def _rank_pruned(
     if any(w <= 0 for w in idf.values()):
         return None  # bounds assume scores grow with tf and shrink with length
     # In candidates scored by binary search.
-    budget = PRUNE_BUDGET * sum(len(p.ids) for p in postings.values()) / len(postings)
+    budget = pruning.budget * sum(len(p.ids) for p in postings.values()) / len(postings)
     if min(len(p.ids) for p in postings.values()) > budget / 2:
         return None  # round 1 below cannot start: spare computing the bounds
     times = Counter(terms)
@@ -339,10 +355,12 @@ def _rank_pruned(
     if essential > first:  # round 2: more terms are essential than round 1 scored
         if sum(length[:essential]) <= budget / 2:
             candidates, scores, kth = score(essential)
-        elif sum(length[:essential]) <= PRUNE_EXACT_SHARE * sum(length):
+        elif sum(length[:essential]) <= pruning.exact_share * sum(length):
             exact = {
                 t: (postings[t].ids, term_scores(postings[t], idf[t], avgdl) * times[t])
-                for t in _cheap_terms(postings, by_bound[:essential], by_bound[essential:])
+                for t in _cheap_terms(
+                    postings, by_bound[:essential], by_bound[essential:], pruning.exact_share
+                )
             }
             candidates = _could_reach(
                 [postings[t].ids for t in by_bound[:essential]],
@@ -359,22 +377,17 @@ def _rank_pruned(
     return candidates[keep], scores[keep]
 
 
-# Round 2 of pruning scores whole postings lists (no binary search), up to this share
-# of all the query's postings.
-PRUNE_EXACT_SHARE = 0.5
-
-
 def _cheap_terms(
-    postings: dict[str, Postings], essential: list[str], others: list[str]
+    postings: dict[str, Postings], essential: list[str], others: list[str], share: float
 ) -> list[str]:
     """The essential terms, then the other terms shortest first while all their postings
-    stay within PRUNE_EXACT_SHARE of the query's: those get exact contributions in
+    stay within ``share`` of the query's: those get exact contributions in
     :func:`_could_reach`, the longest ones only their bound."""
     total = sum(len(p.ids) for p in postings.values())
     chosen, used = list(essential), sum(len(postings[t].ids) for t in essential)
     for t in sorted(others, key=lambda t: len(postings[t].ids)):
         used += len(postings[t].ids)
-        if used > PRUNE_EXACT_SHARE * total:
+        if used > share * total:
             break
         chosen.append(t)
     return chosen
