@@ -39,14 +39,24 @@ from retrieval.vocabulary import Vocabulary
 
 SUFFIXES = formats.SUFFIXES
 
-# Below this much input, worker processes cost more to start (~0.5 s) than they save.
-PARALLEL_BYTES = 4_000_000
-# A JSONL file larger than this is split at line boundaries so workers share it.
-PART_BYTES = 4_000_000
-# Write postings out once this many are pending, which bounds memory on huge ingests
-# (~25 bytes a posting at the flush). Every flush after the first rewrites the postings
-# of the terms it touches, so a 1M-sentence ingest (~14M postings) flushes once.
-FLUSH_POSTINGS = 16_000_000
+
+@dataclass(frozen=True)
+class IngestSizes:
+    """How an ingest splits its work. The defaults are the measured ones; tests pass small
+    ones to split small inputs. Every setting writes the same store."""
+
+    # Below this much input, worker processes cost more to start (~0.5 s) than they save.
+    parallel_bytes: int = 4_000_000
+    # A JSONL file larger than this is split at line boundaries so workers share it.
+    part_bytes: int = 4_000_000
+    # Write postings out once this many are pending, which bounds memory on huge ingests
+    # (~25 bytes a posting at the flush). Every flush after the first rewrites the
+    # postings of the terms it touches, so a 1M-sentence ingest (~14M postings) flushes
+    # once.
+    flush_postings: int = 16_000_000
+
+
+DEFAULT_SIZES = IngestSizes()
 
 
 @dataclass
@@ -222,19 +232,19 @@ def _prepare_in_worker(task: Task) -> Prepared:
     return prepare(task, _vocabulary)
 
 
-def _parts(source: SourceFile) -> list[tuple[int, int, int] | None]:
+def _parts(source: SourceFile, part_bytes: int) -> list[tuple[int, int, int] | None]:
     """Split a large JSONL file at line boundaries: (start, end, first line number)."""
     if source.path.suffix.lower() not in formats.JSONL_SUFFIXES:
         return [None]
     try:
-        if source.path.stat().st_size <= PART_BYTES:
+        if source.path.stat().st_size <= part_bytes:
             return [None]
         raw = source.path.read_bytes()
     except OSError:
         return [None]  # prepare() reports it
     parts, start, line = [], 0, 1
     while start < len(raw):
-        cut = raw.find(b"\n", start + PART_BYTES)
+        cut = raw.find(b"\n", start + part_bytes)
         end = len(raw) if cut < 0 else cut + 1
         parts.append((start, end, line))
         line += raw.count(b"\n", start, end)
@@ -251,11 +261,13 @@ def ingest(
     *,
     progress: Callable[[IngestProgress], None] | None = None,
     workers: int | None = None,
+    sizes: IngestSizes = DEFAULT_SIZES,
 ) -> IngestReport:
     """Ingest files and folders into ``store`` in one transaction.
 
     ``workers``: processes that parse and tokenize (default: one per CPU when the input
-    is large enough to pay for starting them; 0 or 1: do it all in this process)."""
+    is large enough to pay for starting them; 0 or 1: do it all in this process).
+    ``sizes``: when to start workers, split a file, write postings out."""
     report = IngestReport()
     sources: dict[str, SourceFile] = {}
     for item in discover(paths):
@@ -265,35 +277,40 @@ def ingest(
             sources.setdefault(item.ident, item)  # the same file named twice goes in once
     known = {ident: store.file_digests(ident) for ident in sources}
     claims = _claim_unmigrated(store, sources, known)
-    tasks = tasks_for(sources.values(), known)
-    with prepared_in_order(tasks, sources.values(), workers) as results, _gc_paused():
-        _write(store, results, len(sources), known, claims, report, progress)
+    tasks = tasks_for(sources.values(), known, sizes)
+    with prepared_in_order(tasks, sources.values(), workers, sizes) as results, _gc_paused():
+        _write(store, results, len(sources), known, claims, report, progress, sizes)
     return report
 
 
 def tasks_for(
-    sources: Iterable[SourceFile], known: dict[str, dict[str, tuple[int, str]]]
+    sources: Iterable[SourceFile],
+    known: dict[str, dict[str, tuple[int, str]]],
+    sizes: IngestSizes = DEFAULT_SIZES,
 ) -> list[Task]:
     """One task per file, or per part of a large JSONL file, with the stored digests
     (``known``: by each file's identity, the stored articles' digests)."""
     tasks: list[Task] = []
     for s in sources:
         digests = {s.display(k): d for k, (_, d) in known[s.ident].items()}
-        parts = _parts(s)
+        parts = _parts(s, sizes.part_bytes)
         tasks += [(s, digests, p, i == len(parts) - 1) for i, p in enumerate(parts)]
     return tasks
 
 
 @contextlib.contextmanager
 def prepared_in_order(
-    tasks: list[Task], sources: Iterable[SourceFile], workers: int | None
+    tasks: list[Task],
+    sources: Iterable[SourceFile],
+    workers: int | None,
+    sizes: IngestSizes = DEFAULT_SIZES,
 ) -> Iterator[Iterable[Prepared]]:
     """The tasks' :class:`Prepared` results in task order: from worker processes (by
     default one per CPU when the input is large enough to pay for starting them), or
     here when ``workers`` is 0 or 1."""
     if workers is None:
         size = sum(_size(s.path) for s in sources)
-        workers = (os.cpu_count() or 1) if size >= PARALLEL_BYTES else 0
+        workers = (os.cpu_count() or 1) if size >= sizes.parallel_bytes else 0
     workers = min(workers, len(tasks))
     if workers <= 1:
         vocabulary = Vocabulary()
@@ -379,6 +396,7 @@ def _write(
     claims: list[tuple[str, int]],
     report: IngestReport,
     progress: Callable[[IngestProgress], None] | None,
+    sizes: IngestSizes,
 ) -> None:
     results = iter(results)
     # The transaction starts with the first result, so the workers' start-up and first
@@ -425,7 +443,7 @@ def _write(
                 at += n
                 articles_done += 1
             builder.add_chunk(first_id, chunk.without(skipped) if skipped else chunk)
-            if builder.pending >= FLUSH_POSTINGS:
+            if builder.pending >= sizes.flush_postings:
                 builder.flush(store)
             files_done += prepared.last_part
             if progress:
