@@ -471,7 +471,7 @@ def _insert(
 ) -> None:
     """Insert one article and its sentences (ids from ``first_id``)."""
     a = item.article
-    article_id = store.insert_article(ident, item.digest, a, len(item.spans), _date_words(a.date))
+    article_id = store.insert_article(ident, item.digest, a, len(item.spans), date_words(a.date))
     text = a.text
     store.insert_sentences(
         [
@@ -481,7 +481,7 @@ def _insert(
     )
 
 
-def _date_words(iso: str | None) -> str:
+def date_words(iso: str | None) -> str:
     """Searchable forms of a date for naming articles: ``2017-06-07 June 2017 Jun 7``."""
     if not iso:
         return ""

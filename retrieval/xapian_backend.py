@@ -57,7 +57,7 @@ from retrieval.ingest import (
     IngestProgress,
     IngestReport,
     Prepared,
-    _date_words,
+    date_words,
     discover,
     prepared_in_order,
     tasks_for,
@@ -408,7 +408,7 @@ class XapianStore:
         return _XapianRanked(
             ids[order].astype(ID_DTYPE), scores[order], idf, tuple(terms),
             avgdl=avgdl, sentences=totals.sentences, store=self,
-            matches=mset.get_matches_estimated(), dfs=dfs,
+            dfs=dfs,
         )  # fmt: skip
 
     def _docs(self, ids: Sequence[int]) -> list[_Doc]:
@@ -582,12 +582,10 @@ class _XapianRanked(Ranked):
         avgdl: float = 0.0,
         sentences: int = 0,
         store: XapianStore | None = None,
-        matches: int = 0,
         dfs: dict[str, int] | None = None,
     ):
         super().__init__(ids, scores, idf, terms, {}, avgdl, sentences)
         object.__setattr__(self, "_store", store)
-        object.__setattr__(self, "_matches", matches)
         object.__setattr__(self, "_dfs", dict(dfs or {}))
 
     def frequencies(self) -> dict[str, int]:
@@ -602,10 +600,6 @@ class _XapianRanked(Ranked):
             t: np.array([i in docs and docs[i].counts.get(t, 0) > 0 for i in ids], bool)
             for t in self._dfs
         }
-
-    @property
-    def matched(self) -> int:  # type: ignore[override]
-        return self._matches
 
     def score(self, ids: Sequence[int]) -> np.ndarray:
         if self._store is None or not len(ids):
@@ -811,7 +805,7 @@ class _Writer:
             "title": article.title,
             "outlet": article.outlet or "",
             "byline": article.byline or "",
-            "dates": _date_words(article.date),
+            "dates": date_words(article.date),
             "file": article.file,
         }
         for field, value in fields.items():
