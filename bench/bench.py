@@ -162,18 +162,15 @@ def generate(size: int, seed: int, out: Path, stopwords_first: bool = True) -> t
 def make_questions(db: Path, seed: int, count: int) -> list[str]:
     """Questions of 2-10 consecutive words taken from random sentences (people ask about
     what is in the corpus), fixed by the seed."""
-    import sqlite3
+    from retrieval.store import Store
 
     rng = np.random.default_rng(seed + 1)
-    conn = sqlite3.connect(db)
-    (top,) = conn.execute("SELECT max(id) FROM sentences").fetchone()
+    store = Store.open(db)
+    top = store.totals().max_sentence_id
     questions: list[str] = []
     while len(questions) < count:
-        row = conn.execute(
-            "SELECT text FROM sentences WHERE id >= ? ORDER BY id LIMIT 1",
-            (int(rng.integers(1, top + 1)),),
-        ).fetchone()
-        words = row[0].rstrip(".").replace(",", "").split()
+        sentence = store.sentence_from(int(rng.integers(1, top + 1)))
+        words = sentence.text.rstrip(".").replace(",", "").split()
         n = int(rng.integers(2, 11))
         if len(words) < n:
             continue
@@ -181,7 +178,7 @@ def make_questions(db: Path, seed: int, count: int) -> list[str]:
         question = " ".join(words[start : start + n])
         if tokenize(question):  # not only stopwords
             questions.append(question + "?")
-    conn.close()
+    store.close()
     return questions
 
 
@@ -195,7 +192,7 @@ def serve(db: Path, questions_file: Path) -> dict:
 
     from bot.cli import answer_json
     from retrieval.corpus import Corpus
-    from retrieval.index import rank
+    from retrieval.rank import rank
 
     questions = json.loads(questions_file.read_text())
     started = time.perf_counter()
@@ -236,13 +233,14 @@ def tantivy_side(db: Path, questions_file: Path, threads: int, work: Path) -> di
     stored, English stemming, no stopword list) and answer every question: an OR query
     of its words less the stopwords, top 3, with their stored text."""
     import re
-    import sqlite3
 
     import tantivy
 
-    conn = sqlite3.connect(db)
-    rows = conn.execute("SELECT id, text FROM sentences ORDER BY id").fetchall()
-    conn.close()
+    from retrieval.store import Store
+
+    store = Store.open(db)
+    rows = store.sentence_texts()
+    store.close()
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("text", stored=True, tokenizer_name="en_stem")
     builder.add_unsigned_field("id", stored=True, indexed=False)
@@ -283,18 +281,16 @@ def tantivy_side(db: Path, questions_file: Path, threads: int, work: Path) -> di
 
 def oracle(db: Path, questions: list[str], sample: int) -> dict:
     """rank-bm25's BM25Okapi on the same tokens; our top-10 against its top-10."""
-    import sqlite3
-
     from rank_bm25 import BM25Okapi
 
     from retrieval.store import Store
 
-    conn = sqlite3.connect(db)
+    store = Store.open(db)
     ids, docs = [], []
-    for sid, text in conn.execute("SELECT id, text FROM sentences ORDER BY id"):
+    for sid, text in store.sentence_texts():
         ids.append(sid)
         docs.append(tokenize(text))
-    conn.close()
+    store.close()
     ids_arr = np.array(ids)
     t0 = time.perf_counter()
     bm25 = BM25Okapi(docs)
@@ -302,7 +298,7 @@ def oracle(db: Path, questions: list[str], sample: int) -> dict:
     del docs
     picked = questions[:sample]
     store = Store.open(db)
-    from retrieval.index import rank
+    from retrieval.rank import rank
 
     theirs, ours, agree, max_diff = [], [], 0, 0.0
     for q in picked:
@@ -469,7 +465,7 @@ def xapian_rows(
     from retrieval.backend import Shard
     from retrieval.corpus import Corpus
     from retrieval.errors import StoreError
-    from retrieval.index import rank
+    from retrieval.rank import rank
     from retrieval.shard_server import start
     from retrieval.xapian_backend import XapianStore, create_shard
 

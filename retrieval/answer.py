@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.index import Ranked, rank
 from retrieval.models import Answer, Hit, Sentence, Status
+from retrieval.rank import Ranked, rank
 from retrieval.rerank import Reranker, Similarities, gather
 from retrieval.store import Store
 from retrieval.text import STOPWORDS, clean, tokenize, words

@@ -21,8 +21,8 @@ from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
 
 if TYPE_CHECKING:
-    from retrieval.index import Ranked
     from retrieval.ingest import IngestProgress, IngestReport
+    from retrieval.rank import Ranked
     from retrieval.store import Totals
 
 BACKENDS = ("sqlite", "xapian")
@@ -30,7 +30,7 @@ BACKENDS = ("sqlite", "xapian")
 
 class Backend(Protocol):
     """Everything read or written through a store (SQLite's :class:`Store` has these; its
-    ranking is :func:`retrieval.index.rank`, which hands other backends to ``rank``)."""
+    ranking is :func:`retrieval.rank.rank`, which hands other backends to ``rank``)."""
 
     path: Path | str
 
@@ -49,7 +49,7 @@ class Backend(Protocol):
 
 
 class RemoteBackend(Backend, Protocol):
-    """A backend that ranks and writes itself (no SQL postings to hand to index.rank)."""
+    """A backend that ranks and writes itself (no SQL postings to hand to rank.rank)."""
 
     def rank(self, terms: list[str], need: int) -> Ranked: ...
     def ingest(

@@ -2,7 +2,7 @@
 
 The documents are indexed with the project's own tokenizer (:func:`retrieval.text.tokenize`),
 postings builder and SQLite store, and ranked with the same exact BM25Okapi
-(:func:`retrieval.index.rank`) that answers questions; nDCG@10 comes from
+(:func:`retrieval.rank.rank`) that answers questions; nDCG@10 comes from
 pytrec-eval-terrier (trec_eval's measure), not from code of ours. Two unit choices:
 
 - ``flat``: one unit per abstract, title and text as one field (Anserini's "flat" index,
@@ -29,9 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.corpus import PROJECT_ROOT
-from retrieval.index import PostingsBuilder, Vocabulary, rank
+from retrieval.postings import PostingsBuilder
+from retrieval.rank import rank
 from retrieval.store import Store
 from retrieval.text import tokenize
+from retrieval.vocabulary import Vocabulary
 
 DEFAULT_DATA = PROJECT_ROOT.parent / "shared" / "eval" / "scifact"
 PUBLISHED = {

@@ -308,7 +308,7 @@ def build(path: Path, folders: Sequence[Path]) -> ingesting.IngestReport:
     try:
         report = ingesting.ingest(store, folders)
     finally:
-        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.checkpoint()
         store.close()
     os.replace(tmp, path)
     return report

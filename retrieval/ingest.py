@@ -18,7 +18,6 @@ import gc
 import itertools
 import multiprocessing
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -33,27 +32,31 @@ from retrieval.articles import METADATA_FILE, ParsedArticle, metadata_problem
 from retrieval.articles import load_metadata as read_metadata
 from retrieval.errors import IngestError
 from retrieval.formats import FileArticles
-from retrieval.index import (
-    LEN_MAX,
-    Chunk,
-    PostingsBuilder,
-    Vocabulary,
-    refresh_totals,
-    remove_sentences,
-)
+from retrieval.postings import LEN_MAX, Chunk, PostingsBuilder, refresh_totals, remove_sentences
 from retrieval.segment import sentences as segment
 from retrieval.store import Store
+from retrieval.vocabulary import Vocabulary
 
 SUFFIXES = formats.SUFFIXES
 
-# Below this much input, worker processes cost more to start (~0.5 s) than they save.
-PARALLEL_BYTES = 4_000_000
-# A JSONL file larger than this is split at line boundaries so workers share it.
-PART_BYTES = 4_000_000
-# Write postings out once this many are pending, which bounds memory on huge ingests
-# (~25 bytes a posting at the flush). Every flush after the first rewrites the postings
-# of the terms it touches, so a 1M-sentence ingest (~14M postings) flushes once.
-FLUSH_POSTINGS = 16_000_000
+
+@dataclass(frozen=True)
+class IngestSizes:
+    """How an ingest splits its work. The defaults are the measured ones; tests pass small
+    ones to split small inputs. Every setting writes the same store."""
+
+    # Below this much input, worker processes cost more to start (~0.5 s) than they save.
+    parallel_bytes: int = 4_000_000
+    # A JSONL file larger than this is split at line boundaries so workers share it.
+    part_bytes: int = 4_000_000
+    # Write postings out once this many are pending, which bounds memory on huge ingests
+    # (~25 bytes a posting at the flush). Every flush after the first rewrites the
+    # postings of the terms it touches, so a 1M-sentence ingest (~14M postings) flushes
+    # once.
+    flush_postings: int = 16_000_000
+
+
+DEFAULT_SIZES = IngestSizes()
 
 
 @dataclass
@@ -229,19 +232,19 @@ def _prepare_in_worker(task: Task) -> Prepared:
     return prepare(task, _vocabulary)
 
 
-def _parts(source: SourceFile) -> list[tuple[int, int, int] | None]:
+def _parts(source: SourceFile, part_bytes: int) -> list[tuple[int, int, int] | None]:
     """Split a large JSONL file at line boundaries: (start, end, first line number)."""
     if source.path.suffix.lower() not in formats.JSONL_SUFFIXES:
         return [None]
     try:
-        if source.path.stat().st_size <= PART_BYTES:
+        if source.path.stat().st_size <= part_bytes:
             return [None]
         raw = source.path.read_bytes()
     except OSError:
         return [None]  # prepare() reports it
     parts, start, line = [], 0, 1
     while start < len(raw):
-        cut = raw.find(b"\n", start + PART_BYTES)
+        cut = raw.find(b"\n", start + part_bytes)
         end = len(raw) if cut < 0 else cut + 1
         parts.append((start, end, line))
         line += raw.count(b"\n", start, end)
@@ -258,11 +261,13 @@ def ingest(
     *,
     progress: Callable[[IngestProgress], None] | None = None,
     workers: int | None = None,
+    sizes: IngestSizes = DEFAULT_SIZES,
 ) -> IngestReport:
     """Ingest files and folders into ``store`` in one transaction.
 
     ``workers``: processes that parse and tokenize (default: one per CPU when the input
-    is large enough to pay for starting them; 0 or 1: do it all in this process)."""
+    is large enough to pay for starting them; 0 or 1: do it all in this process).
+    ``sizes``: when to start workers, split a file, write postings out."""
     report = IngestReport()
     sources: dict[str, SourceFile] = {}
     for item in discover(paths):
@@ -272,35 +277,40 @@ def ingest(
             sources.setdefault(item.ident, item)  # the same file named twice goes in once
     known = {ident: store.file_digests(ident) for ident in sources}
     claims = _claim_unmigrated(store, sources, known)
-    tasks = tasks_for(sources.values(), known)
-    with prepared_in_order(tasks, sources.values(), workers) as results, _gc_paused():
-        _write(store, results, len(sources), known, claims, report, progress)
+    tasks = tasks_for(sources.values(), known, sizes)
+    with prepared_in_order(tasks, sources.values(), workers, sizes) as results, _gc_paused():
+        _write(store, results, len(sources), known, claims, report, progress, sizes)
     return report
 
 
 def tasks_for(
-    sources: Iterable[SourceFile], known: dict[str, dict[str, tuple[int, str]]]
+    sources: Iterable[SourceFile],
+    known: dict[str, dict[str, tuple[int, str]]],
+    sizes: IngestSizes = DEFAULT_SIZES,
 ) -> list[Task]:
     """One task per file, or per part of a large JSONL file, with the stored digests
     (``known``: by each file's identity, the stored articles' digests)."""
     tasks: list[Task] = []
     for s in sources:
         digests = {s.display(k): d for k, (_, d) in known[s.ident].items()}
-        parts = _parts(s)
+        parts = _parts(s, sizes.part_bytes)
         tasks += [(s, digests, p, i == len(parts) - 1) for i, p in enumerate(parts)]
     return tasks
 
 
 @contextlib.contextmanager
 def prepared_in_order(
-    tasks: list[Task], sources: Iterable[SourceFile], workers: int | None
+    tasks: list[Task],
+    sources: Iterable[SourceFile],
+    workers: int | None,
+    sizes: IngestSizes = DEFAULT_SIZES,
 ) -> Iterator[Iterable[Prepared]]:
     """The tasks' :class:`Prepared` results in task order: from worker processes (by
     default one per CPU when the input is large enough to pay for starting them), or
     here when ``workers`` is 0 or 1."""
     if workers is None:
         size = sum(_size(s.path) for s in sources)
-        workers = (os.cpu_count() or 1) if size >= PARALLEL_BYTES else 0
+        workers = (os.cpu_count() or 1) if size >= sizes.parallel_bytes else 0
     workers = min(workers, len(tasks))
     if workers <= 1:
         vocabulary = Vocabulary()
@@ -365,18 +375,13 @@ class _Removals:
         self.tokens = 0
 
     def delete(self, store: Store, article_id: int) -> None:
-        conn = store.conn
-        rows = conn.execute(
-            "SELECT id, length, text FROM sentences WHERE article_id = ?", (article_id,)
-        ).fetchall()
+        rows = store.delete_article(article_id)
         if rows:
             self.ids.append(np.array([r[0] for r in rows], np.int64))
             for r in rows:
                 self.terms.update(textmod.tokenize(r[2]))
             self.sentences += len(rows)
             self.tokens += sum(r[1] for r in rows)
-            conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
-        conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
 
     def apply(self, store: Store) -> None:
         if self.ids:
@@ -391,6 +396,7 @@ def _write(
     claims: list[tuple[str, int]],
     report: IngestReport,
     progress: Callable[[IngestProgress], None] | None,
+    sizes: IngestSizes,
 ) -> None:
     results = iter(results)
     # The transaction starts with the first result, so the workers' start-up and first
@@ -398,7 +404,6 @@ def _write(
     first = next(results, None)
     if first is None:
         return
-    conn = store.conn
     builder = PostingsBuilder()
     removals = _Removals()
     seen: dict[str, set[str]] = {}  # file identity -> article identities it still holds
@@ -407,7 +412,7 @@ def _write(
     batch_keys: set[str] = set()
     files_done = articles_done = 0
     with store.write():
-        conn.executemany("UPDATE articles SET path = ? WHERE id = ? AND path IS NULL", claims)
+        store.claim_paths(claims)
         totals = store.totals()
         next_id = totals.max_sentence_id + 1
         for prepared in itertools.chain([first], results):
@@ -432,13 +437,13 @@ def _write(
                 old = known[source.ident].get(ident)
                 if old is not None:
                     removals.delete(store, old[0])
-                _insert(conn, ident, item, next_id, chunk.lengths[at : at + n].tolist())
+                _insert(store, ident, item, next_id, chunk.lengths[at : at + n].tolist())
                 (report.replaced if old else report.added).append(key)
                 next_id += n
                 at += n
                 articles_done += 1
             builder.add_chunk(first_id, chunk.without(skipped) if skipped else chunk)
-            if builder.pending >= FLUSH_POSTINGS:
+            if builder.pending >= sizes.flush_postings:
                 builder.flush(store)
             files_done += prepared.last_part
             if progress:
@@ -462,40 +467,21 @@ def _write(
 
 
 def _insert(
-    conn: sqlite3.Connection, ident: str, item: PreparedArticle, first_id: int, lengths: list[int]
+    store: Store, ident: str, item: PreparedArticle, first_id: int, lengths: list[int]
 ) -> None:
-    """Insert one article and its sentences (ids from ``first_id``). Plain SQL:
-    sqlite-utils' per-call table introspection would dominate at this volume."""
+    """Insert one article and its sentences (ids from ``first_id``)."""
     a = item.article
-    article_id = conn.execute(
-        "INSERT INTO articles (path, file, digest, title, outlet, byline, date, url, "
-        "n_sentences, dates, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            ident,
-            a.file,
-            item.digest,
-            a.title,
-            a.outlet,
-            a.byline,
-            a.date,
-            a.url,
-            len(item.spans),
-            _date_words(a.date),
-            a.text,
-        ),
-    ).lastrowid
+    article_id = store.insert_article(ident, item.digest, a, len(item.spans), date_words(a.date))
     text = a.text
-    conn.executemany(
-        'INSERT INTO sentences (id, article_id, position, start, "end", length, text) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    store.insert_sentences(
         [
             (first_id + i, article_id, i, s, e, length, text[s:e])
             for i, ((s, e), length) in enumerate(zip(item.spans, lengths, strict=True))
-        ],
+        ]
     )
 
 
-def _date_words(iso: str | None) -> str:
+def date_words(iso: str | None) -> str:
     """Searchable forms of a date for naming articles: ``2017-06-07 June 2017 Jun 7``."""
     if not iso:
         return ""

@@ -11,8 +11,8 @@ closest articles are offered as candidates.
 
 from __future__ import annotations
 
-from retrieval.index import rank
 from retrieval.models import Article, SourceMatch
+from retrieval.rank import rank
 from retrieval.store import Store
 from retrieval.text import STOPWORDS, clean, tokenize, words
 

@@ -1,6 +1,17 @@
-"""The one SQLite file: articles, sentences, BM25 postings, corpus totals, feedback.
+"""The one SQLite file and all of its SQL: articles, sentences, postings, totals, feedback.
 
-Tables (created with sqlite-utils):
+Every statement the engine runs is here, behind a named :class:`Store` method; other
+modules never touch the connection, so a schema change touches this file only.
+
+sqlite-utils or plain SQL: sqlite-utils declares the schema (tables, indexes, full-text
+search) and writes the rows that come one at a time per command (the totals in ``meta``,
+a feedback vote), where it is shorter than SQL. Plain parameterised SQL does the rest:
+every read, and every write made per article, sentence or term (an ingest's inserts,
+postings appended or rewritten, deletes by id, vectors). Those are the measured hot
+paths, and sqlite-utils inspects the table on each call. Plain SQL also declares what
+sqlite-utils cannot (AUTOINCREMENT, ON DELETE CASCADE, the v1 → v2 table rebuild).
+
+Tables:
 
 - ``meta``: key/value: app marker, schema version, corpus totals for BM25.
 - ``articles``: one row per article, the complete text as ingested (for ``/source``).
@@ -24,13 +35,14 @@ import functools
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import sqlite_utils
 
+from retrieval.articles import ParsedArticle
 from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
 
@@ -377,11 +389,8 @@ class Store:
         """Postings of the given terms that exist in the vocabulary."""
         if not terms:
             return {}
-        marks = ",".join("?" * len(terms))
         with self._reading() as conn:
-            rows = conn.execute(
-                f"SELECT term, df, ids, tfs, lens FROM terms WHERE term IN ({marks})", terms
-            ).fetchall()
+            rows = _postings_rows(conn, terms)
         return {
             term: Postings(
                 df,
@@ -391,6 +400,79 @@ class Store:
             )
             for term, df, ids, tfs, lens in rows
         }
+
+    # -- writes of an ingest or removal (inside the caller's write()) --------------------
+
+    def claim_paths(self, claims: list[tuple[str, int]]) -> None:
+        """Record (path, article id) for rows migrated from schema v1; a row that already
+        has a path keeps it."""
+        self.conn.executemany("UPDATE articles SET path = ? WHERE id = ? AND path IS NULL", claims)
+
+    def insert_article(
+        self, path: str, digest: str, article: ParsedArticle, n_sentences: int, dates: str
+    ) -> int:
+        """Insert one article (its identity ``path``, content ``digest``, and ``dates``,
+        the searchable forms of its date); returns its new id."""
+        a = article
+        return self.conn.execute(
+            "INSERT INTO articles (path, file, digest, title, outlet, byline, date, url, "
+            "n_sentences, dates, text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (path, a.file, digest, a.title, a.outlet, a.byline, a.date, a.url, n_sentences,
+             dates, a.text),
+        ).lastrowid  # fmt: skip
+
+    def insert_sentences(self, rows: Iterable[tuple[int, int, int, int, int, int, str]]) -> None:
+        """Insert sentences: (id, article id, position, start, end, length, text) rows."""
+        self.conn.executemany(
+            'INSERT INTO sentences (id, article_id, position, start, "end", length, text) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+
+    def delete_article(self, article_id: int) -> list[tuple[int, int, str]]:
+        """Delete an article and its sentences (their vectors cascade); returns the
+        sentences' (id, length, text), which the caller takes out of the postings."""
+        rows = self.conn.execute(
+            "SELECT id, length, text FROM sentences WHERE article_id = ?", (article_id,)
+        ).fetchall()
+        if rows:
+            self.conn.execute("DELETE FROM sentences WHERE article_id = ?", (article_id,))
+        self.conn.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+        return rows
+
+    def stored_postings(self, terms: list[str]) -> dict[str, tuple[int, bytes, bytes, bytes]]:
+        """``{term: (df, ids, tfs, lens)}`` of those ``terms`` in the store, as the raw
+        arrays (little-endian bytes) that new postings are appended to."""
+        rows = _postings_rows(self.conn, terms)
+        return {row[0]: row[1:] for row in rows}
+
+    def insert_postings(self, rows: Iterable[tuple]) -> None:
+        """Add terms: (term, df, ids, tfs, lens) rows, the arrays as bytes or buffers."""
+        self.conn.executemany(
+            "INSERT INTO terms (term, df, ids, tfs, lens) VALUES (?, ?, ?, ?, ?)", rows
+        )
+
+    def replace_postings(self, rows: Iterable[tuple]) -> None:
+        """Rewrite terms' postings: (df, ids, tfs, lens, term) rows."""
+        self.conn.executemany(
+            "UPDATE terms SET df = ?, ids = ?, tfs = ?, lens = ? WHERE term = ?", rows
+        )
+
+    def delete_postings(self, terms: Iterable[str]) -> None:
+        """Drop terms no sentence holds any more."""
+        self.conn.executemany("DELETE FROM terms WHERE term = ?", [(t,) for t in terms])
+
+    def document_frequencies(self) -> np.ndarray:
+        """Every term's df (float64), for the idf sum of the corpus totals."""
+        return np.fromiter(
+            (row[0] for row in self.conn.execute("SELECT df FROM terms")), dtype=np.float64
+        )
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database file and empty it, so the file stands alone
+        (a store built to be renamed into place)."""
+        with self.lock:
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- articles and sentences ----------------------------------------------------------
 
@@ -478,6 +560,22 @@ class Store:
             ).fetchall()
         by_id = {r[0]: _row_to_sentence(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
+
+    def sentence_from(self, sentence_id: int) -> Sentence | None:
+        """The first sentence with an id of at least ``sentence_id`` (bench samples
+        questions from random sentences this way)."""
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {_SENTENCE_COLUMNS} FROM sentences WHERE id >= ? ORDER BY id LIMIT 1",
+                (sentence_id,),
+            ).fetchone()
+        return _row_to_sentence(row) if row else None
+
+    def sentence_texts(self) -> list[tuple[int, str]]:
+        """Every sentence's (id, text), by id: the corpus as bench hands it to other
+        engines (Tantivy, rank-bm25)."""
+        with self._reading() as conn:
+            return conn.execute("SELECT id, text FROM sentences ORDER BY id").fetchall()
 
     def neighbours(self, sentence: Sentence, before: int, after: int) -> list[Sentence]:
         with self._reading() as conn:
@@ -611,6 +709,19 @@ class _Transaction:
         finally:
             self.store._writer = None
             self.store.lock.release()
+
+
+# Terms looked up per statement by the build side (:meth:`Store.stored_postings`): within
+# SQLite's 999 host parameters.
+TERMS_PER_STATEMENT = 900
+
+
+def _postings_rows(conn: sqlite3.Connection, terms: list[str]) -> list[tuple]:
+    """(term, df, ids, tfs, lens) rows of those ``terms`` in the vocabulary."""
+    marks = ",".join("?" * len(terms))
+    return conn.execute(
+        f"SELECT term, df, ids, tfs, lens FROM terms WHERE term IN ({marks})", terms
+    ).fetchall()
 
 
 def _is_rowid(value: int) -> bool:

@@ -22,7 +22,7 @@ article documents in N and the average length). Each query term is scaled with
 ``OP_SCALE_WEIGHT`` by (count in the query × Okapi idf ÷ Xapian idf), and k1, b are
 adjusted for the average length Xapian sees, which makes Xapian's weights BM25Okapi's to
 ~1e-15. The candidates are then scored again from their text with rank-bm25's
-expression (:func:`retrieval.index._bm25`), so scores and tie order are the SQLite
+expression (:func:`retrieval.rank.bm25`), so scores and tie order are the SQLite
 engine's, bit for bit.
 
 Faults. Each thread has its own connections (Xapian objects are not thread-safe). A
@@ -53,17 +53,18 @@ from retrieval import text as textmod
 from retrieval.articles import ParsedArticle
 from retrieval.backend import Shard
 from retrieval.errors import StoreError
-from retrieval.index import EPSILON, K1, B, Chunk, Ranked, _bm25
 from retrieval.ingest import (
     IngestProgress,
     IngestReport,
     Prepared,
-    _date_words,
+    date_words,
     discover,
     prepared_in_order,
     tasks_for,
 )
 from retrieval.models import Article, Sentence
+from retrieval.postings import Chunk
+from retrieval.rank import EPSILON, K1, B, Ranked, bm25
 from retrieval.store import ID_DTYPE, Totals
 
 try:
@@ -133,7 +134,7 @@ def xapian_idf(doccount: int, termfreq: int) -> float:
 
 
 def okapi_idf(df: int, sentences: int, mean_idf: float) -> float:
-    """rank-bm25's idf, floored at ``EPSILON * mean idf`` (:func:`retrieval.index.idf_of`)."""
+    """rank-bm25's idf, floored at ``EPSILON * mean idf`` (:func:`retrieval.rank.idf_of`)."""
     idf = math.log(sentences - df + 0.5) - math.log(df + 0.5)
     if idf < 0:
         idf = EPSILON * mean_idf
@@ -351,7 +352,7 @@ class XapianStore:
 
     def rank(self, terms: list[str], need: int) -> Ranked:
         """BM25Okapi top ``need`` sentences: the same ids, scores and order as
-        :func:`retrieval.index.rank` over the same corpus in SQLite."""
+        :func:`retrieval.rank.rank` over the same corpus in SQLite."""
         return self._call(lambda conn: self._rank(conn, terms, need))
 
     def _rank(self, conn: _Connection, terms: list[str], need: int) -> Ranked:
@@ -407,7 +408,7 @@ class XapianStore:
         return _XapianRanked(
             ids[order].astype(ID_DTYPE), scores[order], idf, tuple(terms),
             avgdl=avgdl, sentences=totals.sentences, store=self,
-            matches=mset.get_matches_estimated(), dfs=dfs,
+            dfs=dfs,
         )  # fmt: skip
 
     def _docs(self, ids: Sequence[int]) -> list[_Doc]:
@@ -581,12 +582,10 @@ class _XapianRanked(Ranked):
         avgdl: float = 0.0,
         sentences: int = 0,
         store: XapianStore | None = None,
-        matches: int = 0,
         dfs: dict[str, int] | None = None,
     ):
         super().__init__(ids, scores, idf, terms, {}, avgdl, sentences)
         object.__setattr__(self, "_store", store)
-        object.__setattr__(self, "_matches", matches)
         object.__setattr__(self, "_dfs", dict(dfs or {}))
 
     def frequencies(self) -> dict[str, int]:
@@ -601,10 +600,6 @@ class _XapianRanked(Ranked):
             t: np.array([i in docs and docs[i].counts.get(t, 0) > 0 for i in ids], bool)
             for t in self._dfs
         }
-
-    @property
-    def matched(self) -> int:  # type: ignore[override]
-        return self._matches
 
     def score(self, ids: Sequence[int]) -> np.ndarray:
         if self._store is None or not len(ids):
@@ -627,7 +622,7 @@ def _score_docs(
     per_term = {}
     for t in idf:
         tf = np.array([d.counts.get(t, 0) for d in docs], np.int64)
-        per_term[t] = np.where(tf > 0, _bm25(idf[t], tf, lens, avgdl), 0.0)
+        per_term[t] = np.where(tf > 0, bm25(idf[t], tf, lens, avgdl), 0.0)
     scores = np.zeros(len(docs))
     for t in terms:
         if t in per_term:
@@ -810,7 +805,7 @@ class _Writer:
             "title": article.title,
             "outlet": article.outlet or "",
             "byline": article.byline or "",
-            "dates": _date_words(article.date),
+            "dates": date_words(article.date),
             "file": article.file,
         }
         for field, value in fields.items():

@@ -65,7 +65,7 @@ def test_bm25_of_one_sentence_matches_the_engine(seed_corpus):
     # Token lists scored outside the index (titles) get the engine's score for them.
     store = seed_corpus.store
     terms = ans.query_terms("Kazakhstan energy cooperation exhibition")
-    from retrieval.index import rank
+    from retrieval.rank import rank
 
     ranked = rank(store, terms, 5)
     texts = [s.text for s in store.sentences(ranked.ids.tolist())]

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.corpus import Corpus
-from retrieval.index import LEN_MAX, rank
+from retrieval.postings import LEN_MAX
+from retrieval.rank import rank
 from retrieval.text import tokenize
 
 from .conftest import SEEDS

@@ -18,7 +18,7 @@ from rank_bm25 import BM25Okapi
 from bot import cli
 from retrieval import ingest as ingesting
 from retrieval.corpus import Corpus
-from retrieval.index import rank
+from retrieval.rank import rank
 from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE
 from retrieval.text import tokenize
 
@@ -262,15 +262,15 @@ def test_replace_and_remove_leave_exactly_a_fresh_index(tmp_path):
         check_index(corpus)
 
 
-def test_parallel_ingest_writes_the_same_store_as_one_process(tmp_path, monkeypatch):
+def test_parallel_ingest_writes_the_same_store_as_one_process(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     for name, text in stories(20).items():
         (folder / name).write_text(text, encoding="utf-8")
     records = [{"id": f"n{i}", "text": t} for i, t in enumerate(stories(30).values())]
     (folder / "big.jsonl").write_text(jsonl(*records), encoding="utf-8")
-    monkeypatch.setattr(ingesting, "PART_BYTES", 500)  # split the JSONL between workers
-    monkeypatch.setattr(ingesting, "FLUSH_POSTINGS", 100)  # and flush postings often
+    # Split the JSONL between workers, and flush postings often.
+    sizes = ingesting.IngestSizes(part_bytes=500, flush_postings=100)
 
     def dump(path: Path) -> list:
         with sqlite3.connect(path) as conn:
@@ -282,7 +282,7 @@ def test_parallel_ingest_writes_the_same_store_as_one_process(tmp_path, monkeypa
     results = []
     for workers in (0, 2):
         with Corpus.create(tmp_path / f"w{workers}.db") as corpus:
-            report = corpus.ingest([folder], workers=workers)
+            report = ingesting.ingest(corpus.store, [folder], workers=workers, sizes=sizes)
             assert len(report.added) == 50 and not report.failed
             check_index(corpus)
         results.append(dump(tmp_path / f"w{workers}.db"))

@@ -20,7 +20,7 @@ from retrieval.backend import parse_shards
 from retrieval.backend import settings as backend_settings
 from retrieval.corpus import Corpus
 from retrieval.errors import StoreError
-from retrieval.index import rank
+from retrieval.rank import rank
 from retrieval.text import tokenize
 
 from .conftest import DATA, SEEDS

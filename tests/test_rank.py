@@ -10,8 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from retrieval import index
-from retrieval.index import Chunk, PostingsBuilder, rank
+from retrieval import rank as ranking
+from retrieval.postings import Chunk, PostingsBuilder
+from retrieval.rank import DEFAULT_PRUNING, Pruning, rank
 from retrieval.store import LEN_DTYPE, TF_DTYPE, Store
 
 VOCAB = [f"w{i}" for i in range(12)]
@@ -53,13 +54,15 @@ def build_store(path: Path, docs: list[list[str]]) -> Store:
     return store
 
 
-def check_against_oracle(docs: list[list[str]], query: list[str], k: int) -> None:
+def check_against_oracle(
+    docs: list[list[str]], query: list[str], k: int, pruning: Pruning = DEFAULT_PRUNING
+) -> None:
     oracle = BM25Okapi(docs).get_scores(query)
     with tempfile.TemporaryDirectory() as tmp:
         store = build_store(Path(tmp) / "t.db", docs)
         try:
-            full = rank(store, query, need=len(docs))
-            top = rank(store, query, need=k)
+            full = rank(store, query, need=len(docs), pruning=pruning)
+            top = rank(store, query, need=k, pruning=pruning)
         finally:
             store.close()
     matched = [i for i, d in enumerate(docs) if set(d) & set(query)]
@@ -117,13 +120,8 @@ def test_unknown_terms_score_nothing(tmp_path):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(docs=docs_strategy, query=query_strategy, k=st.integers(1, 10))
 def test_maxscore_pruning_gives_the_same_top_k(docs, query, k):
-    # Pruning normally starts at PRUNE_MIN_POSTINGS; force it on these small corpora.
-    saved = index.PRUNE_MIN_POSTINGS, index.PRUNE_BUDGET
-    index.PRUNE_MIN_POSTINGS, index.PRUNE_BUDGET = 0, 10.0
-    try:
-        check_against_oracle(docs, query, k)
-    finally:
-        index.PRUNE_MIN_POSTINGS, index.PRUNE_BUDGET = saved
+    # Pruning normally starts at Pruning.min_postings; force it on these small corpora.
+    check_against_oracle(docs, query, k, Pruning(min_postings=0, budget=10.0))
 
 
 def test_maxscore_proves_the_top_from_the_rare_term(tmp_path, monkeypatch):
@@ -131,12 +129,10 @@ def test_maxscore_proves_the_top_from_the_rare_term(tmp_path, monkeypatch):
     # the best sentences must hold "r", and no sentence with "c" alone can reach them.
     docs = [["r", "c"], ["r", "x"], ["r"]] + [["c", f"w{i}"] for i in range(37)]
     docs += [[f"v{i}"] for i in range(60)]
-    monkeypatch.setattr(index, "PRUNE_MIN_POSTINGS", 0)
-    monkeypatch.setattr(index, "PRUNE_BUDGET", 1.0)
     calls = []
-    real = index._rank_pruned
-    monkeypatch.setattr(index, "_rank_pruned", lambda *a: calls.append(real(*a)) or calls[-1])
-    check_against_oracle(docs, ["r", "c"], 2)
+    real = ranking._rank_pruned
+    monkeypatch.setattr(ranking, "_rank_pruned", lambda *a: calls.append(real(*a)) or calls[-1])
+    check_against_oracle(docs, ["r", "c"], 2, Pruning(min_postings=0, budget=1.0))
     assert calls[-1] is not None  # the top-2 query was answered by the pruned path
 
 
@@ -152,17 +148,15 @@ def test_maxscore_with_partial_scores_gives_the_same_top_k(share, monkeypatch):
         [str(w) for w in rng.choice(words, size=rng.integers(3, 12), p=weights / weights.sum())]
         for _ in range(400)
     ]
-    monkeypatch.setattr(index, "PRUNE_MIN_POSTINGS", 0)
-    monkeypatch.setattr(index, "PRUNE_BUDGET", 0.5)
-    monkeypatch.setattr(index, "PRUNE_EXACT_SHARE", share)
+    pruning = Pruning(min_postings=0, budget=0.5, exact_share=share)
     calls = []
-    could_reach = index._could_reach
-    monkeypatch.setattr(index, "_could_reach", lambda *a: calls.append(1) or could_reach(*a))
+    could_reach = ranking._could_reach
+    monkeypatch.setattr(ranking, "_could_reach", lambda *a: calls.append(1) or could_reach(*a))
     for _ in range(60):
         common = rng.choice(words[:6], size=2)
         rare = rng.choice(words[6:], size=rng.integers(1, 4))
         query = [str(w) for w in (*common, *rare)]
-        check_against_oracle(docs, query, int(rng.choice([1, 3, 10])))
+        check_against_oracle(docs, query, int(rng.choice([1, 3, 10])), pruning)
     assert len(calls) >= 5
 
 
@@ -173,16 +167,14 @@ def test_maxscore_round_two_keeps_the_sentences_that_could_still_reach_the_top(m
     docs = [["r"], ["r", "a", "b", "d", "e"], ["r", "m", "a", "b", "d"]]
     docs += [["m", f"w{i}"] for i in range(4)] + [["c", f"y{i}"] for i in range(10)]
     docs += [[f"v{i}"] for i in range(60)]
-    monkeypatch.setattr(index, "PRUNE_MIN_POSTINGS", 0)
-    monkeypatch.setattr(index, "PRUNE_BUDGET", 1.0)
     kept, pruned = [], []
 
     def record(calls: list, real):  # the real function, its results kept in ``calls``
         return lambda *a: calls.append(real(*a)) or calls[-1]
 
-    monkeypatch.setattr(index, "_could_reach", record(kept, index._could_reach))
-    monkeypatch.setattr(index, "_rank_pruned", record(pruned, index._rank_pruned))
-    check_against_oracle(docs, ["r", "m", "c"], 1)
+    monkeypatch.setattr(ranking, "_could_reach", record(kept, ranking._could_reach))
+    monkeypatch.setattr(ranking, "_rank_pruned", record(pruned, ranking._rank_pruned))
+    check_against_oracle(docs, ["r", "m", "c"], 1, Pruning(min_postings=0, budget=1.0))
     assert kept and 0 < len(kept[-1]) < 7  # of the 7 sentences holding "r" or "m"
     assert pruned[-1] is not None
 
@@ -191,9 +183,4 @@ def test_maxscore_round_two_keeps_the_sentences_that_could_still_reach_the_top(m
 @given(docs=docs_strategy, query=query_strategy, k=st.integers(1, 10))
 def test_dense_scan_gives_the_same_top_k(docs, query, k):
     # The lower-bound scan normally starts when postings cover 1/8 of all ids; force it.
-    saved = index.SCAN_SHARE
-    index.SCAN_SHARE = 0.0
-    try:
-        check_against_oracle(docs, query, k)
-    finally:
-        index.SCAN_SHARE = saved
+    check_against_oracle(docs, query, k, Pruning(scan_share=0.0))

@@ -1,0 +1,428 @@
+"""Query time: BM25Okapi over the stored postings of a query's own terms, and pruning.
+
+Owns :class:`Ranked` (a query's top sentences and what it takes to score others),
+:func:`rank`, the BM25 expression and idf, and the exact shortcuts that skip postings
+(MaxScore, the lower-bound scan) with their tuning in :class:`Pruning`. The postings are
+written by :mod:`retrieval.postings` and read through :class:`retrieval.store.Store`.
+
+The scores are rank-bm25's ``BM25Okapi`` scores (k1=1.5, b=0.75, epsilon=0.25: a term
+in more than half the sentences gets idf ``epsilon * mean idf``), computed with the same
+float operations in the same order, so they agree to rounding (only the mean idf is
+summed in another order). rank-bm25 is the oracle
+the tests compare against; unlike it, nothing here grows with the corpus at start-up.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from retrieval.store import ID_DTYPE, Postings, Store, Totals
+
+K1 = 1.5
+B = 0.75
+EPSILON = 0.25
+
+
+@dataclass(frozen=True)
+class Pruning:
+    """When :func:`rank` takes its exact shortcuts past postings it need not score. The
+    defaults are the measured ones; tests pass others to force a shortcut on a small
+    corpus. Every setting gives the same sentences, scores and order."""
+
+    # MaxScore pays off only on long postings; below this many, scoring everything is
+    # cheaper.
+    min_postings: int = 50_000
+    # Scoring a candidate costs a binary search per term, a posting in the full path about
+    # as much as one search: pruning gives up once (candidates scored × terms) would
+    # exceed this share of all postings, so a failed attempt adds at most that much.
+    budget: float = 0.2
+    # Round 2 of pruning scores whole postings lists (no binary search), up to this share
+    # of all the query's postings.
+    exact_share: float = 0.5
+    # When the postings cover this share of all sentence ids, one comparison over the
+    # score array (:func:`_above_lower_bound`) is cheaper than gathering and partitioning
+    # them all.
+    scan_share: float = 0.125
+    scan_sample: int = 20_000  # sentences whose scores set that lower bound
+
+
+DEFAULT_PRUNING = Pruning()
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """Top sentences for a query: ids and scores, best first (ties: lower id first), and
+    what it takes to score any other sentence for the same query."""
+
+    ids: np.ndarray
+    scores: np.ndarray
+    idf: dict[str, float]  # idf of each distinct query term in the vocabulary
+    terms: tuple[str, ...] = ()  # the query terms, in order, duplicates kept
+    postings: dict[str, Postings] = field(default_factory=dict, repr=False, compare=False)
+    avgdl: float = 0.0
+    sentences: int = 0  # N, the corpus size the idf values were computed with
+
+    def score_tokens(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
+        """BM25 scores of token lists outside the index (article titles, say) with this
+        query's idf and average length: rank-bm25's expression, term by term in order."""
+        lens = np.array([len(d) for d in docs], np.int64)
+        counts = [Counter(d) for d in docs]
+        out = np.zeros(len(docs))
+        for t in self.terms:
+            if t in self.idf:
+                tf = np.array([c.get(t, 0) for c in counts], np.int64)
+                out += bm25(self.idf[t], tf, lens, self.avgdl)
+        return out
+
+    def score(self, ids: Sequence[int]) -> np.ndarray:
+        """The exact BM25 scores of any sentences for this query, from the postings
+        already read (a binary search per term, no tokenizing); 0 for no query term."""
+        if not self.postings or not len(ids):
+            return np.zeros(len(ids))
+        return scores_at(
+            np.asarray(ids, ID_DTYPE), self.postings, self.idf, list(self.terms), self.avgdl
+        )
+
+    def frequencies(self) -> dict[str, int]:
+        """How many sentences hold each query term the vocabulary has (its df)."""
+        return {t: p.df for t, p in self.postings.items()}
+
+    def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """For each query term in the vocabulary, which of ``ids`` hold it (from the
+        postings already read: a binary search per term, no tokenizing)."""
+        at = np.asarray(ids, ID_DTYPE)
+        out = {}
+        for t, post in self.postings.items():
+            pos = np.searchsorted(post.ids, at)
+            pos[pos == len(post.ids)] = 0
+            out[t] = post.ids[pos] == at if len(post.ids) else np.zeros(len(at), bool)
+        return out
+
+
+def union(lists: Iterable[np.ndarray]) -> np.ndarray:
+    """The sorted distinct ids of several postings lists (sort and drop repeats: several
+    times faster than ``np.unique``, which hashes, on hundreds of thousands of ids)."""
+    ids = np.sort(np.concatenate(list(lists)))
+    if len(ids) < 2:
+        return ids
+    return ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
+
+
+def idf_of(df: int, totals: Totals) -> float:
+    """rank-bm25's idf with its floor for terms in more than half the sentences."""
+    idf = math.log(totals.sentences - df + 0.5) - math.log(df + 0.5)
+    if idf < 0:
+        idf = EPSILON * (totals.idf_sum / totals.terms)
+    return idf
+
+
+def bm25(idf: float, q_freq: np.ndarray, doc_len: np.ndarray, avgdl: float) -> np.ndarray:
+    """rank-bm25's expression, operation for operation (int64 counts, as it has them)."""
+    return idf * (q_freq * (K1 + 1) / (q_freq + K1 * (1 - B + B * doc_len / avgdl)))
+
+
+def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
+    """One term's contribution to each sentence in its postings (rank-bm25's formula).
+
+    Most postings have tf 1, so their scores come from a table over sentence lengths
+    (the same expression on the same values, so the same floats) with one gather; only
+    the tf > 1 postings are computed one by one."""
+    if len(post.lens) == 0:
+        return np.empty(0)
+    longest = int(post.lens.max())
+    table = bm25(idf, np.ones(longest + 1, np.int64), np.arange(longest + 1), avgdl)
+    out = table[post.lens]
+    repeated = np.flatnonzero(post.tfs != 1)
+    if len(repeated):
+        out[repeated] = bm25(
+            idf,
+            post.tfs[repeated].astype(np.int64),
+            post.lens[repeated].astype(np.int64),
+            avgdl,
+        )
+    return out
+
+
+def rank(
+    store: Store, terms: list[str], need: int, *, pruning: Pruning = DEFAULT_PRUNING
+) -> Ranked:
+    """Score ``terms`` (duplicates count, as in rank-bm25) and keep the best ``need``.
+
+    Work is proportional to the postings of the query's terms, never to the corpus.
+    When the postings are long, MaxScore pruning (:func:`_rank_pruned`) first tries to
+    prove the top ``need`` from the rarer terms' sentences alone; otherwise every
+    posting is scored into a per-thread scratch array indexed by sentence id, which only
+    the postings touch and which is cleared by the same postings afterwards (when the
+    postings are dense, the top is then found by one comparison against a lower bound of
+    the ``need``-th best score). All give the same sentences, scores and order;
+    ``pruning`` says when each shortcut is tried (:class:`Pruning`).
+
+    A store that ranks itself (the Xapian backend, retrieval/backend.py) is asked to.
+    """
+    if not isinstance(store, Store):
+        return store.rank(terms, need)
+    with store.read():  # N and the postings from one snapshot, even during an ingest
+        totals = store.totals()
+        distinct = list(dict.fromkeys(terms))
+        postings = store.postings(distinct)
+    idf = {t: idf_of(postings[t].df, totals) for t in distinct if t in postings}
+    if not postings or totals.sentences == 0:
+        return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf, sentences=totals.sentences)
+    avgdl = totals.tokens / totals.sentences
+    lists = tuple(p.ids for p in postings.values())
+    if len(postings) > 1 and sum(map(len, lists)) >= pruning.min_postings:
+        pruned = _rank_pruned(postings, idf, terms, avgdl, need, pruning)
+        if pruned is not None:
+            ids, scores = pruned
+            order = np.lexsort((ids, -scores))[:need]
+            return Ranked(
+                ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences
+            )
+    contrib = {t: term_scores(postings[t], idf[t], avgdl) for t in postings}
+    if len(postings) == 1:
+        # One distinct term: its postings are the candidates; no scratch array needed.
+        (term,) = postings
+        ids, scores = postings[term].ids, np.zeros(len(lists[0]))
+        for t in terms:  # 0 + c (+ c ...): the same float sums as rank-bm25
+            if t == term:
+                scores += contrib[term]
+    else:
+        size = totals.max_sentence_id + 1
+        found = None
+        if sum(map(len, lists)) >= pruning.scan_share * size and all(w > 0 for w in idf.values()):
+            # Dense postings: one bincount sums every term's scores in query order (its
+            # C loop adds 0 + c1 + c2 ... per sentence, as rank-bm25 does), faster than
+            # scattering into the scratch array term by term.
+            order = [t for t in terms if t in postings]
+            dense = np.bincount(
+                np.concatenate([postings[t].ids for t in order]),
+                weights=np.concatenate([contrib[t] for t in order]),
+                minlength=size,
+            )
+            found = _above_lower_bound(dense, postings, need, pruning.scan_sample)
+        if found is not None:
+            ids, scores = found
+        else:
+            dense = _scratch(size)
+            try:
+                for t in terms:  # query order, duplicates included: rank-bm25's float sums
+                    if t in postings:
+                        dense[postings[t].ids] += contrib[t]
+                ids = np.concatenate(lists)
+                scores = dense[ids]
+            finally:
+                for post_ids in lists:
+                    dense[post_ids] = 0.0
+    # With several terms ``ids`` repeats a sentence once per query term it contains, so
+    # the best ``need`` sentences are among the best ``need * len(postings)`` entries: a
+    # sentence below that many entries is beaten by at least ``need`` others. Everything
+    # tied with the threshold is kept so the tie-break below is exact.
+    keep = need * len(postings)
+    if keep < len(ids):
+        kth = np.partition(scores, len(scores) - keep)[len(scores) - keep]
+        chosen = scores >= kth
+        ids, scores = ids[chosen], scores[chosen]
+    if len(postings) > 1:
+        ids, first = np.unique(ids, return_index=True)
+        scores = scores[first]
+    order = np.lexsort((ids, -scores))[:need]
+    return Ranked(ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences)
+
+
+def _above_lower_bound(
+    dense: np.ndarray, postings: dict[str, Postings], need: int, sample: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sentences scoring at least the ``need``-th best score among the sentences of
+    the shortest postings: those are real sentences with their full scores, so the true
+    ``need``-th best is at least that, and every sentence of the top (and every tie) is
+    kept. ``None`` when the shortest postings hold fewer than ``need`` sentences."""
+    shortest = sorted(postings.values(), key=lambda p: len(p.ids))
+    if len(shortest[0].ids) >= need:
+        # One postings list holds distinct ids; a stride of it is still real sentences
+        # and bounds the top as well, for a fraction of the work.
+        known = shortest[0].ids[:: max(1, len(shortest[0].ids) // sample)]
+    else:
+        # Enough of the next-shortest lists to hold ``need`` sentences, no more.
+        lengths = np.cumsum([len(p.ids) for p in shortest])
+        upto = int(np.searchsorted(lengths, need)) + 1
+        known = union([p.ids for p in shortest[:upto]])
+    if len(known) < need:
+        return None
+    scores = dense[known]
+    floor = np.partition(scores, len(scores) - need)[len(scores) - need]
+    ids = np.flatnonzero(dense >= floor).astype(ID_DTYPE)
+    return ids, dense[ids]
+
+
+def upper_bound(post: Postings, idf: float, avgdl: float) -> float:
+    """The highest score any sentence can get from this term (for idf > 0): BM25 falls as
+    a sentence gets longer, so the best tf = 1 posting is the shortest sentence; the few
+    postings with tf > 1 are scored one by one."""
+    best = float(bm25(idf, np.ones(1, np.int64), post.lens.min(keepdims=True), avgdl)[0])
+    repeated = np.flatnonzero(post.tfs != 1)
+    if len(repeated):
+        best = max(best, float(bm25(
+            idf, post.tfs[repeated].astype(np.int64), post.lens[repeated].astype(np.int64),
+            avgdl,
+        ).max()))  # fmt: skip
+    return best
+
+
+def scores_at(
+    candidates: np.ndarray,
+    postings: dict[str, Postings],
+    idf: dict[str, float],
+    terms: list[str],
+    avgdl: float,
+) -> np.ndarray:
+    """Exact scores of the ``candidates`` (sorted ids): each term's postings are searched
+    for them, and contributions are added in query order, as rank-bm25 adds them."""
+    per_term = {}
+    for t, post in postings.items():
+        pos = np.searchsorted(post.ids, candidates)
+        pos[pos == len(post.ids)] = 0
+        hit = post.ids[pos] == candidates
+        c = np.zeros(len(candidates))
+        at = pos[hit]
+        c[hit] = bm25(idf[t], post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl)
+        per_term[t] = c
+    scores = np.zeros(len(candidates))
+    for t in terms:
+        if t in per_term:
+            scores += per_term[t]
+    return scores
+
+
+def _rank_pruned(
+    postings: dict[str, Postings],
+    idf: dict[str, float],
+    terms: list[str],
+    avgdl: float,
+    need: int,
+    pruning: Pruning,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """MaxScore (Turtle & Flood 1995), exact: ``None`` when it cannot prove the top.
+
+    Terms are ordered by their best possible contribution, highest first. A sentence
+    that holds none of the first ``i`` terms scores at most the sum of the other terms'
+    bounds; once that sum is below a score some ``need`` sentences are known to reach,
+    no such sentence can enter the top (nor tie with it), so the top is among the
+    sentences of the first ``i`` ("essential") terms, scored exactly on every term, and
+    the rest of the long postings are never scored. Two rounds at most: the sentences of
+    the shortest-list prefix give that threshold, then the essential ones are scored
+    (when they are many, only those that their essential terms' exact contributions
+    plus the other terms' bounds still let reach it: :func:`_could_reach`).
+    """
+    if any(w <= 0 for w in idf.values()):
+        return None  # bounds assume scores grow with tf and shrink with length
+    # In candidates scored by binary search.
+    budget = pruning.budget * sum(len(p.ids) for p in postings.values()) / len(postings)
+    if min(len(p.ids) for p in postings.values()) > budget / 2:
+        return None  # round 1 below cannot start: spare computing the bounds
+    times = Counter(terms)
+    bound = {t: upper_bound(p, idf[t], avgdl) * times[t] for t, p in postings.items()}
+    by_bound = sorted(postings, key=lambda t: (-bound[t], t))
+    rest = [sum(bound[t] for t in by_bound[i:]) for i in range(len(by_bound) + 1)]
+    length = [len(postings[t].ids) for t in by_bound]
+
+    def score(i: int) -> tuple[np.ndarray, np.ndarray, float]:
+        """The sentences of the first ``i`` terms, their scores, the need-th best score
+        (-inf when they are fewer than ``need``)."""
+        candidates = union([postings[t].ids for t in by_bound[:i]])
+        scores = scores_at(candidates, postings, idf, terms, avgdl)
+        if len(scores) < need:
+            return candidates, scores, -np.inf
+        kth = np.partition(scores, len(scores) - need)[len(scores) - need]
+        return candidates, scores, kth
+
+    # Round 1: the longest prefix that fits half the budget, to learn a threshold.
+    first = 0
+    while first < len(by_bound) - 1 and sum(length[: first + 1]) <= budget / 2:
+        first += 1
+    if first == 0 or sum(length[:first]) < need:
+        return None
+    candidates, scores, kth = score(first)
+    if kth <= 0:
+        return None
+    # The fewest terms whose sentences must hold the top (rest[-1] is 0 < kth).
+    essential = next(i for i, bound_of_rest in enumerate(rest) if bound_of_rest < kth)
+    if essential > first:  # round 2: more terms are essential than round 1 scored
+        if sum(length[:essential]) <= budget / 2:
+            candidates, scores, kth = score(essential)
+        elif sum(length[:essential]) <= pruning.exact_share * sum(length):
+            exact = {
+                t: (postings[t].ids, term_scores(postings[t], idf[t], avgdl) * times[t])
+                for t in _cheap_terms(
+                    postings, by_bound[:essential], by_bound[essential:], pruning.exact_share
+                )
+            }
+            candidates = _could_reach(
+                [postings[t].ids for t in by_bound[:essential]],
+                exact,
+                sum(bound[t] for t in by_bound if t not in exact),
+                kth,
+            )
+            if len(candidates) > budget:
+                return None
+            scores = scores_at(candidates, postings, idf, terms, avgdl)
+        else:
+            return None
+    keep = scores >= kth
+    return candidates[keep], scores[keep]
+
+
+def _cheap_terms(
+    postings: dict[str, Postings], essential: list[str], others: list[str], share: float
+) -> list[str]:
+    """The essential terms, then the other terms shortest first while all their postings
+    stay within ``share`` of the query's: those get exact contributions in
+    :func:`_could_reach`, the longest ones only their bound."""
+    total = sum(len(p.ids) for p in postings.values())
+    chosen, used = list(essential), sum(len(postings[t].ids) for t in essential)
+    for t in sorted(others, key=lambda t: len(postings[t].ids)):
+        used += len(postings[t].ids)
+        if used > share * total:
+            break
+        chosen.append(t)
+    return chosen
+
+
+def _could_reach(
+    lists: list[np.ndarray],
+    exact: dict[str, tuple[np.ndarray, np.ndarray]],
+    rest: float,
+    kth: float,
+) -> np.ndarray:
+    """The sentences in ``lists`` that can still score ``kth``: their contributions from
+    the ``exact`` terms ((ids, contributions) per term, times the term's count in the
+    query; summed through the scratch array in no particular order) plus ``rest``, the
+    bounds of all other terms. A relative margin of 1e-9, far above the rounding of
+    these sums, keeps every sentence that can tie; the survivors are scored exactly."""
+    dense = _scratch(max(int(ids[-1]) for ids, _ in exact.values()) + 1)
+    try:
+        for ids, contributions in exact.values():
+            dense[ids] += contributions
+        candidates = union(lists)
+        reach = dense[candidates] + rest
+    finally:
+        for ids, _ in exact.values():
+            dense[ids] = 0.0
+    return candidates[reach >= kth * (1 - 1e-9)]
+
+
+_local = threading.local()
+
+
+def _scratch(size: int) -> np.ndarray:
+    """This thread's zeroed score array, at least ``size`` long (grown with headroom, so
+    ingests do not reallocate it at every question)."""
+    dense = getattr(_local, "dense", None)
+    if dense is None or len(dense) < size:
+        dense = _local.dense = np.zeros(int(size * 1.25) + 1024)
+    return dense
