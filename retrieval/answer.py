@@ -272,20 +272,25 @@ class Scored:
 
 
 def _with_neighbours(store: Store, ids: list[int]) -> tuple[list[Sentence], list[Sentence]]:
-    """The sentences ``ids`` (in that order) and those around them, read in one query: ids
-    are consecutive within an article, so ids ± 1 are the neighbours (or an adjacent
-    article's first or last sentence, a candidate too); where a neighbour is not among
-    them, the store is asked."""
+    """The sentences ``ids`` (in that order) and those around them, read in one query: an
+    article's sentences have consecutive ids (ingest gives them so), so ids ± 1 are the
+    neighbours, or an adjacent article's first or last sentence (a candidate too). Only
+    where id ± 1 is missing (a removed article's gap) is the store asked."""
     want = sorted({i + d for i in ids for d in (-1, 0, 1)})
     by_id = {s.id: s for s in store.sentences(want)}
     first = [by_id[i] for i in ids if i in by_id]
     found = {(s.article_id, s.position): s for s in by_id.values()}
     for s in first:
-        for pos in (s.position - 1, s.position + 1):
-            if pos >= 0 and (s.article_id, pos) not in found:
-                for n in store.neighbours(s, 1, 1):
-                    found[(n.article_id, n.position)] = n
-                break
+        for d in (-1, 1):
+            pos = s.position + d
+            if pos < 0 or (s.article_id, pos) in found:
+                continue
+            # id ± 1 is another article's: this one ends there (its ids are consecutive).
+            if s.id + d in by_id:
+                continue
+            for n in store.neighbours(s, 1, 1):
+                found[(n.article_id, n.position)] = n
+            break
     return first, list(found.values())
 
 
