@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import Counter
+import weakref
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -149,8 +150,120 @@ def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
     return out
 
 
+@dataclass
+class _Cached:
+    totals: Totals  # the store's totals when the postings were read
+    postings: Postings
+    contributions: np.ndarray | None = None
+    bound: float | None = None
+
+    @property
+    def size(self) -> int:
+        extra = 0 if self.contributions is None else self.contributions.nbytes
+        p = self.postings
+        return p.ids.nbytes + p.tfs.nbytes + p.lens.nbytes + extra
+
+
+class TermCache:
+    """Long postings lists, decoded, with their BM25 contributions and bound, kept between
+    questions: reading and scoring a query's frequent terms is most of its work, and
+    questions share their frequent terms.
+
+    An entry is used only while the store's totals are those it was read with. Every
+    write that changes postings changes the totals (sentences are added with ids never
+    used before, which raises ``max_sentence_id``, or removed, which lowers ``sentences``),
+    so an entry never outlives its postings, even when another process writes. Lists of
+    fewer than ``min_postings`` are cheap to read and are not kept; the least recently
+    used entries go once the entries exceed ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = 128 << 20, min_postings: int = 10_000):
+        self.max_bytes = max_bytes
+        self.min_postings = min_postings
+        self._entries: OrderedDict[str, _Cached] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def postings(self, store: Store, totals: Totals, terms: list[str]) -> dict[str, Postings]:
+        """The postings of ``terms`` that the vocabulary has, kept or read from
+        ``store`` (inside the caller's read snapshot, whose totals are ``totals``)."""
+        found: dict[str, Postings] = {}
+        with self._lock:
+            for t in terms:
+                entry = self._entries.get(t)
+                if entry is not None and entry.totals == totals:
+                    self._entries.move_to_end(t)
+                    found[t] = entry.postings
+        missing = [t for t in terms if t not in found]
+        read = store.postings(missing) if missing else {}
+        with self._lock:
+            for t, post in read.items():
+                if len(post.ids) >= self.min_postings:
+                    self._put(t, _Cached(totals, post))
+        return {t: found.get(t) or read[t] for t in terms if t in found or t in read}
+
+    def contributions(self, term: str, post: Postings, idf: float, avgdl: float) -> np.ndarray:
+        """:func:`term_scores` of ``post``, computed once while it is kept (read-only)."""
+        entry = self._entries.get(term)
+        if entry is None or entry.postings is not post:
+            return term_scores(post, idf, avgdl)
+        if entry.contributions is None:
+            values = term_scores(post, idf, avgdl)
+            values.flags.writeable = False
+            with self._lock:
+                entry.contributions = values
+                self._bytes += values.nbytes
+                self._trim()
+        return entry.contributions
+
+    def bound(self, term: str, post: Postings, idf: float, avgdl: float) -> float:
+        """:func:`upper_bound` of ``post``, computed once while it is kept."""
+        entry = self._entries.get(term)
+        if entry is None or entry.postings is not post:
+            return upper_bound(post, idf, avgdl)
+        if entry.bound is None:
+            entry.bound = upper_bound(post, idf, avgdl)
+        return entry.bound
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def _put(self, term: str, entry: _Cached) -> None:
+        old = self._entries.pop(term, None)
+        if old is not None:
+            self._bytes -= old.size
+        self._entries[term] = entry
+        self._bytes += entry.size
+        self._trim()
+
+    def _trim(self) -> None:
+        while self._bytes > self.max_bytes and self._entries:
+            _, old = self._entries.popitem(last=False)
+            self._bytes -= old.size
+
+
+# One cache per open store (a different file, or the same file opened twice, has its own).
+_caches: weakref.WeakKeyDictionary[Store, TermCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def term_cache(store: Store) -> TermCache:
+    """The :class:`TermCache` of ``store``, made at its first query."""
+    with _caches_lock:
+        cache = _caches.get(store)
+        if cache is None:
+            cache = _caches[store] = TermCache()
+        return cache
+
+
 def rank(
-    store: Store, terms: list[str], need: int, *, pruning: Pruning = DEFAULT_PRUNING
+    store: Store,
+    terms: list[str],
+    need: int,
+    *,
+    pruning: Pruning = DEFAULT_PRUNING,
+    cache: TermCache | None = None,
 ) -> Ranked:
     """Score ``terms`` (duplicates count, as in rank-bm25) and keep the best ``need``.
 
@@ -161,30 +274,32 @@ def rank(
     the postings touch and which is cleared by the same postings afterwards (when the
     postings are dense, the top is then found by one comparison against a lower bound of
     the ``need``-th best score). All give the same sentences, scores and order;
-    ``pruning`` says when each shortcut is tried (:class:`Pruning`).
+    ``pruning`` says when each shortcut is tried (:class:`Pruning`). Long postings and
+    their contributions come from ``cache`` (by default the store's :class:`TermCache`).
 
     A store that ranks itself (the Xapian backend, retrieval/backend.py) is asked to.
     """
     if not isinstance(store, Store):
         return store.rank(terms, need)
+    cache = cache or term_cache(store)
     with store.read():  # N and the postings from one snapshot, even during an ingest
         totals = store.totals()
         distinct = list(dict.fromkeys(terms))
-        postings = store.postings(distinct)
+        postings = cache.postings(store, totals, distinct)
     idf = {t: idf_of(postings[t].df, totals) for t in distinct if t in postings}
     if not postings or totals.sentences == 0:
         return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf, sentences=totals.sentences)
     avgdl = totals.tokens / totals.sentences
     lists = tuple(p.ids for p in postings.values())
     if len(postings) > 1 and sum(map(len, lists)) >= pruning.min_postings:
-        pruned = _rank_pruned(postings, idf, terms, avgdl, need, pruning)
+        pruned = _rank_pruned(postings, idf, terms, avgdl, need, pruning, cache)
         if pruned is not None:
             ids, scores = pruned
             order = np.lexsort((ids, -scores))[:need]
             return Ranked(
                 ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences
             )
-    contrib = {t: term_scores(postings[t], idf[t], avgdl) for t in postings}
+    contrib = {t: cache.contributions(t, postings[t], idf[t], avgdl) for t in postings}
     if len(postings) == 1:
         # One distinct term: its postings are the candidates; no scratch array needed.
         (term,) = postings
@@ -306,6 +421,7 @@ def _rank_pruned(
     avgdl: float,
     need: int,
     pruning: Pruning,
+    cache: TermCache,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """MaxScore (Turtle & Flood 1995), exact: ``None`` when it cannot prove the top.
 
@@ -326,7 +442,7 @@ def _rank_pruned(
     if min(len(p.ids) for p in postings.values()) > budget / 2:
         return None  # round 1 below cannot start: spare computing the bounds
     times = Counter(terms)
-    bound = {t: upper_bound(p, idf[t], avgdl) * times[t] for t, p in postings.items()}
+    bound = {t: cache.bound(t, p, idf[t], avgdl) * times[t] for t, p in postings.items()}
     by_bound = sorted(postings, key=lambda t: (-bound[t], t))
     rest = [sum(bound[t] for t in by_bound[i:]) for i in range(len(by_bound) + 1)]
     length = [len(postings[t].ids) for t in by_bound]
@@ -357,7 +473,7 @@ def _rank_pruned(
             candidates, scores, kth = score(essential)
         elif sum(length[:essential]) <= pruning.exact_share * sum(length):
             exact = {
-                t: (postings[t].ids, term_scores(postings[t], idf[t], avgdl) * times[t])
+                t: (postings[t].ids, cache.contributions(t, postings[t], idf[t], avgdl) * times[t])
                 for t in _cheap_terms(
                     postings, by_bound[:essential], by_bound[essential:], pruning.exact_share
                 )

@@ -12,7 +12,7 @@ from rank_bm25 import BM25Okapi
 
 from retrieval import rank as ranking
 from retrieval.postings import Chunk, PostingsBuilder
-from retrieval.rank import DEFAULT_PRUNING, Pruning, rank
+from retrieval.rank import DEFAULT_PRUNING, Pruning, TermCache, rank
 from retrieval.store import LEN_DTYPE, TF_DTYPE, Store
 
 VOCAB = [f"w{i}" for i in range(12)]
@@ -63,6 +63,12 @@ def check_against_oracle(
         try:
             full = rank(store, query, need=len(docs), pruning=pruning)
             top = rank(store, query, need=k, pruning=pruning)
+            # Kept postings and contributions (every list kept here): read, then reused.
+            kept = TermCache(min_postings=0)
+            for _ in range(2):
+                again = rank(store, query, need=k, pruning=pruning, cache=kept)
+                assert again.ids.tolist() == top.ids.tolist()
+                assert again.scores.tolist() == top.scores.tolist()
         finally:
             store.close()
     matched = [i for i, d in enumerate(docs) if set(d) & set(query)]
@@ -184,3 +190,68 @@ def test_maxscore_round_two_keeps_the_sentences_that_could_still_reach_the_top(m
 def test_dense_scan_gives_the_same_top_k(docs, query, k):
     # The lower-bound scan normally starts when postings cover 1/8 of all ids; force it.
     check_against_oracle(docs, query, k, Pruning(scan_share=0.0))
+
+
+FIRST = "Harbour news\n\nThe harbour bridge opened. The harbour ferry stopped. A bridge fell.\n"
+SECOND = "River news\n\nThe river bridge opened on the harbour side. Bridge tolls rose.\n"
+
+
+def test_kept_postings_are_read_again_after_any_write(tmp_path):
+    """The cache is keyed by the store's totals, which every write changes: after an
+    ingest or a removal, by this connection or another, a query reads the postings again
+    and ranks as a fresh cache does."""
+    from retrieval.corpus import Corpus
+    from retrieval.text import tokenize
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(FIRST, encoding="utf-8")
+    query = tokenize("harbour bridge")
+    kept = TermCache(min_postings=0)
+
+    def check(corpus: Corpus) -> list[int]:
+        fresh = rank(corpus.store, query, need=10, cache=TermCache(min_postings=0))
+        got = rank(corpus.store, query, need=10, cache=kept)
+        assert got.ids.tolist() == fresh.ids.tolist()
+        assert got.scores.tolist() == fresh.scores.tolist()
+        return got.ids.tolist()
+
+    with Corpus.create(tmp_path / "c.db", reranker="none") as corpus:
+        corpus.ingest([folder])
+        before = check(corpus)
+        assert kept.postings(corpus.store, corpus.store.totals(), query)  # now kept
+        (folder / "b.txt").write_text(SECOND, encoding="utf-8")
+        corpus.ingest([folder])  # this connection writes
+        grown = check(corpus)
+        assert len(grown) > len(before)
+        with Corpus.open(tmp_path / "c.db", reranker="none") as other:
+            (folder / "b.txt").unlink()
+            (folder / "c.txt").write_text(SECOND.replace("River", "Canal"), encoding="utf-8")
+            other.ingest([folder])  # another connection replaces an article
+        replaced = check(corpus)
+        assert set(replaced) - set(grown)  # the new article's sentences have new ids
+        corpus.remove(1)  # a.txt, the first article
+        assert len(check(corpus)) < len(replaced)
+
+
+def test_kept_contributions_cannot_be_changed_by_a_caller(tmp_path):
+    store = build_store(tmp_path / "t.db", [["a", "b"], ["a"], ["c"]])
+    kept = TermCache(min_postings=0)
+    rank(store, ["a", "c"], need=2, cache=kept)
+    post = kept.postings(store, store.totals(), ["a"])["a"]
+    values = kept.contributions("a", post, 1.0, 1.0)
+    assert values is kept.contributions("a", post, 1.0, 1.0)  # computed once
+    with pytest.raises(ValueError):
+        values[0] = 5.0
+    store.close()
+
+
+def test_the_cache_keeps_long_lists_only_and_within_its_bytes(tmp_path):
+    docs = [["a", "b"]] * 50 + [["c"]] * 5
+    store = build_store(tmp_path / "t.db", docs)
+    small = TermCache(max_bytes=50 * 8 + 100, min_postings=10)
+    small.postings(store, store.totals(), ["a", "c"])
+    assert list(small._entries) == ["a"]  # "c" has 5 postings: cheap to read, not kept
+    small.postings(store, store.totals(), ["b"])  # a second 50-posting list
+    assert list(small._entries) == ["b"]  # "a", used least recently, made room
+    store.close()
