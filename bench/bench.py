@@ -201,17 +201,22 @@ def serve(db: Path, questions_file: Path) -> dict:
     open_first = time.perf_counter() - started
     assert first.answered, first.message
     out: dict = {"open_first_ms": open_first * 1000}
+    # rank() alone on a store of its own: its term cache (retrieval/rank.py) then warms
+    # over the questions as the answers' does, not from the answer to the same question.
+    ranker = Corpus.open(db, create=False, reranker="none")
     for k in (3, 10):
         ask, ranked, cpu_ask, cpu_rank = [], [], [], []
         for q in questions:
             t0, c0 = time.perf_counter(), time.process_time()
             json.dumps(answer_json(corpus.ask(q, k=k)), ensure_ascii=False)
             t1, c1 = time.perf_counter(), time.process_time()
-            rank(corpus.store, tokenize(q), k)
-            t2, c2 = time.perf_counter(), time.process_time()
             ask.append(t1 - t0)
-            ranked.append(t2 - t1)
             cpu_ask.append(c1 - c0)
+        for q in questions:
+            t1, c1 = time.perf_counter(), time.process_time()
+            rank(ranker.store, tokenize(q), k)
+            t2, c2 = time.perf_counter(), time.process_time()
+            ranked.append(t2 - t1)
             cpu_rank.append(c2 - c1)
         out[f"ask_{k}"] = ask
         out[f"rank_{k}"] = ranked
@@ -220,7 +225,8 @@ def serve(db: Path, questions_file: Path) -> dict:
         out[f"cpu_rank_{k}"] = float(np.mean(cpu_rank))
         out[f"cpu_ask_{k}_all"] = cpu_ask
         out[f"cpu_rank_{k}_all"] = cpu_rank
-    out["rss_mb"] = psutil.Process().memory_info().rss / 2**20
+    out["rss_mb"] = psutil.Process().memory_info().rss / 2**20  # both stores' caches
+    ranker.close()
     corpus.close()
     return out
 
