@@ -48,8 +48,10 @@ class IngestSizes:
 
     # Below this much input, worker processes cost more to start (~0.5 s) than they save.
     parallel_bytes: int = 4_000_000
-    # A JSONL file larger than this is split at line boundaries so workers share it.
-    part_bytes: int = 4_000_000
+    # A JSONL file larger than this is split at line boundaries so workers share it. Small
+    # parts (~5,000 sentences) start the writer early and leave it little to write after
+    # the workers finish.
+    part_bytes: int = 1_000_000
     # Write postings out once this many are pending, which bounds memory on huge ingests
     # (~25 bytes a posting at the flush). Every flush after the first rewrites the
     # postings of the terms it touches, so a 1M-sentence ingest (~14M postings) flushes
