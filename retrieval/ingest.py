@@ -14,6 +14,7 @@ writes rows and postings, in file order, so sentence ids always ascend.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import itertools
 import multiprocessing
@@ -47,8 +48,10 @@ class IngestSizes:
 
     # Below this much input, worker processes cost more to start (~0.5 s) than they save.
     parallel_bytes: int = 4_000_000
-    # A JSONL file larger than this is split at line boundaries so workers share it.
-    part_bytes: int = 4_000_000
+    # A JSONL file larger than this is split at line boundaries so workers share it. Small
+    # parts (~5,000 sentences) start the writer early and leave it little to write after
+    # the workers finish.
+    part_bytes: int = 1_000_000
     # Write postings out once this many are pending, which bounds memory on huge ingests
     # (~25 bytes a posting at the flush). Every flush after the first rewrites the
     # postings of the terms it touches, so a 1M-sentence ingest (~14M postings) flushes
@@ -411,7 +414,7 @@ def _write(
     troubled: set[str] = set()  # files with a problem: their missing lines are kept
     batch_keys: set[str] = set()
     files_done = articles_done = 0
-    with store.write():
+    with store.write(), store.names_indexed_at_end():
         store.claim_paths(claims)
         totals = store.totals()
         next_id = totals.max_sentence_id + 1
@@ -471,16 +474,25 @@ def _insert(
 ) -> None:
     """Insert one article and its sentences (ids from ``first_id``)."""
     a = item.article
-    article_id = store.insert_article(ident, item.digest, a, len(item.spans), date_words(a.date))
+    n = len(item.spans)
+    article_id = store.insert_article(ident, item.digest, a, n, date_words(a.date))
     text = a.text
+    starts, ends = zip(*item.spans, strict=True)
     store.insert_sentences(
-        [
-            (first_id + i, article_id, i, s, e, length, text[s:e])
-            for i, ((s, e), length) in enumerate(zip(item.spans, lengths, strict=True))
-        ]
+        zip(
+            range(first_id, first_id + n),
+            itertools.repeat(article_id, n),
+            range(n),
+            starts,
+            ends,
+            lengths,
+            [text[s:e] for s, e in item.spans],
+            strict=True,
+        )
     )
 
 
+@functools.lru_cache(maxsize=4096)  # articles share dates, and strftime costs ~30 µs
 def date_words(iso: str | None) -> str:
     """Searchable forms of a date for naming articles: ``2017-06-07 June 2017 Jun 7``."""
     if not iso:

@@ -77,6 +77,10 @@ TF_DTYPE = np.dtype("<u2")
 LEN_DTYPE = np.dtype("<u2")
 
 _ARTICLE_COLUMNS = "id, file, title, outlet, byline, date, url, n_sentences"
+# The article fields of the name index (FTS5), and the trigger that indexes a new article.
+_NAME_FIELDS = ["title", "outlet", "byline", "dates", "file"]
+_NAME_COLUMNS = ", ".join(_NAME_FIELDS)
+_NAMES_INSERT_TRIGGER = "articles_ai"  # sqlite-utils' name: enable_fts(create_triggers=True)
 _SENTENCE_COLUMNS = "id, article_id, position, text, start, end"
 VECTOR_DTYPE = np.dtype("<f4")
 # Added after schema version 1 shipped, so opening an older file adds it (see _add_vectors).
@@ -298,7 +302,7 @@ class Store:
                 # Not the article text: naming an article by its topic uses the
                 # sentence index (retrieval/sources.py); a second full-text index of
                 # every article would cost a third of ingest time and a sixth of the file.
-                ["title", "outlet", "byline", "dates", "file"],
+                _NAME_FIELDS,
                 create_triggers=True,
                 tokenize="porter",
             )
@@ -420,6 +424,33 @@ class Store:
             (path, a.file, digest, a.title, a.outlet, a.byline, a.date, a.url, n_sentences,
              dates, a.text),
         ).lastrowid  # fmt: skip
+
+    @contextlib.contextmanager
+    def names_indexed_at_end(self) -> Iterator[None]:
+        """Inside an ingest's :meth:`write`: the articles inserted in the block enter the
+        name index (``articles_fts``) in one statement at its end, not one by one through
+        the insert trigger. A trigger makes each insert a statement transaction, and FTS5
+        writes its pending terms out at every one: ~4× the cost of the whole insert.
+        The trigger is dropped for the block and re-created as it was, in the caller's
+        transaction, so an ingest that fails or is interrupted keeps it (rolled back)."""
+        conn = self.conn
+        row = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
+            (_NAMES_INSERT_TRIGGER,),
+        ).fetchone()
+        if row is None:  # a schema without it (never made by this code): nothing to do
+            yield
+            return
+        # AUTOINCREMENT: every article inserted from now on has a larger id.
+        (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()
+        conn.execute(f'DROP TRIGGER "{_NAMES_INSERT_TRIGGER}"')
+        yield
+        conn.execute(
+            f"INSERT INTO articles_fts (rowid, {_NAME_COLUMNS}) "
+            f"SELECT id, {_NAME_COLUMNS} FROM articles WHERE id > ? ORDER BY id",
+            (last,),
+        )
+        conn.execute(row[0])
 
     def insert_sentences(self, rows: Iterable[tuple[int, int, int, int, int, int, str]]) -> None:
         """Insert sentences: (id, article id, position, start, end, length, text) rows."""

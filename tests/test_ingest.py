@@ -193,6 +193,33 @@ def stories(n: int) -> dict[str, str]:
     return out
 
 
+def names_index(conn: sqlite3.Connection, table: str) -> list[tuple]:
+    """Every (term, article id, field, position) the FTS5 table ``table`` holds: what is
+    in the index itself (an external-content table's rows are read from ``articles``)."""
+    schema, name = table.split(".")
+    conn.execute(
+        f"CREATE VIRTUAL TABLE temp.{name}_vocab USING fts5vocab({schema}, {name}, instance)"
+    )
+    try:
+        return conn.execute(f"SELECT * FROM temp.{name}_vocab ORDER BY 1, 2, 3, 4").fetchall()
+    finally:
+        conn.execute(f"DROP TABLE temp.{name}_vocab")
+
+
+def fresh_names_index(conn: sqlite3.Connection) -> str:
+    """The name index built afresh from the stored articles, in a temporary table."""
+    conn.execute("DROP TABLE IF EXISTS temp.fresh_names")
+    conn.execute(
+        "CREATE VIRTUAL TABLE temp.fresh_names USING fts5("
+        "title, outlet, byline, dates, file, tokenize='porter')"
+    )
+    conn.execute(
+        "INSERT INTO temp.fresh_names (rowid, title, outlet, byline, dates, file) "
+        "SELECT id, title, outlet, byline, dates, file FROM articles"
+    )
+    return "temp.fresh_names"
+
+
 def check_index(corpus: Corpus) -> None:
     """Postings, totals and rank() agree with a rank-bm25 built from the stored sentences."""
     conn = corpus.store.conn
@@ -213,6 +240,7 @@ def check_index(corpus: Corpus) -> None:
         assert len(np.frombuffer(blob_lens, LEN_DTYPE)) == df
         stored[term] = got.tolist()
     assert stored == expected  # no postings of deleted sentences, none missing
+    assert names_index(conn, "main.articles_fts") == names_index(conn, fresh_names_index(conn))
     totals = corpus.store.totals()
     assert totals.sentences == len(rows)
     assert totals.tokens == sum(map(len, docs))
@@ -287,6 +315,46 @@ def test_parallel_ingest_writes_the_same_store_as_one_process(tmp_path):
             check_index(corpus)
         results.append(dump(tmp_path / f"w{workers}.db"))
     assert results[0] == results[1]
+
+
+def test_the_name_index_trigger_outlives_an_ingest_and_a_failed_one(tmp_path, monkeypatch):
+    """Ingest indexes new articles' names in one statement with the insert trigger
+    dropped (Store.names_indexed_at_end): the trigger is back afterwards, and an ingest
+    that fails keeps it and the names as they were."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in stories(3).items():
+        (folder / name).write_text(text, encoding="utf-8")
+
+    def trigger(corpus: Corpus) -> list:
+        return corpus.store.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'articles_ai'"
+        ).fetchall()
+
+    with Corpus.create(tmp_path / "c.db") as corpus:
+        before = trigger(corpus)
+        assert len(before) == 1
+        corpus.ingest([folder])
+        assert trigger(corpus) == before
+        names = names_index(corpus.store.conn, "main.articles_fts")
+        assert names
+
+        def fail(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("disk full")
+
+        (folder / "story09.txt").write_text("Story nine\n\nA comet was seen.\n", encoding="utf-8")
+        monkeypatch.setattr(ingesting, "refresh_totals", fail)  # after every insert
+        with pytest.raises(RuntimeError):
+            corpus.ingest([folder])
+        assert trigger(corpus) == before
+        assert names_index(corpus.store.conn, "main.articles_fts") == names
+        # Articles inserted outside an ingest are indexed by the trigger, as always.
+        corpus.store.conn.execute(
+            "INSERT INTO articles (path, file, digest, title, text) "
+            "VALUES ('/x', 'x.txt', 'd', 'Zeppelin report', 'text')"
+        )
+        assert [a.file for a, _ in corpus.store.search_articles("zeppelin", 5)] == ["x.txt"]
+        check_index(corpus)
 
 
 # -- interrupted ingest ------------------------------------------------------------------
