@@ -246,6 +246,22 @@ def test_a_schema_v1_database_is_migrated_and_keeps_its_articles(seed_db, tmp_pa
 # -- one snapshot per question --------------------------------------------------------------
 
 
+def _ingest_right_after_totals(monkeypatch, corpus: Corpus, writer: Corpus, path: Path) -> None:
+    """Make ``corpus``'s next read of the totals let ``writer`` commit an ingest of
+    ``path`` just after it (once): a reader that reads the rest outside that snapshot
+    mixes two corpora."""
+    original = corpus.store.totals
+    ingested = []
+
+    def totals_then_an_ingest_commits():
+        totals = original()
+        if not ingested:
+            ingested.append(writer.ingest([path], workers=0))
+        return totals
+
+    monkeypatch.setattr(corpus.store, "totals", totals_then_an_ingest_commits)
+
+
 def test_rank_reads_totals_and_postings_from_one_snapshot(corpus_path, tmp_path, monkeypatch):
     """An ingest committed by another connection between rank()'s reads of the totals
     and of the postings must not mix the old N with the new document frequencies."""
@@ -262,16 +278,7 @@ def test_rank_reads_totals_and_postings_from_one_snapshot(corpus_path, tmp_path,
         Corpus.open(corpus_path, create=False) as writer,
     ):
         expected = rank(corpus.store, terms, 10)
-        original = corpus.store.totals
-        ingested = []
-
-        def totals_then_an_ingest_commits():
-            totals = original()
-            if not ingested:
-                ingested.append(writer.ingest([more], workers=0))
-            return totals
-
-        monkeypatch.setattr(corpus.store, "totals", totals_then_an_ingest_commits)
+        _ingest_right_after_totals(monkeypatch, corpus, writer, more)
         during = rank(corpus.store, terms, 10)
         monkeypatch.undo()
         assert writer.stats().sentences == corpus.stats().sentences > 300
@@ -291,16 +298,7 @@ def test_stats_and_names_read_one_snapshot(corpus_path, tmp_path, monkeypatch):
         Corpus.open(corpus_path, create=False) as writer,
     ):
         before = corpus.stats()
-        original = corpus.store.totals
-        ingested = []
-
-        def totals_then_an_ingest_commits():
-            totals = original()
-            if not ingested:
-                ingested.append(writer.ingest([folder], workers=0))
-            return totals
-
-        monkeypatch.setattr(corpus.store, "totals", totals_then_an_ingest_commits)
+        _ingest_right_after_totals(monkeypatch, corpus, writer, folder)
         during = corpus.stats()
         monkeypatch.undo()
         assert (during.articles, during.sentences, during.terms) == (
