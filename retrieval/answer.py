@@ -30,10 +30,14 @@ MAX_QUESTION_CHARS = 300
 DEFAULT_K = 3
 MAX_K = 25
 
-# The BM25 top sentences that are re-ranked, with their neighbours: 30 give the same
-# answers as 100 on SQuAD public, dev and off-topic (20 lose a SQuAD question) for a
-# third of the re-ranking work (README "Answer quality").
+# The BM25 top sentences that are re-ranked, with their neighbours. With a semantic
+# re-ranker 30 give the same answers as 100 on SQuAD public, dev and off-topic (20 lose
+# a SQuAD question) for a third of the re-ranking work. With lexical evidence alone a
+# sentence below the BM25 top 10 does not come back up: 10 give the answers of 30 (one
+# SQuAD public question better, none worse) for a third of the work (README "Answer
+# quality").
 CANDIDATES = 30
+LEXICAL_CANDIDATES = 10
 
 
 @dataclass(frozen=True)
@@ -339,7 +343,8 @@ def rerank(
     reranker: Reranker | None = None,
 ) -> Pool:
     """BM25 candidates and their neighbours, ordered by fused score (best first)."""
-    ranked = rank(store, terms, need=max(CANDIDATES, need))
+    pool = CANDIDATES if reranker is not None else LEXICAL_CANDIDATES
+    ranked = rank(store, terms, need=max(pool, need))
     if len(ranked.ids) == 0:
         return _empty_pool(ranked)
     bm25 = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))

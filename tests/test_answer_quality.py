@@ -184,3 +184,18 @@ def test_scifact_smoke_on_a_sample():
     assert result.ndcg_10 == pytest.approx(0.8349, abs=5e-5)
     row = next(line for line in beir.table([result]).splitlines() if line.startswith("flat"))
     assert f"{result.ndcg_10:.4f}" in row and f"{result.recall_100:.4f}" in row
+
+
+def test_without_a_reranker_ten_candidates_and_pages_beyond_them(seed_corpus):
+    question = "energy cooperation between Zhejiang and Kazakhstan"
+    terms = ans.query_terms(question)
+    lexical = ans.rerank(seed_corpus.store, question, terms, 4, None)
+    semantic = ans.rerank(seed_corpus.store, question, terms, 4, seed_corpus.reranker)
+    assert len(lexical.ranked.ids) == ans.LEXICAL_CANDIDATES
+    assert len(semantic.ranked.ids) == ans.CANDIDATES
+    # A page past the tenth still gets its own candidates, each sentence once.
+    pages = [
+        ans.answer(seed_corpus.store, question, k=5, offset=o, reranker=None) for o in (0, 5, 10)
+    ]
+    ids = [h.sentence.id for p in pages for h in p.hits]
+    assert len(ids) == 15 == len(set(ids)) and pages[2].has_more
