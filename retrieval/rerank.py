@@ -191,11 +191,10 @@ class WordLlamaReranker:
     def _word_ids(self, words: Sequence[str]) -> list[tuple[int, ...]]:
         """Each of the distinct ``words``' token ids, from the word cache or the tokenizer."""
         with self._lock:
-            known = self._words
-            found = [known.get(w) for w in words]
-        new = [w for w, ids in zip(words, found, strict=True) if ids is None]
-        if not new:
+            found = list(map(self._words.get, words))
+        if None not in found:
             return found  # type: ignore[return-value]
+        new = [w for w, ids in zip(words, found, strict=True) if ids is None]
         # encode_batch_fast skips the character offsets, which we never read.
         encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
         fresh = {
@@ -238,19 +237,23 @@ class WordLlamaReranker:
         distinct words), the texts one after another, and where each text's start.
         A text with a run of spaces is one word, tokenized whole (``_tokens``' rule).
         Sentences are never empty, so every word has a token and every text a word."""
-        chunks = [_words_of(t) for t in texts]
-        index = {w: i for i, w in enumerate(dict.fromkeys(chain.from_iterable(chunks)))}
-        distinct = list(index)
-        plain = [w for w in distinct if " " not in w]
-        ids = dict(zip(plain, self._word_ids(plain), strict=True))
-        for w in distinct:
-            if " " in w:  # a whole text: not kept in the word cache
+        chunks = list(map(_words_of, texts))
+        distinct = list(dict.fromkeys(chain.from_iterable(chunks)))
+        index = dict(zip(distinct, range(len(distinct)), strict=True))
+        whole = [w for w in distinct if " " in w]  # whole texts: not kept in the word cache
+        if whole:
+            plain = [w for w in distinct if " " not in w]
+            ids = dict(zip(plain, self._word_ids(plain), strict=True))
+            for w in whole:
                 ids[w] = tuple(self.tokenizer.encode(w, add_special_tokens=False).ids)
-        lengths = np.array([len(ids[w]) for w in distinct], np.int64)
-        tokens = np.fromiter(chain.from_iterable(ids[w] for w in distinct), np.int64)
+            per_word = [ids[w] for w in distinct]
+        else:
+            per_word = self._word_ids(distinct)
+        lengths = np.fromiter(map(len, per_word), np.int64, len(per_word))
+        tokens = np.fromiter(chain.from_iterable(per_word), np.int64, int(lengths.sum()))
         tokens = np.minimum(tokens, len(self.table) - 1)  # ids past the table: its last
-        counts = np.array([len(ws) for ws in chunks], np.int64)
-        words = np.array([index[w] for ws in chunks for w in ws], np.int64)
+        counts = np.fromiter(map(len, chunks), np.int64, len(chunks))
+        words = np.fromiter(map(index.__getitem__, chain.from_iterable(chunks)), np.int64)
         return tokens, np.cumsum(lengths) - lengths, words, np.cumsum(counts) - counts
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
