@@ -43,9 +43,13 @@ class Pruning:
     # as much as one search: pruning gives up once (candidates scored × terms) would
     # exceed this share of all postings, so a failed attempt adds at most that much.
     budget: float = 0.2
-    # Round 2 of pruning scores whole postings lists (no binary search), up to this share
-    # of all the query's postings.
-    exact_share: float = 0.5
+    # Round 2 of pruning searches the essential terms' sentences only while their
+    # postings are at most this share of the query's; past it the full scan is cheaper.
+    search_share: float = 0.5
+    # A binary search costs about as much as scattering this many postings into a score
+    # array (or gathering four times as many candidates from it): when one term's
+    # postings and the candidates are both long, the term's list is scattered instead.
+    search_cost: float = 4.0
     # When the postings cover this share of all sentence ids, one comparison over the
     # score array (:func:`_above_lower_bound`) is cheaper than gathering and partitioning
     # them all.
@@ -310,29 +314,26 @@ def rank(
                 scores += contrib[term]
     else:
         size = totals.max_sentence_id + 1
-        found = None
-        if sum(map(len, lists)) >= pruning.scan_share * size and all(w > 0 for w in idf.values()):
-            # Dense postings: one bincount sums every term's scores in query order (its
-            # C loop adds 0 + c1 + c2 ... per sentence, as rank-bm25 does), faster than
-            # scattering into the scratch array term by term.
-            order = [t for t in terms if t in postings]
-            dense = np.bincount(
-                np.concatenate([postings[t].ids for t in order]),
-                weights=np.concatenate([contrib[t] for t in order]),
-                minlength=size,
-            )
-            found = _above_lower_bound(dense, postings, need, pruning.scan_sample)
-        if found is not None:
-            ids, scores = found
-        else:
-            dense = _scratch(size)
-            try:
-                for t in terms:  # query order, duplicates included: rank-bm25's float sums
-                    if t in postings:
-                        dense[postings[t].ids] += contrib[t]
+        dense = _scratch(size)
+        try:
+            for t in terms:  # query order, duplicates included: rank-bm25's float sums
+                if t in postings:  # (ufunc.at adds in place, no temporary as ``+=`` makes)
+                    np.add.at(dense, postings[t].ids, contrib[t])
+            found = None
+            total = sum(map(len, lists))
+            if total >= pruning.scan_share * size and all(w > 0 for w in idf.values()):
+                # Dense postings: one comparison over the score array is cheaper than
+                # gathering and partitioning every posting's sentence.
+                found = _above_lower_bound(dense[:size], postings, need, pruning.scan_sample)
+            if found is not None:
+                ids, scores = found
+            else:
                 ids = np.concatenate(lists)
                 scores = dense[ids]
-            finally:
+        finally:
+            if total >= size / 8:  # one sweep is cheaper than clearing posting by posting
+                dense[:size] = 0.0
+            else:
                 for post_ids in lists:
                     dense[post_ids] = 0.0
     # With several terms ``ids`` repeats a sentence once per query term it contains, so
@@ -390,6 +391,27 @@ def upper_bound(post: Postings, idf: float, avgdl: float) -> float:
     return best
 
 
+def contributions_at(
+    candidates: np.ndarray, post: Postings, idf: float, avgdl: float
+) -> np.ndarray:
+    """One term's contribution to each of the ``candidates`` (sorted ids), 0 where it is
+    absent: a binary search of the longer of the two sorted lists for the shorter one's
+    ids, then rank-bm25's expression at the hits."""
+    out = np.zeros(len(candidates))
+    if len(post.ids) <= len(candidates):
+        pos = np.searchsorted(candidates, post.ids)
+        pos[pos == len(candidates)] = 0
+        hit = candidates[pos] == post.ids if len(candidates) else pos < 0
+        at, into = np.flatnonzero(hit), pos[hit]
+    else:
+        pos = np.searchsorted(post.ids, candidates)
+        pos[pos == len(post.ids)] = 0
+        hit = post.ids[pos] == candidates
+        at, into = pos[hit], hit
+    out[into] = bm25(idf, post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl)
+    return out
+
+
 def scores_at(
     candidates: np.ndarray,
     postings: dict[str, Postings],
@@ -399,16 +421,8 @@ def scores_at(
 ) -> np.ndarray:
     """Exact scores of the ``candidates`` (sorted ids): each term's postings are searched
     for them, and contributions are added in query order, as rank-bm25 adds them."""
-    per_term = {}
-    for t, post in postings.items():
-        pos = np.searchsorted(post.ids, candidates)
-        pos[pos == len(post.ids)] = 0
-        hit = post.ids[pos] == candidates
-        c = np.zeros(len(candidates))
-        at = pos[hit]
-        c[hit] = bm25(idf[t], post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl)
-        per_term[t] = c
     scores = np.zeros(len(candidates))
+    per_term = {t: contributions_at(candidates, p, idf[t], avgdl) for t, p in postings.items()}
     for t in terms:
         if t in per_term:
             scores += per_term[t]
@@ -430,11 +444,10 @@ def _rank_pruned(
     that holds none of the first ``i`` terms scores at most the sum of the other terms'
     bounds; once that sum is below a score some ``need`` sentences are known to reach,
     no such sentence can enter the top (nor tie with it), so the top is among the
-    sentences of the first ``i`` ("essential") terms, scored exactly on every term, and
-    the rest of the long postings are never scored. Two rounds at most: the sentences of
-    the shortest-list prefix give that threshold, then the essential ones are scored
-    (when they are many, only those that their essential terms' exact contributions
-    plus the other terms' bounds still let reach it: :func:`_could_reach`).
+    sentences of the first ``i`` ("essential") terms, and the rest of the long postings
+    are never scored. Two rounds at most: the sentences of the shortest-list prefix give
+    that threshold, then the essential ones are scored; both score term by term and drop
+    the sentences that can no longer reach it (:func:`_score_reaching`).
     """
     if any(w <= 0 for w in idf.values()):
         return None  # bounds assume scores grow with tf and shrink with length
@@ -448,15 +461,11 @@ def _rank_pruned(
     rest = [sum(bound[t] for t in by_bound[i:]) for i in range(len(by_bound) + 1)]
     length = [len(postings[t].ids) for t in by_bound]
 
-    def score(i: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """The sentences of the first ``i`` terms, their scores, the need-th best score
-        (-inf when they are fewer than ``need``)."""
+    def score(i: int, kth: float) -> tuple[np.ndarray, np.ndarray, float]:
         candidates = union([postings[t].ids for t in by_bound[:i]])
-        scores = scores_at(candidates, postings, idf, terms, avgdl)
-        if len(scores) < need:
-            return candidates, scores, -np.inf
-        kth = np.partition(scores, len(scores) - need)[len(scores) - need]
-        return candidates, scores, kth
+        return _score_reaching(
+            candidates, postings, idf, terms, avgdl, by_bound, rest, need, kth, pruning, cache
+        )
 
     # Round 1: the longest prefix that fits half the budget, to learn a threshold.
     first = 0
@@ -464,73 +473,64 @@ def _rank_pruned(
         first += 1
     if first == 0 or sum(length[:first]) < need:
         return None
-    candidates, scores, kth = score(first)
+    candidates, scores, kth = score(first, -np.inf)
     if kth <= 0:
         return None
     # The fewest terms whose sentences must hold the top (rest[-1] is 0 < kth).
     essential = next(i for i, bound_of_rest in enumerate(rest) if bound_of_rest < kth)
     if essential > first:  # round 2: more terms are essential than round 1 scored
-        if sum(length[:essential]) <= budget / 2:
-            candidates, scores, kth = score(essential)
-        elif sum(length[:essential]) <= pruning.exact_share * sum(length):
-            exact = {
-                t: (postings[t].ids, cache.contributions(t, postings[t], idf[t], avgdl) * times[t])
-                for t in _cheap_terms(
-                    postings, by_bound[:essential], by_bound[essential:], pruning.exact_share
-                )
-            }
-            candidates = _could_reach(
-                [postings[t].ids for t in by_bound[:essential]],
-                exact,
-                sum(bound[t] for t in by_bound if t not in exact),
-                kth,
-            )
-            if len(candidates) > budget:
-                return None
-            scores = scores_at(candidates, postings, idf, terms, avgdl)
-        else:
+        if sum(length[:essential]) > pruning.search_share * sum(length):
             return None
-    keep = scores >= kth
-    return candidates[keep], scores[keep]
+        candidates, scores, kth = score(essential, kth)
+    return candidates, scores
 
 
-def _cheap_terms(
-    postings: dict[str, Postings], essential: list[str], others: list[str], share: float
-) -> list[str]:
-    """The essential terms, then the other terms shortest first while all their postings
-    stay within ``share`` of the query's: those get exact contributions in
-    :func:`_could_reach`, the longest ones only their bound."""
-    total = sum(len(p.ids) for p in postings.values())
-    chosen, used = list(essential), sum(len(postings[t].ids) for t in essential)
-    for t in sorted(others, key=lambda t: len(postings[t].ids)):
-        used += len(postings[t].ids)
-        if used > share * total:
-            break
-        chosen.append(t)
-    return chosen
-
-
-def _could_reach(
-    lists: list[np.ndarray],
-    exact: dict[str, tuple[np.ndarray, np.ndarray]],
-    rest: float,
+def _score_reaching(
+    candidates: np.ndarray,
+    postings: dict[str, Postings],
+    idf: dict[str, float],
+    terms: list[str],
+    avgdl: float,
+    by_bound: list[str],
+    rest: list[float],
+    need: int,
     kth: float,
-) -> np.ndarray:
-    """The sentences in ``lists`` that can still score ``kth``: their contributions from
-    the ``exact`` terms ((ids, contributions) per term, times the term's count in the
-    query; summed through the scratch array in no particular order) plus ``rest``, the
-    bounds of all other terms. A relative margin of 1e-9, far above the rounding of
-    these sums, keeps every sentence that can tie; the survivors are scored exactly."""
-    dense = _scratch(max(int(ids[-1]) for ids, _ in exact.values()) + 1)
-    try:
-        for ids, contributions in exact.values():
-            dense[ids] += contributions
-        candidates = union(lists)
-        reach = dense[candidates] + rest
-    finally:
-        for ids, _ in exact.values():
-            dense[ids] = 0.0
-    return candidates[reach >= kth * (1 - 1e-9)]
+    pruning: Pruning,
+    cache: TermCache,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The exact scores of those ``candidates`` (sorted ids) that can reach the top, and
+    a threshold no lower than ``kth`` that ``need`` sentences are known to reach.
+
+    Terms come in ``by_bound`` order; after each, a candidate whose sum so far plus the
+    bounds of the terms still to come (``rest``) is below the threshold is dropped, so
+    the long lists, which come last, are looked up for the few that remain. The sums so
+    far are real sentences' lower scores, so their ``need``-th best raises the threshold
+    as the terms come. Relative margins of 1e-9, far above the rounding of these sums
+    (in another order than rank-bm25's), keep every sentence that can tie; the
+    survivors are then scored exactly (:func:`scores_at`)."""
+    times = Counter(terms)
+    size = max(int(p.ids[-1]) for p in postings.values()) + 1
+    partial = np.zeros(len(candidates))
+    for i, t in enumerate(by_bound):
+        post = postings[t]
+        searches = min(len(candidates), len(post.ids))
+        if searches * pruning.search_cost <= len(post.ids) + len(candidates) / 4:
+            values = contributions_at(candidates, post, idf[t], avgdl)
+        else:  # both long: scattering the list and gathering is cheaper than searching
+            dense = _scratch(size)
+            try:
+                dense[post.ids] = cache.contributions(t, post, idf[t], avgdl)
+                values = dense[candidates]
+            finally:
+                dense[post.ids] = 0.0
+        partial += values * times[t]
+        above = partial[partial > max(kth, 0.0)]  # (partition is slow on many zeros)
+        if len(above) >= need:
+            known = np.partition(above, len(above) - need)[len(above) - need]
+            kth = max(kth, known * (1 - 1e-9))
+        keep = partial + rest[i + 1] >= kth * (1 - 1e-9)
+        candidates, partial = candidates[keep], partial[keep]
+    return candidates, scores_at(candidates, postings, idf, terms, avgdl), float(kth)
 
 
 _local = threading.local()

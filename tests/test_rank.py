@@ -91,6 +91,11 @@ def check_against_oracle(
             assert g == e
 
 
+def record(calls: list, real):
+    """``real``, with each result appended to ``calls``."""
+    return lambda *a: calls.append(real(*a)) or calls[-1]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(docs=docs_strategy, query=query_strategy, k=st.integers(1, 10))
 def test_same_scores_and_top_k_as_rank_bm25(docs, query, k):
@@ -136,17 +141,25 @@ def test_maxscore_proves_the_top_from_the_rare_term(tmp_path, monkeypatch):
     docs = [["r", "c"], ["r", "x"], ["r"]] + [["c", f"w{i}"] for i in range(37)]
     docs += [[f"v{i}"] for i in range(60)]
     calls = []
-    real = ranking._rank_pruned
-    monkeypatch.setattr(ranking, "_rank_pruned", lambda *a: calls.append(real(*a)) or calls[-1])
+    monkeypatch.setattr(ranking, "_rank_pruned", record(calls, ranking._rank_pruned))
     check_against_oracle(docs, ["r", "c"], 2, Pruning(min_postings=0, budget=1.0))
     assert calls[-1] is not None  # the top-2 query was answered by the pruned path
 
 
-@pytest.mark.parametrize("share", [0.5, 1.0])
-def test_maxscore_with_partial_scores_gives_the_same_top_k(share, monkeypatch):
+@pytest.mark.parametrize(
+    "pruning",
+    [
+        Pruning(min_postings=0, budget=0.5),
+        Pruning(min_postings=0, budget=0.5, search_share=1.0),
+        # Every term's contributions from a binary search, or (both lists long) from
+        # the scattered list: the two ways _score_reaching looks terms up.
+        Pruning(min_postings=0, budget=0.5, search_share=1.0, search_cost=0.0),
+        Pruning(min_postings=0, budget=0.5, search_share=1.0, search_cost=float("inf")),
+    ],
+)
+def test_maxscore_round_two_gives_the_same_top_k(pruning, monkeypatch):
     # Zipf-like word frequencies (hypothesis' small corpora almost never need it) and a
-    # small budget send round 2 of pruning through _could_reach; ``share`` picks which
-    # terms get exact contributions there.
+    # small budget send pruning to round 2 (_score_reaching with a threshold known).
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(60)]
     weights = 1 / (np.arange(60) + 2.0)
@@ -154,35 +167,38 @@ def test_maxscore_with_partial_scores_gives_the_same_top_k(share, monkeypatch):
         [str(w) for w in rng.choice(words, size=rng.integers(3, 12), p=weights / weights.sum())]
         for _ in range(400)
     ]
-    pruning = Pruning(min_postings=0, budget=0.5, exact_share=share)
     calls = []
-    could_reach = ranking._could_reach
-    monkeypatch.setattr(ranking, "_could_reach", lambda *a: calls.append(1) or could_reach(*a))
+    real = ranking._score_reaching
+    monkeypatch.setattr(ranking, "_score_reaching", lambda *a: calls.append(a[8]) or real(*a))
     for _ in range(60):
         common = rng.choice(words[:6], size=2)
         rare = rng.choice(words[6:], size=rng.integers(1, 4))
         query = [str(w) for w in (*common, *rare)]
         check_against_oracle(docs, query, int(rng.choice([1, 3, 10])), pruning)
-    assert len(calls) >= 5
+    assert sum(kth > -np.inf for kth in calls) >= 5  # round 2 ran
 
 
 def test_maxscore_round_two_keeps_the_sentences_that_could_still_reach_the_top(monkeypatch):
-    # "r" gives the threshold (its short sentence), "m" is essential but too long to score
-    # by binary search at this budget, "c" only adds its bound: _could_reach keeps the few
-    # "m" sentences that could still reach the threshold.
+    # "r" gives the threshold (its short sentence), "m" is essential but too long for
+    # round 1 at this budget, "c" only adds its bound: round 2 keeps the few "m"
+    # sentences that could still reach the threshold.
     docs = [["r"], ["r", "a", "b", "d", "e"], ["r", "m", "a", "b", "d"]]
     docs += [["m", f"w{i}"] for i in range(4)] + [["c", f"y{i}"] for i in range(10)]
     docs += [[f"v{i}"] for i in range(60)]
-    kept, pruned = [], []
+    rounds, pruned = [], []
+    real = ranking._score_reaching
 
-    def record(calls: list, real):  # the real function, its results kept in ``calls``
-        return lambda *a: calls.append(real(*a)) or calls[-1]
+    def scored(*a):  # (candidates, survivors, threshold given)
+        rounds.append((len(a[0]), len(real(*a)[0]), a[8]))
+        return real(*a)
 
-    monkeypatch.setattr(ranking, "_could_reach", record(kept, ranking._could_reach))
+    monkeypatch.setattr(ranking, "_score_reaching", scored)
     monkeypatch.setattr(ranking, "_rank_pruned", record(pruned, ranking._rank_pruned))
     check_against_oracle(docs, ["r", "m", "c"], 1, Pruning(min_postings=0, budget=1.0))
-    assert kept and 0 < len(kept[-1]) < 7  # of the 7 sentences holding "r" or "m"
     assert pruned[-1] is not None
+    candidates, survivors, kth = rounds[-1]
+    assert kth > 0 and candidates == 7  # round 2, over the sentences holding "r" or "m"
+    assert 0 < survivors < 7
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
