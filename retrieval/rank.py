@@ -331,11 +331,7 @@ def rank(
                 ids = np.concatenate(lists)
                 scores = dense[ids]
         finally:
-            if total >= size / 8:  # one sweep is cheaper than clearing posting by posting
-                dense[:size] = 0.0
-            else:
-                for post_ids in lists:
-                    dense[post_ids] = 0.0
+            _clear(dense, lists, size)
     # With several terms ``ids`` repeats a sentence once per query term it contains, so
     # the best ``need`` sentences are among the best ``need * len(postings)`` entries: a
     # sentence below that many entries is beaten by at least ``need`` others. Everything
@@ -429,6 +425,23 @@ def scores_at(
     return scores
 
 
+@dataclass(frozen=True)
+class _Pruned:
+    """What the rounds of :func:`_rank_pruned` share about one query."""
+
+    postings: dict[str, Postings]
+    idf: dict[str, float]
+    terms: list[str]  # in query order, duplicates kept
+    avgdl: float
+    need: int
+    pruning: Pruning
+    cache: TermCache
+    times: Counter  # how often each term is in the query
+    by_bound: list[str]  # distinct terms, highest bound first
+    rest: list[float]  # rest[i]: the sum of the bounds of by_bound[i:]
+    size: int  # above every sentence id of the postings
+
+
 def _rank_pruned(
     postings: dict[str, Postings],
     idf: dict[str, float],
@@ -446,8 +459,9 @@ def _rank_pruned(
     no such sentence can enter the top (nor tie with it), so the top is among the
     sentences of the first ``i`` ("essential") terms, and the rest of the long postings
     are never scored. Two rounds at most: the sentences of the shortest-list prefix give
-    that threshold, then the essential ones are scored; both score term by term and drop
-    the sentences that can no longer reach it (:func:`_score_reaching`).
+    that threshold (:func:`_score_reaching`), then the essential terms' sentences that
+    can still reach it are found in one pass over their postings
+    (:func:`_essential_sums`) and scored the same way.
     """
     if any(w <= 0 for w in idf.values()):
         return None  # bounds assume scores grow with tf and shrink with length
@@ -460,12 +474,8 @@ def _rank_pruned(
     by_bound = sorted(postings, key=lambda t: (-bound[t], t))
     rest = [sum(bound[t] for t in by_bound[i:]) for i in range(len(by_bound) + 1)]
     length = [len(postings[t].ids) for t in by_bound]
-
-    def score(i: int, kth: float) -> tuple[np.ndarray, np.ndarray, float]:
-        candidates = union([postings[t].ids for t in by_bound[:i]])
-        return _score_reaching(
-            candidates, postings, idf, terms, avgdl, by_bound, rest, need, kth, pruning, cache
-        )
+    size = max(int(p.ids[-1]) for p in postings.values()) + 1
+    q = _Pruned(postings, idf, terms, avgdl, need, pruning, cache, times, by_bound, rest, size)
 
     # Round 1: the longest prefix that fits half the budget, to learn a threshold.
     first = 0
@@ -473,7 +483,8 @@ def _rank_pruned(
         first += 1
     if first == 0 or sum(length[:first]) < need:
         return None
-    candidates, scores, kth = score(first, -np.inf)
+    candidates = union([postings[t].ids for t in by_bound[:first]])
+    candidates, scores, kth = _score_reaching(q, candidates, np.zeros(len(candidates)), 0, -np.inf)
     if kth <= 0:
         return None
     # The fewest terms whose sentences must hold the top (rest[-1] is 0 < kth).
@@ -481,56 +492,84 @@ def _rank_pruned(
     if essential > first:  # round 2: more terms are essential than round 1 scored
         if sum(length[:essential]) > pruning.search_share * sum(length):
             return None
-        candidates, scores, kth = score(essential, kth)
+        reaching = _essential_sums(q, essential, kth)
+        if reaching is None:
+            return None
+        candidates, scores, kth = _score_reaching(q, *reaching, essential, kth)
     return candidates, scores
 
 
-def _score_reaching(
-    candidates: np.ndarray,
-    postings: dict[str, Postings],
-    idf: dict[str, float],
-    terms: list[str],
-    avgdl: float,
-    by_bound: list[str],
-    rest: list[float],
-    need: int,
-    kth: float,
-    pruning: Pruning,
-    cache: TermCache,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """The exact scores of those ``candidates`` (sorted ids) that can reach the top, and
-    a threshold no lower than ``kth`` that ``need`` sentences are known to reach.
+def _essential_sums(q: _Pruned, essential: int, kth: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sentences of the first ``essential`` terms that can reach ``kth`` given the
+    bounds of the others, and their sums over those terms: each term's contributions
+    are added into the scratch array (one pass over its postings, where a binary search
+    per sentence costs several times more), then compared with what they need (over the
+    whole array when the postings are dense: :attr:`Pruning.scan_share`).
+    ``None`` when the bounds leave every such sentence in (rounding aside, they cannot)."""
+    floor = kth * (1 - 1e-9) - q.rest[essential]  # (margin: see _score_reaching)
+    if floor <= 0:
+        return None
+    lists = [q.postings[t].ids for t in q.by_bound[:essential]]
+    dense = _scratch(q.size)
+    try:
+        for t in q.by_bound[:essential]:
+            post = q.postings[t]
+            values = q.cache.contributions(t, post, q.idf[t], q.avgdl)
+            np.add.at(dense, post.ids, values * q.times[t] if q.times[t] > 1 else values)
+        if sum(map(len, lists)) >= q.pruning.scan_share * q.size:
+            candidates = np.flatnonzero(dense[: q.size] >= floor).astype(ID_DTYPE)
+        else:  # few postings: gathering their sentences beats comparing the whole array
+            candidates = union(lists)
+            candidates = candidates[dense[candidates] >= floor]
+        return candidates, dense[candidates]
+    finally:
+        _clear(dense, lists, q.size)
 
-    Terms come in ``by_bound`` order; after each, a candidate whose sum so far plus the
-    bounds of the terms still to come (``rest``) is below the threshold is dropped, so
-    the long lists, which come last, are looked up for the few that remain. The sums so
-    far are real sentences' lower scores, so their ``need``-th best raises the threshold
-    as the terms come. Relative margins of 1e-9, far above the rounding of these sums
-    (in another order than rank-bm25's), keep every sentence that can tie; the
-    survivors are then scored exactly (:func:`scores_at`)."""
-    times = Counter(terms)
-    size = max(int(p.ids[-1]) for p in postings.values()) + 1
-    partial = np.zeros(len(candidates))
-    for i, t in enumerate(by_bound):
-        post = postings[t]
+
+def _score_reaching(
+    q: _Pruned, candidates: np.ndarray, partial: np.ndarray, start: int, kth: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The exact scores of those ``candidates`` (sorted ids, with ``partial`` sums over
+    the first ``start`` terms) that can reach the top, and a threshold no lower than
+    ``kth`` that ``need`` sentences are known to reach.
+
+    The other terms come in bound order; after each, a candidate whose sum so far plus
+    the bounds of the terms still to come is below the threshold is dropped, so the
+    long lists, which come last, are looked up for the few that remain. The sums so far
+    are real sentences' lower scores, so their ``need``-th best raises the threshold as
+    the terms come. Relative margins of 1e-9, far above the rounding of these sums (in
+    another order than rank-bm25's), keep every sentence that can tie; the survivors
+    are then scored exactly (:func:`scores_at`)."""
+    for i in range(start, len(q.by_bound)):
+        t = q.by_bound[i]
+        post = q.postings[t]
         searches = min(len(candidates), len(post.ids))
-        if searches * pruning.search_cost <= len(post.ids) + len(candidates) / 4:
-            values = contributions_at(candidates, post, idf[t], avgdl)
+        if searches * q.pruning.search_cost <= len(post.ids) + len(candidates) / 4:
+            values = contributions_at(candidates, post, q.idf[t], q.avgdl)
         else:  # both long: scattering the list and gathering is cheaper than searching
-            dense = _scratch(size)
+            dense = _scratch(q.size)
             try:
-                dense[post.ids] = cache.contributions(t, post, idf[t], avgdl)
+                dense[post.ids] = q.cache.contributions(t, post, q.idf[t], q.avgdl)
                 values = dense[candidates]
             finally:
                 dense[post.ids] = 0.0
-        partial += values * times[t]
+        partial += values * q.times[t]
         above = partial[partial > max(kth, 0.0)]  # (partition is slow on many zeros)
-        if len(above) >= need:
-            known = np.partition(above, len(above) - need)[len(above) - need]
+        if len(above) >= q.need:
+            known = np.partition(above, len(above) - q.need)[len(above) - q.need]
             kth = max(kth, known * (1 - 1e-9))
-        keep = partial + rest[i + 1] >= kth * (1 - 1e-9)
+        keep = partial + q.rest[i + 1] >= kth * (1 - 1e-9)
         candidates, partial = candidates[keep], partial[keep]
-    return candidates, scores_at(candidates, postings, idf, terms, avgdl), float(kth)
+    return candidates, scores_at(candidates, q.postings, q.idf, q.terms, q.avgdl), float(kth)
+
+
+def _clear(dense: np.ndarray, lists: Sequence[np.ndarray], size: int) -> None:
+    """Zero the scratch array where ``lists`` wrote: one sweep when they are long."""
+    if sum(map(len, lists)) >= size / 8:
+        dense[:size] = 0.0
+    else:
+        for ids in lists:
+            dense[ids] = 0.0
 
 
 _local = threading.local()

@@ -152,9 +152,12 @@ def test_maxscore_proves_the_top_from_the_rare_term(tmp_path, monkeypatch):
         Pruning(min_postings=0, budget=0.5),
         Pruning(min_postings=0, budget=0.5, search_share=1.0),
         # Every term's contributions from a binary search, or (both lists long) from
-        # the scattered list: the two ways _score_reaching looks terms up.
+        # the scattered list: the two ways _score_reaching looks the other terms up.
         Pruning(min_postings=0, budget=0.5, search_share=1.0, search_cost=0.0),
         Pruning(min_postings=0, budget=0.5, search_share=1.0, search_cost=float("inf")),
+        # Round 2's sentences found by comparing the whole score array, or not.
+        Pruning(min_postings=0, budget=0.5, search_share=1.0, scan_share=0.0),
+        Pruning(min_postings=0, budget=0.5, search_share=1.0, scan_share=float("inf")),
     ],
 )
 def test_maxscore_round_two_gives_the_same_top_k(pruning, monkeypatch):
@@ -169,7 +172,7 @@ def test_maxscore_round_two_gives_the_same_top_k(pruning, monkeypatch):
     ]
     calls = []
     real = ranking._score_reaching
-    monkeypatch.setattr(ranking, "_score_reaching", lambda *a: calls.append(a[8]) or real(*a))
+    monkeypatch.setattr(ranking, "_score_reaching", lambda *a: calls.append(a[4]) or real(*a))
     for _ in range(60):
         common = rng.choice(words[:6], size=2)
         rare = rng.choice(words[6:], size=rng.integers(1, 4))
@@ -185,20 +188,13 @@ def test_maxscore_round_two_keeps_the_sentences_that_could_still_reach_the_top(m
     docs = [["r"], ["r", "a", "b", "d", "e"], ["r", "m", "a", "b", "d"]]
     docs += [["m", f"w{i}"] for i in range(4)] + [["c", f"y{i}"] for i in range(10)]
     docs += [[f"v{i}"] for i in range(60)]
-    rounds, pruned = [], []
-    real = ranking._score_reaching
-
-    def scored(*a):  # (candidates, survivors, threshold given)
-        rounds.append((len(a[0]), len(real(*a)[0]), a[8]))
-        return real(*a)
-
-    monkeypatch.setattr(ranking, "_score_reaching", scored)
+    reaching, pruned = [], []
+    monkeypatch.setattr(ranking, "_essential_sums", record(reaching, ranking._essential_sums))
     monkeypatch.setattr(ranking, "_rank_pruned", record(pruned, ranking._rank_pruned))
     check_against_oracle(docs, ["r", "m", "c"], 1, Pruning(min_postings=0, budget=1.0))
     assert pruned[-1] is not None
-    candidates, survivors, kth = rounds[-1]
-    assert kth > 0 and candidates == 7  # round 2, over the sentences holding "r" or "m"
-    assert 0 < survivors < 7
+    candidates, _ = reaching[-1]  # round 2, of the 7 sentences holding "r" or "m"
+    assert 0 < len(candidates) < 7
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
