@@ -437,8 +437,7 @@ class _Pruned:
     pruning: Pruning
     cache: TermCache
     times: Counter  # how often each term is in the query
-    by_bound: list[str]  # distinct terms, highest bound first
-    rest: list[float]  # rest[i]: the sum of the bounds of by_bound[i:]
+    bound: dict[str, float]  # the most each term can add to a score (times its count)
     size: int  # above every sentence id of the postings
 
 
@@ -460,8 +459,8 @@ def _rank_pruned(
     sentences of the first ``i`` ("essential") terms, and the rest of the long postings
     are never scored. Two rounds at most: the sentences of the shortest-list prefix give
     that threshold (:func:`_score_reaching`), then the essential terms' sentences that
-    can still reach it are found in one pass over their postings
-    (:func:`_essential_sums`) and scored the same way.
+    can still reach it are found in one pass over their postings (:func:`_summed`)
+    and scored the same way.
     """
     if any(w <= 0 for w in idf.values()):
         return None  # bounds assume scores grow with tf and shrink with length
@@ -475,7 +474,7 @@ def _rank_pruned(
     rest = [sum(bound[t] for t in by_bound[i:]) for i in range(len(by_bound) + 1)]
     length = [len(postings[t].ids) for t in by_bound]
     size = max(int(p.ids[-1]) for p in postings.values()) + 1
-    q = _Pruned(postings, idf, terms, avgdl, need, pruning, cache, times, by_bound, rest, size)
+    q = _Pruned(postings, idf, terms, avgdl, need, pruning, cache, times, bound, size)
 
     # Round 1: the longest prefix that fits half the budget, to learn a threshold.
     first = 0
@@ -484,35 +483,47 @@ def _rank_pruned(
     if first == 0 or sum(length[:first]) < need:
         return None
     candidates = union([postings[t].ids for t in by_bound[:first]])
-    candidates, scores, kth = _score_reaching(q, candidates, np.zeros(len(candidates)), 0, -np.inf)
+    partial = np.zeros(len(candidates))
+    candidates, scores, kth = _score_reaching(q, candidates, partial, by_bound, -np.inf)
     if kth <= 0:
         return None
     # The fewest terms whose sentences must hold the top (rest[-1] is 0 < kth).
     essential = next(i for i, bound_of_rest in enumerate(rest) if bound_of_rest < kth)
     if essential > first:  # round 2: more terms are essential than round 1 scored
-        if sum(length[:essential]) > pruning.search_share * sum(length):
+        summed = by_bound[:essential]
+        within = pruning.search_share * sum(length)
+        if sum(length[:essential]) > within:
             return None
-        reaching = _essential_sums(q, essential, kth)
+        # Later terms whose lists are short next to those go into the same pass: their
+        # exact share instead of their bound leaves far fewer sentences to score.
+        for t in by_bound[essential:]:
+            added = sum(len(postings[u].ids) for u in summed)
+            if len(postings[t].ids) <= added and added + len(postings[t].ids) <= within:
+                summed.append(t)
+        left = [t for t in by_bound if t not in summed]
+        reaching = _summed(q, summed, sum(bound[t] for t in left), kth)
         if reaching is None:
             return None
-        candidates, scores, kth = _score_reaching(q, *reaching, essential, kth)
+        candidates, scores, kth = _score_reaching(q, *reaching, left, kth)
     return candidates, scores
 
 
-def _essential_sums(q: _Pruned, essential: int, kth: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """The sentences of the first ``essential`` terms that can reach ``kth`` given the
+def _summed(
+    q: _Pruned, summed: list[str], rest: float, kth: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sentences of the ``summed`` terms that can reach ``kth`` given ``rest``, the
     bounds of the others, and their sums over those terms: each term's contributions
     are added into the scratch array (one pass over its postings, where a binary search
     per sentence costs several times more), then compared with what they need (over the
-    whole array when the postings are dense: :attr:`Pruning.scan_share`).
-    ``None`` when the bounds leave every such sentence in (rounding aside, they cannot)."""
-    floor = kth * (1 - 1e-9) - q.rest[essential]  # (margin: see _score_reaching)
+    whole array when the postings are dense: :attr:`Pruning.scan_share`). ``None`` when
+    the bounds leave every sentence in (rounding aside, they cannot)."""
+    floor = kth * (1 - 1e-9) - rest  # (margin: see _score_reaching)
     if floor <= 0:
         return None
-    lists = [q.postings[t].ids for t in q.by_bound[:essential]]
+    lists = [q.postings[t].ids for t in summed]
     dense = _scratch(q.size)
     try:
-        for t in q.by_bound[:essential]:
+        for t in summed:
             post = q.postings[t]
             values = q.cache.contributions(t, post, q.idf[t], q.avgdl)
             np.add.at(dense, post.ids, values * q.times[t] if q.times[t] > 1 else values)
@@ -527,21 +538,20 @@ def _essential_sums(q: _Pruned, essential: int, kth: float) -> tuple[np.ndarray,
 
 
 def _score_reaching(
-    q: _Pruned, candidates: np.ndarray, partial: np.ndarray, start: int, kth: float
+    q: _Pruned, candidates: np.ndarray, partial: np.ndarray, left: list[str], kth: float
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """The exact scores of those ``candidates`` (sorted ids, with ``partial`` sums over
-    the first ``start`` terms) that can reach the top, and a threshold no lower than
+    the terms not in ``left``) that can reach the top, and a threshold no lower than
     ``kth`` that ``need`` sentences are known to reach.
 
-    The other terms come in bound order; after each, a candidate whose sum so far plus
-    the bounds of the terms still to come is below the threshold is dropped, so the
-    long lists, which come last, are looked up for the few that remain. The sums so far
-    are real sentences' lower scores, so their ``need``-th best raises the threshold as
-    the terms come. Relative margins of 1e-9, far above the rounding of these sums (in
-    another order than rank-bm25's), keep every sentence that can tie; the survivors
-    are then scored exactly (:func:`scores_at`)."""
-    for i in range(start, len(q.by_bound)):
-        t = q.by_bound[i]
+    The terms ``left`` come in turn (highest bound first); after each, a candidate whose
+    sum so far plus the bounds of the terms still to come is below the threshold is
+    dropped, so the long lists, which come last, are looked up for the few that remain.
+    The sums so far are real sentences' lower scores, so their ``need``-th best raises
+    the threshold as the terms come. Relative margins of 1e-9, far above the rounding
+    of these sums (in another order than rank-bm25's), keep every sentence that can
+    tie; the survivors are then scored exactly (:func:`scores_at`)."""
+    for i, t in enumerate(left):
         post = q.postings[t]
         searches = min(len(candidates), len(post.ids))
         if searches * q.pruning.search_cost <= len(post.ids) + len(candidates) / 4:
@@ -558,7 +568,8 @@ def _score_reaching(
         if len(above) >= q.need:
             known = np.partition(above, len(above) - q.need)[len(above) - q.need]
             kth = max(kth, known * (1 - 1e-9))
-        keep = partial + q.rest[i + 1] >= kth * (1 - 1e-9)
+        still = sum(q.bound[u] for u in left[i + 1 :])
+        keep = partial + still >= kth * (1 - 1e-9)
         candidates, partial = candidates[keep], partial[keep]
     return candidates, scores_at(candidates, q.postings, q.idf, q.terms, q.avgdl), float(kth)
 

@@ -189,7 +189,7 @@ def test_maxscore_round_two_keeps_the_sentences_that_could_still_reach_the_top(m
     docs += [["m", f"w{i}"] for i in range(4)] + [["c", f"y{i}"] for i in range(10)]
     docs += [[f"v{i}"] for i in range(60)]
     reaching, pruned = [], []
-    monkeypatch.setattr(ranking, "_essential_sums", record(reaching, ranking._essential_sums))
+    monkeypatch.setattr(ranking, "_summed", record(reaching, ranking._summed))
     monkeypatch.setattr(ranking, "_rank_pruned", record(pruned, ranking._rank_pruned))
     check_against_oracle(docs, ["r", "m", "c"], 1, Pruning(min_postings=0, budget=1.0))
     assert pruned[-1] is not None
