@@ -135,23 +135,22 @@ def bm25(idf: float, q_freq: np.ndarray, doc_len: np.ndarray, avgdl: float) -> n
 def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
     """One term's contribution to each sentence in its postings (rank-bm25's formula).
 
-    Most postings have tf 1, so their scores come from a table over sentence lengths
-    (the same expression on the same values, so the same floats) with one gather; only
-    the tf > 1 postings are computed one by one."""
+    A posting's score depends only on its (tf, length) pair, and a long list has few
+    distinct pairs: the scores come from a table over every pair up to the largest
+    (the same expression on the same values, so the same floats) with one gather. When
+    that table would outgrow the list (a sentence of thousands of words, a word repeated
+    hundreds of times), each posting is computed on its own."""
     if len(post.lens) == 0:
         return np.empty(0)
-    longest = int(post.lens.max())
-    table = bm25(idf, np.ones(longest + 1, np.int64), np.arange(longest + 1), avgdl)
-    out = table[post.lens]
-    repeated = np.flatnonzero(post.tfs != 1)
-    if len(repeated):
-        out[repeated] = bm25(
-            idf,
-            post.tfs[repeated].astype(np.int64),
-            post.lens[repeated].astype(np.int64),
-            avgdl,
-        )
-    return out
+    width = int(post.lens.max()) + 1
+    rows = int(post.tfs.max()) + 1
+    if rows * width > max(len(post.lens), 1024):
+        return bm25(idf, post.tfs.astype(np.int64), post.lens.astype(np.int64), avgdl)
+    tf = np.repeat(np.arange(rows, dtype=np.int64), width)
+    length = np.tile(np.arange(width, dtype=np.int64), rows)
+    at = post.tfs.astype(np.intp) * width
+    at += post.lens
+    return bm25(idf, tf, length, avgdl).take(at)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from rank_bm25 import BM25Okapi
 from retrieval import rank as ranking
 from retrieval.postings import Chunk, PostingsBuilder
 from retrieval.rank import DEFAULT_PRUNING, Pruning, TermCache, rank
-from retrieval.store import LEN_DTYPE, TF_DTYPE, Store
+from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE, Postings, Store
 
 VOCAB = [f"w{i}" for i in range(12)]
 
@@ -267,3 +267,16 @@ def test_the_cache_keeps_long_lists_only_and_within_its_bytes(tmp_path):
     small.postings(store, store.totals(), ["b"])  # a second 50-posting list
     assert list(small._entries) == ["b"]  # "a", used least recently, made room
     store.close()
+
+
+@pytest.mark.parametrize("longest", [30, 5000])
+def test_term_scores_are_the_expression_at_each_posting(longest):
+    # A table over (tf, length) pairs for ordinary lists; each posting on its own when a
+    # very long sentence or a much repeated word would make the table outgrow the list.
+    rng = np.random.default_rng(1)
+    lens = rng.integers(1, longest, 300).astype(LEN_DTYPE)
+    tfs = np.minimum(rng.integers(1, 4, 300), lens).astype(TF_DTYPE)
+    tfs[0], lens[0] = min(longest - 1, 200), longest - 1
+    post = Postings(300, np.arange(300, dtype=ID_DTYPE), tfs, lens)
+    expected = ranking.bm25(1.7, tfs.astype(np.int64), lens.astype(np.int64), 12.5)
+    assert ranking.term_scores(post, 1.7, 12.5).tolist() == expected.tolist()
