@@ -39,20 +39,21 @@ class Pruning:
     # MaxScore pays off only on long postings; below this many, scoring everything is
     # cheaper.
     min_postings: int = 50_000
-    # Scoring a candidate costs a binary search per term, a posting in the full path about
-    # as much as one search: pruning gives up once (candidates scored × terms) would
-    # exceed this share of all postings, so a failed attempt adds at most that much.
+    # Round 1 of pruning scores, by binary search, the sentences of the highest-bound
+    # terms while their postings fit in half of this share of the query's average list
+    # (a search costs about what a posting costs in the full path); none fitting, it
+    # gives up at once.
     budget: float = 0.2
-    # Round 2 of pruning searches the essential terms' sentences only while their
-    # postings are at most this share of the query's; past it the full scan is cheaper.
+    # Round 2 sums the essential terms' postings into the score array while they are at
+    # most this share of the query's; past it, the full path costs little more.
     search_share: float = 0.5
     # A binary search costs about as much as scattering this many postings into a score
     # array (or gathering four times as many candidates from it): when one term's
     # postings and the candidates are both long, the term's list is scattered instead.
     search_cost: float = 4.0
     # When the postings cover this share of all sentence ids, one comparison over the
-    # score array (:func:`_above_lower_bound`) is cheaper than gathering and partitioning
-    # them all.
+    # score array (:func:`_above_lower_bound`, :func:`_summed`) is cheaper than gathering
+    # and partitioning them all.
     scan_share: float = 0.125
     scan_sample: int = 20_000  # sentences whose scores set that lower bound
 
