@@ -91,9 +91,10 @@ class Ranked:
         already read (a binary search per term, no tokenizing); 0 for no query term."""
         if not self.postings or not len(ids):
             return np.zeros(len(ids))
-        return scores_at(
-            np.asarray(ids, ID_DTYPE), self.postings, self.idf, list(self.terms), self.avgdl
-        )
+        at = np.asarray(ids, ID_DTYPE)
+        distinct = union([at])  # scores_at wants sorted ids without repeats
+        scores = scores_at(distinct, self.postings, self.idf, list(self.terms), self.avgdl)
+        return scores[np.searchsorted(distinct, at)]
 
     def frequencies(self) -> dict[str, int]:
         """How many sentences hold each query term the vocabulary has (its df)."""
@@ -390,9 +391,9 @@ def upper_bound(post: Postings, idf: float, avgdl: float) -> float:
 def contributions_at(
     candidates: np.ndarray, post: Postings, idf: float, avgdl: float
 ) -> np.ndarray:
-    """One term's contribution to each of the ``candidates`` (sorted ids), 0 where it is
-    absent: a binary search of the longer of the two sorted lists for the shorter one's
-    ids, then rank-bm25's expression at the hits."""
+    """One term's contribution to each of the ``candidates`` (sorted distinct ids), 0
+    where it is absent: a binary search of the longer of the two sorted lists for the
+    shorter one's ids, then rank-bm25's expression at the hits."""
     out = np.zeros(len(candidates))
     if len(post.ids) <= len(candidates):
         pos = np.searchsorted(candidates, post.ids)
@@ -415,8 +416,9 @@ def scores_at(
     terms: list[str],
     avgdl: float,
 ) -> np.ndarray:
-    """Exact scores of the ``candidates`` (sorted ids): each term's postings are searched
-    for them, and contributions are added in query order, as rank-bm25 adds them."""
+    """Exact scores of the ``candidates`` (sorted distinct ids): each term's postings are
+    searched for them, and contributions are added in query order, as rank-bm25 adds
+    them."""
     scores = np.zeros(len(candidates))
     per_term = {t: contributions_at(candidates, p, idf[t], avgdl) for t, p in postings.items()}
     for t in terms:

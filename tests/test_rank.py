@@ -72,8 +72,12 @@ def check_against_oracle(
         finally:
             store.close()
     matched = [i for i, d in enumerate(docs) if set(d) & set(query)]
-    # Any sentence can be scored afterwards from the postings the ranking read.
+    # Any sentence can be scored afterwards from the postings the ranking read, in any
+    # order and more than once.
     assert np.allclose(top.score(list(range(1, len(docs) + 1))), oracle, rtol=1e-9, atol=1e-12)
+    asked = [len(docs), *range(1, len(docs) + 1), 1]
+    expected_scores = [oracle[i - 1] for i in asked]
+    assert np.allclose(top.score(asked), expected_scores, rtol=1e-9, atol=1e-12)
     # Same documents scored, same scores.
     assert sorted(int(i) - 1 for i in full.ids) == matched
     for sid, score in zip(full.ids, full.scores, strict=True):
