@@ -395,10 +395,12 @@ def contributions_at(
     where it is absent: a binary search of the longer of the two sorted lists for the
     shorter one's ids, then rank-bm25's expression at the hits."""
     out = np.zeros(len(candidates))
+    if not len(candidates):
+        return out
     if len(post.ids) <= len(candidates):
         pos = np.searchsorted(candidates, post.ids)
         pos[pos == len(candidates)] = 0
-        hit = candidates[pos] == post.ids if len(candidates) else pos < 0
+        hit = candidates[pos] == post.ids
         at, into = np.flatnonzero(hit), pos[hit]
     else:
         pos = np.searchsorted(post.ids, candidates)
@@ -438,7 +440,7 @@ class _Pruned:
     need: int
     pruning: Pruning
     cache: TermCache
-    times: Counter  # how often each term is in the query
+    times: Counter[str]  # how often each term is in the query
     bound: dict[str, float]  # the most each term can add to a score (times its count)
     size: int  # above every sentence id of the postings
 
