@@ -39,16 +39,21 @@ class Pruning:
     # MaxScore pays off only on long postings; below this many, scoring everything is
     # cheaper.
     min_postings: int = 50_000
-    # Scoring a candidate costs a binary search per term, a posting in the full path about
-    # as much as one search: pruning gives up once (candidates scored × terms) would
-    # exceed this share of all postings, so a failed attempt adds at most that much.
+    # Round 1 of pruning scores, by binary search, the sentences of the highest-bound
+    # terms while their postings fit in half of this share of the query's average list
+    # (a search costs about what a posting costs in the full path); none fitting, it
+    # gives up at once.
     budget: float = 0.2
-    # Round 2 of pruning scores whole postings lists (no binary search), up to this share
-    # of all the query's postings.
-    exact_share: float = 0.5
+    # Round 2 sums the essential terms' postings into the score array while they are at
+    # most this share of the query's; past it, the full path costs little more.
+    search_share: float = 0.5
+    # A binary search costs about as much as scattering this many postings into a score
+    # array (or gathering four times as many candidates from it): when one term's
+    # postings and the candidates are both long, the term's list is scattered instead.
+    search_cost: float = 4.0
     # When the postings cover this share of all sentence ids, one comparison over the
-    # score array (:func:`_above_lower_bound`) is cheaper than gathering and partitioning
-    # them all.
+    # score array (:func:`_above_lower_bound`, :func:`_summed`) is cheaper than gathering
+    # and partitioning them all.
     scan_share: float = 0.125
     scan_sample: int = 20_000  # sentences whose scores set that lower bound
 
@@ -86,9 +91,10 @@ class Ranked:
         already read (a binary search per term, no tokenizing); 0 for no query term."""
         if not self.postings or not len(ids):
             return np.zeros(len(ids))
-        return scores_at(
-            np.asarray(ids, ID_DTYPE), self.postings, self.idf, list(self.terms), self.avgdl
-        )
+        at = np.asarray(ids, ID_DTYPE)
+        distinct = union([at])  # scores_at wants sorted ids without repeats
+        scores = scores_at(distinct, self.postings, self.idf, list(self.terms), self.avgdl)
+        return scores[np.searchsorted(distinct, at)]
 
     def frequencies(self) -> dict[str, int]:
         """How many sentences hold each query term the vocabulary has (its df)."""
@@ -131,23 +137,22 @@ def bm25(idf: float, q_freq: np.ndarray, doc_len: np.ndarray, avgdl: float) -> n
 def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
     """One term's contribution to each sentence in its postings (rank-bm25's formula).
 
-    Most postings have tf 1, so their scores come from a table over sentence lengths
-    (the same expression on the same values, so the same floats) with one gather; only
-    the tf > 1 postings are computed one by one."""
+    A posting's score depends only on its (tf, length) pair, and a long list has few
+    distinct pairs: the scores come from a table over every pair up to the largest
+    (the same expression on the same values, so the same floats) with one gather. When
+    that table would outgrow the list (a sentence of thousands of words, a word repeated
+    hundreds of times), each posting is computed on its own."""
     if len(post.lens) == 0:
         return np.empty(0)
-    longest = int(post.lens.max())
-    table = bm25(idf, np.ones(longest + 1, np.int64), np.arange(longest + 1), avgdl)
-    out = table[post.lens]
-    repeated = np.flatnonzero(post.tfs != 1)
-    if len(repeated):
-        out[repeated] = bm25(
-            idf,
-            post.tfs[repeated].astype(np.int64),
-            post.lens[repeated].astype(np.int64),
-            avgdl,
-        )
-    return out
+    width = int(post.lens.max()) + 1
+    rows = int(post.tfs.max()) + 1
+    if rows * width > max(len(post.lens), 1024):
+        return bm25(idf, post.tfs.astype(np.int64), post.lens.astype(np.int64), avgdl)
+    tf = np.repeat(np.arange(rows, dtype=np.int64), width)
+    length = np.tile(np.arange(width, dtype=np.int64), rows)
+    at = post.tfs.astype(np.intp) * width
+    at += post.lens
+    return bm25(idf, tf, length, avgdl).take(at)
 
 
 @dataclass
@@ -310,31 +315,24 @@ def rank(
                 scores += contrib[term]
     else:
         size = totals.max_sentence_id + 1
-        found = None
-        if sum(map(len, lists)) >= pruning.scan_share * size and all(w > 0 for w in idf.values()):
-            # Dense postings: one bincount sums every term's scores in query order (its
-            # C loop adds 0 + c1 + c2 ... per sentence, as rank-bm25 does), faster than
-            # scattering into the scratch array term by term.
-            order = [t for t in terms if t in postings]
-            dense = np.bincount(
-                np.concatenate([postings[t].ids for t in order]),
-                weights=np.concatenate([contrib[t] for t in order]),
-                minlength=size,
-            )
-            found = _above_lower_bound(dense, postings, need, pruning.scan_sample)
-        if found is not None:
-            ids, scores = found
-        else:
-            dense = _scratch(size)
-            try:
-                for t in terms:  # query order, duplicates included: rank-bm25's float sums
-                    if t in postings:
-                        dense[postings[t].ids] += contrib[t]
+        dense = _scratch(size)
+        try:
+            for t in terms:  # query order, duplicates included: rank-bm25's float sums
+                if t in postings:  # (ufunc.at adds in place, no temporary as ``+=`` makes)
+                    np.add.at(dense, postings[t].ids, contrib[t])
+            found = None
+            total = sum(map(len, lists))
+            if total >= pruning.scan_share * size and all(w > 0 for w in idf.values()):
+                # Dense postings: one comparison over the score array is cheaper than
+                # gathering and partitioning every posting's sentence.
+                found = _above_lower_bound(dense[:size], postings, need, pruning.scan_sample)
+            if found is not None:
+                ids, scores = found
+            else:
                 ids = np.concatenate(lists)
                 scores = dense[ids]
-            finally:
-                for post_ids in lists:
-                    dense[post_ids] = 0.0
+        finally:
+            _clear(dense, lists, size)
     # With several terms ``ids`` repeats a sentence once per query term it contains, so
     # the best ``need`` sentences are among the best ``need * len(postings)`` entries: a
     # sentence below that many entries is beaten by at least ``need`` others. Everything
@@ -390,6 +388,29 @@ def upper_bound(post: Postings, idf: float, avgdl: float) -> float:
     return best
 
 
+def contributions_at(
+    candidates: np.ndarray, post: Postings, idf: float, avgdl: float
+) -> np.ndarray:
+    """One term's contribution to each of the ``candidates`` (sorted distinct ids), 0
+    where it is absent: a binary search of the longer of the two sorted lists for the
+    shorter one's ids, then rank-bm25's expression at the hits."""
+    out = np.zeros(len(candidates))
+    if not len(candidates):
+        return out
+    if len(post.ids) <= len(candidates):
+        pos = np.searchsorted(candidates, post.ids)
+        pos[pos == len(candidates)] = 0
+        hit = candidates[pos] == post.ids
+        at, into = np.flatnonzero(hit), pos[hit]
+    else:
+        pos = np.searchsorted(post.ids, candidates)
+        pos[pos == len(post.ids)] = 0
+        hit = post.ids[pos] == candidates
+        at, into = pos[hit], hit
+    out[into] = bm25(idf, post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl)
+    return out
+
+
 def scores_at(
     candidates: np.ndarray,
     postings: dict[str, Postings],
@@ -397,22 +418,31 @@ def scores_at(
     terms: list[str],
     avgdl: float,
 ) -> np.ndarray:
-    """Exact scores of the ``candidates`` (sorted ids): each term's postings are searched
-    for them, and contributions are added in query order, as rank-bm25 adds them."""
-    per_term = {}
-    for t, post in postings.items():
-        pos = np.searchsorted(post.ids, candidates)
-        pos[pos == len(post.ids)] = 0
-        hit = post.ids[pos] == candidates
-        c = np.zeros(len(candidates))
-        at = pos[hit]
-        c[hit] = bm25(idf[t], post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl)
-        per_term[t] = c
+    """Exact scores of the ``candidates`` (sorted distinct ids): each term's postings are
+    searched for them, and contributions are added in query order, as rank-bm25 adds
+    them."""
     scores = np.zeros(len(candidates))
+    per_term = {t: contributions_at(candidates, p, idf[t], avgdl) for t, p in postings.items()}
     for t in terms:
         if t in per_term:
             scores += per_term[t]
     return scores
+
+
+@dataclass(frozen=True)
+class _Pruned:
+    """What the rounds of :func:`_rank_pruned` share about one query."""
+
+    postings: dict[str, Postings]
+    idf: dict[str, float]
+    terms: list[str]  # in query order, duplicates kept
+    avgdl: float
+    need: int
+    pruning: Pruning
+    cache: TermCache
+    times: Counter[str]  # how often each term is in the query
+    bound: dict[str, float]  # the most each term can add to a score (times its count)
+    size: int  # above every sentence id of the postings
 
 
 def _rank_pruned(
@@ -430,11 +460,11 @@ def _rank_pruned(
     that holds none of the first ``i`` terms scores at most the sum of the other terms'
     bounds; once that sum is below a score some ``need`` sentences are known to reach,
     no such sentence can enter the top (nor tie with it), so the top is among the
-    sentences of the first ``i`` ("essential") terms, scored exactly on every term, and
-    the rest of the long postings are never scored. Two rounds at most: the sentences of
-    the shortest-list prefix give that threshold, then the essential ones are scored
-    (when they are many, only those that their essential terms' exact contributions
-    plus the other terms' bounds still let reach it: :func:`_could_reach`).
+    sentences of the first ``i`` ("essential") terms, and the rest of the long postings
+    are never scored. Two rounds at most: the sentences of the shortest-list prefix give
+    that threshold (:func:`_score_reaching`), then the essential terms' sentences that
+    can still reach it are found in one pass over their postings (:func:`_summed`)
+    and scored the same way.
     """
     if any(w <= 0 for w in idf.values()):
         return None  # bounds assume scores grow with tf and shrink with length
@@ -447,16 +477,8 @@ def _rank_pruned(
     by_bound = sorted(postings, key=lambda t: (-bound[t], t))
     rest = [sum(bound[t] for t in by_bound[i:]) for i in range(len(by_bound) + 1)]
     length = [len(postings[t].ids) for t in by_bound]
-
-    def score(i: int) -> tuple[np.ndarray, np.ndarray, float]:
-        """The sentences of the first ``i`` terms, their scores, the need-th best score
-        (-inf when they are fewer than ``need``)."""
-        candidates = union([postings[t].ids for t in by_bound[:i]])
-        scores = scores_at(candidates, postings, idf, terms, avgdl)
-        if len(scores) < need:
-            return candidates, scores, -np.inf
-        kth = np.partition(scores, len(scores) - need)[len(scores) - need]
-        return candidates, scores, kth
+    size = max(int(p.ids[-1]) for p in postings.values()) + 1
+    q = _Pruned(postings, idf, terms, avgdl, need, pruning, cache, times, bound, size)
 
     # Round 1: the longest prefix that fits half the budget, to learn a threshold.
     first = 0
@@ -464,73 +486,105 @@ def _rank_pruned(
         first += 1
     if first == 0 or sum(length[:first]) < need:
         return None
-    candidates, scores, kth = score(first)
+    candidates = union([postings[t].ids for t in by_bound[:first]])
+    partial = np.zeros(len(candidates))
+    candidates, scores, kth = _score_reaching(q, candidates, partial, by_bound, -np.inf)
     if kth <= 0:
         return None
     # The fewest terms whose sentences must hold the top (rest[-1] is 0 < kth).
     essential = next(i for i, bound_of_rest in enumerate(rest) if bound_of_rest < kth)
     if essential > first:  # round 2: more terms are essential than round 1 scored
-        if sum(length[:essential]) <= budget / 2:
-            candidates, scores, kth = score(essential)
-        elif sum(length[:essential]) <= pruning.exact_share * sum(length):
-            exact = {
-                t: (postings[t].ids, cache.contributions(t, postings[t], idf[t], avgdl) * times[t])
-                for t in _cheap_terms(
-                    postings, by_bound[:essential], by_bound[essential:], pruning.exact_share
-                )
-            }
-            candidates = _could_reach(
-                [postings[t].ids for t in by_bound[:essential]],
-                exact,
-                sum(bound[t] for t in by_bound if t not in exact),
-                kth,
-            )
-            if len(candidates) > budget:
-                return None
-            scores = scores_at(candidates, postings, idf, terms, avgdl)
-        else:
+        summed = by_bound[:essential]
+        within = pruning.search_share * sum(length)
+        if sum(length[:essential]) > within:
             return None
-    keep = scores >= kth
-    return candidates[keep], scores[keep]
+        # Later terms whose lists are short next to those go into the same pass: their
+        # exact share instead of their bound leaves far fewer sentences to score.
+        for t in by_bound[essential:]:
+            added = sum(len(postings[u].ids) for u in summed)
+            if len(postings[t].ids) <= added and added + len(postings[t].ids) <= within:
+                summed.append(t)
+        left = [t for t in by_bound if t not in summed]
+        reaching = _summed(q, summed, sum(bound[t] for t in left), kth)
+        if reaching is None:
+            return None
+        candidates, scores, kth = _score_reaching(q, *reaching, left, kth)
+    return candidates, scores
 
 
-def _cheap_terms(
-    postings: dict[str, Postings], essential: list[str], others: list[str], share: float
-) -> list[str]:
-    """The essential terms, then the other terms shortest first while all their postings
-    stay within ``share`` of the query's: those get exact contributions in
-    :func:`_could_reach`, the longest ones only their bound."""
-    total = sum(len(p.ids) for p in postings.values())
-    chosen, used = list(essential), sum(len(postings[t].ids) for t in essential)
-    for t in sorted(others, key=lambda t: len(postings[t].ids)):
-        used += len(postings[t].ids)
-        if used > share * total:
-            break
-        chosen.append(t)
-    return chosen
-
-
-def _could_reach(
-    lists: list[np.ndarray],
-    exact: dict[str, tuple[np.ndarray, np.ndarray]],
-    rest: float,
-    kth: float,
-) -> np.ndarray:
-    """The sentences in ``lists`` that can still score ``kth``: their contributions from
-    the ``exact`` terms ((ids, contributions) per term, times the term's count in the
-    query; summed through the scratch array in no particular order) plus ``rest``, the
-    bounds of all other terms. A relative margin of 1e-9, far above the rounding of
-    these sums, keeps every sentence that can tie; the survivors are scored exactly."""
-    dense = _scratch(max(int(ids[-1]) for ids, _ in exact.values()) + 1)
+def _summed(
+    q: _Pruned, summed: list[str], rest: float, kth: float
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The sentences of the ``summed`` terms that can reach ``kth`` given ``rest``, the
+    bounds of the others, and their sums over those terms: each term's contributions
+    are added into the scratch array (one pass over its postings, where a binary search
+    per sentence costs several times more), then compared with what they need (over the
+    whole array when the postings are dense: :attr:`Pruning.scan_share`). ``None`` when
+    the bounds leave every sentence in (rounding aside, they cannot)."""
+    floor = kth * (1 - 1e-9) - rest  # (margin: see _score_reaching)
+    if floor <= 0:
+        return None
+    lists = [q.postings[t].ids for t in summed]
+    dense = _scratch(q.size)
     try:
-        for ids, contributions in exact.values():
-            dense[ids] += contributions
-        candidates = union(lists)
-        reach = dense[candidates] + rest
+        for t in summed:
+            post = q.postings[t]
+            values = q.cache.contributions(t, post, q.idf[t], q.avgdl)
+            np.add.at(dense, post.ids, values * q.times[t] if q.times[t] > 1 else values)
+        if sum(map(len, lists)) >= q.pruning.scan_share * q.size:
+            candidates = np.flatnonzero(dense[: q.size] >= floor).astype(ID_DTYPE)
+        else:  # few postings: gathering their sentences beats comparing the whole array
+            candidates = union(lists)
+            candidates = candidates[dense[candidates] >= floor]
+        return candidates, dense[candidates]
     finally:
-        for ids, _ in exact.values():
+        _clear(dense, lists, q.size)
+
+
+def _score_reaching(
+    q: _Pruned, candidates: np.ndarray, partial: np.ndarray, left: list[str], kth: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The exact scores of those ``candidates`` (sorted ids, with ``partial`` sums over
+    the terms not in ``left``) that can reach the top, and a threshold no lower than
+    ``kth`` that ``need`` sentences are known to reach.
+
+    The terms ``left`` come in turn (highest bound first); after each, a candidate whose
+    sum so far plus the bounds of the terms still to come is below the threshold is
+    dropped, so the long lists, which come last, are looked up for the few that remain.
+    The sums so far are real sentences' lower scores, so their ``need``-th best raises
+    the threshold as the terms come. Relative margins of 1e-9, far above the rounding
+    of these sums (in another order than rank-bm25's), keep every sentence that can
+    tie; the survivors are then scored exactly (:func:`scores_at`)."""
+    for i, t in enumerate(left):
+        post = q.postings[t]
+        searches = min(len(candidates), len(post.ids))
+        if searches * q.pruning.search_cost <= len(post.ids) + len(candidates) / 4:
+            values = contributions_at(candidates, post, q.idf[t], q.avgdl)
+        else:  # both long: scattering the list and gathering is cheaper than searching
+            dense = _scratch(q.size)
+            try:
+                dense[post.ids] = q.cache.contributions(t, post, q.idf[t], q.avgdl)
+                values = dense[candidates]
+            finally:
+                dense[post.ids] = 0.0
+        partial += values * q.times[t]
+        above = partial[partial > max(kth, 0.0)]  # (partition is slow on many zeros)
+        if len(above) >= q.need:
+            known = np.partition(above, len(above) - q.need)[len(above) - q.need]
+            kth = max(kth, known * (1 - 1e-9))
+        still = sum(q.bound[u] for u in left[i + 1 :])
+        keep = partial + still >= kth * (1 - 1e-9)
+        candidates, partial = candidates[keep], partial[keep]
+    return candidates, scores_at(candidates, q.postings, q.idf, q.terms, q.avgdl), float(kth)
+
+
+def _clear(dense: np.ndarray, lists: Sequence[np.ndarray], size: int) -> None:
+    """Zero the scratch array where ``lists`` wrote: one sweep when they are long."""
+    if sum(map(len, lists)) >= size / 8:
+        dense[:size] = 0.0
+    else:
+        for ids in lists:
             dense[ids] = 0.0
-    return candidates[reach >= kth * (1 - 1e-9)]
 
 
 _local = threading.local()

@@ -13,7 +13,7 @@ from rank_bm25 import BM25Okapi
 from retrieval import rank as ranking
 from retrieval.postings import Chunk, PostingsBuilder
 from retrieval.rank import DEFAULT_PRUNING, Pruning, TermCache, rank
-from retrieval.store import LEN_DTYPE, TF_DTYPE, Store
+from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE, Postings, Store
 
 VOCAB = [f"w{i}" for i in range(12)]
 
@@ -72,8 +72,12 @@ def check_against_oracle(
         finally:
             store.close()
     matched = [i for i, d in enumerate(docs) if set(d) & set(query)]
-    # Any sentence can be scored afterwards from the postings the ranking read.
+    # Any sentence can be scored afterwards from the postings the ranking read, in any
+    # order and more than once.
     assert np.allclose(top.score(list(range(1, len(docs) + 1))), oracle, rtol=1e-9, atol=1e-12)
+    asked = [len(docs), *range(1, len(docs) + 1), 1]
+    expected_scores = [oracle[i - 1] for i in asked]
+    assert np.allclose(top.score(asked), expected_scores, rtol=1e-9, atol=1e-12)
     # Same documents scored, same scores.
     assert sorted(int(i) - 1 for i in full.ids) == matched
     for sid, score in zip(full.ids, full.scores, strict=True):
@@ -89,6 +93,11 @@ def check_against_oracle(
         neighbours = exp_scores[max(0, pos - 1) : pos + 2]
         if sum(abs(s - exp_scores[pos]) < 1e-9 for s in neighbours) == 1:
             assert g == e
+
+
+def record(calls: list, real):
+    """``real``, with each result appended to ``calls``."""
+    return lambda *a: calls.append(real(*a)) or calls[-1]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -136,17 +145,28 @@ def test_maxscore_proves_the_top_from_the_rare_term(tmp_path, monkeypatch):
     docs = [["r", "c"], ["r", "x"], ["r"]] + [["c", f"w{i}"] for i in range(37)]
     docs += [[f"v{i}"] for i in range(60)]
     calls = []
-    real = ranking._rank_pruned
-    monkeypatch.setattr(ranking, "_rank_pruned", lambda *a: calls.append(real(*a)) or calls[-1])
+    monkeypatch.setattr(ranking, "_rank_pruned", record(calls, ranking._rank_pruned))
     check_against_oracle(docs, ["r", "c"], 2, Pruning(min_postings=0, budget=1.0))
     assert calls[-1] is not None  # the top-2 query was answered by the pruned path
 
 
-@pytest.mark.parametrize("share", [0.5, 1.0])
-def test_maxscore_with_partial_scores_gives_the_same_top_k(share, monkeypatch):
+@pytest.mark.parametrize(
+    "pruning",
+    [
+        Pruning(min_postings=0, budget=0.5),
+        Pruning(min_postings=0, budget=0.5, search_share=1.0),
+        # Every term's contributions from a binary search, or (both lists long) from
+        # the scattered list: the two ways _score_reaching looks the other terms up.
+        Pruning(min_postings=0, budget=0.5, search_share=1.0, search_cost=0.0),
+        Pruning(min_postings=0, budget=0.5, search_share=1.0, search_cost=float("inf")),
+        # Round 2's sentences found by comparing the whole score array, or not.
+        Pruning(min_postings=0, budget=0.5, search_share=1.0, scan_share=0.0),
+        Pruning(min_postings=0, budget=0.5, search_share=1.0, scan_share=float("inf")),
+    ],
+)
+def test_maxscore_round_two_gives_the_same_top_k(pruning, monkeypatch):
     # Zipf-like word frequencies (hypothesis' small corpora almost never need it) and a
-    # small budget send round 2 of pruning through _could_reach; ``share`` picks which
-    # terms get exact contributions there.
+    # small budget send pruning to round 2 (_score_reaching with a threshold known).
     rng = np.random.default_rng(0)
     words = [f"w{i}" for i in range(60)]
     weights = 1 / (np.arange(60) + 2.0)
@@ -154,35 +174,31 @@ def test_maxscore_with_partial_scores_gives_the_same_top_k(share, monkeypatch):
         [str(w) for w in rng.choice(words, size=rng.integers(3, 12), p=weights / weights.sum())]
         for _ in range(400)
     ]
-    pruning = Pruning(min_postings=0, budget=0.5, exact_share=share)
     calls = []
-    could_reach = ranking._could_reach
-    monkeypatch.setattr(ranking, "_could_reach", lambda *a: calls.append(1) or could_reach(*a))
+    real = ranking._score_reaching
+    monkeypatch.setattr(ranking, "_score_reaching", lambda *a: calls.append(a[4]) or real(*a))
     for _ in range(60):
         common = rng.choice(words[:6], size=2)
         rare = rng.choice(words[6:], size=rng.integers(1, 4))
         query = [str(w) for w in (*common, *rare)]
         check_against_oracle(docs, query, int(rng.choice([1, 3, 10])), pruning)
-    assert len(calls) >= 5
+    assert sum(kth > -np.inf for kth in calls) >= 5  # round 2 ran
 
 
 def test_maxscore_round_two_keeps_the_sentences_that_could_still_reach_the_top(monkeypatch):
-    # "r" gives the threshold (its short sentence), "m" is essential but too long to score
-    # by binary search at this budget, "c" only adds its bound: _could_reach keeps the few
-    # "m" sentences that could still reach the threshold.
+    # "r" gives the threshold (its short sentence), "m" is essential but too long for
+    # round 1 at this budget, "c" only adds its bound: round 2 keeps the few "m"
+    # sentences that could still reach the threshold.
     docs = [["r"], ["r", "a", "b", "d", "e"], ["r", "m", "a", "b", "d"]]
     docs += [["m", f"w{i}"] for i in range(4)] + [["c", f"y{i}"] for i in range(10)]
     docs += [[f"v{i}"] for i in range(60)]
-    kept, pruned = [], []
-
-    def record(calls: list, real):  # the real function, its results kept in ``calls``
-        return lambda *a: calls.append(real(*a)) or calls[-1]
-
-    monkeypatch.setattr(ranking, "_could_reach", record(kept, ranking._could_reach))
+    reaching, pruned = [], []
+    monkeypatch.setattr(ranking, "_summed", record(reaching, ranking._summed))
     monkeypatch.setattr(ranking, "_rank_pruned", record(pruned, ranking._rank_pruned))
     check_against_oracle(docs, ["r", "m", "c"], 1, Pruning(min_postings=0, budget=1.0))
-    assert kept and 0 < len(kept[-1]) < 7  # of the 7 sentences holding "r" or "m"
     assert pruned[-1] is not None
+    candidates, _ = reaching[-1]  # round 2, of the 7 sentences holding "r" or "m"
+    assert 0 < len(candidates) < 7
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -255,3 +271,16 @@ def test_the_cache_keeps_long_lists_only_and_within_its_bytes(tmp_path):
     small.postings(store, store.totals(), ["b"])  # a second 50-posting list
     assert list(small._entries) == ["b"]  # "a", used least recently, made room
     store.close()
+
+
+@pytest.mark.parametrize("longest", [30, 5000])
+def test_term_scores_are_the_expression_at_each_posting(longest):
+    # A table over (tf, length) pairs for ordinary lists; each posting on its own when a
+    # very long sentence or a much repeated word would make the table outgrow the list.
+    rng = np.random.default_rng(1)
+    lens = rng.integers(1, longest, 300).astype(LEN_DTYPE)
+    tfs = np.minimum(rng.integers(1, 4, 300), lens).astype(TF_DTYPE)
+    tfs[0], lens[0] = min(longest - 1, 200), longest - 1
+    post = Postings(300, np.arange(300, dtype=ID_DTYPE), tfs, lens)
+    expected = ranking.bm25(1.7, tfs.astype(np.int64), lens.astype(np.int64), 12.5)
+    assert ranking.term_scores(post, 1.7, 12.5).tolist() == expected.tolist()
