@@ -28,7 +28,7 @@ class Vocabulary:
     Texts are tokenized a batch at a time (:func:`retrieval.text.matches`), which gives
     the same terms as :func:`retrieval.text.tokenize` text by text."""
 
-    # Distinct matches remembered (~50 bytes each); beyond, the cache starts over.
+    # Distinct matches remembered (~70 bytes each); beyond, the cache starts over.
     WORDS_MAX = 300_000
 
     def __init__(self) -> None:
