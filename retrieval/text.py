@@ -273,16 +273,22 @@ _HASH_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
 _hash_tables: tuple[int, np.ndarray, np.ndarray] = (0, np.empty(0), np.empty(0))
 
 
+# Kept only up to this many characters (16 bytes each: a file part is ~1M): one huge
+# article must not leave a long-lived process (the bot ingests in-process) holding its size.
+_HASH_TABLES_KEPT = 4_000_000
+
+
 def _hash_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     global _hash_tables
     base, powers, inverse = _hash_tables
     if base != _HASH_BASE or len(powers) < n:
-        size = max(n, 2 * len(powers))
+        size = max(n, min(2 * len(powers), _HASH_TABLES_KEPT))
         powers = np.full(size, _HASH_BASE, np.uint64)
         inverse = np.full(size, pow(_HASH_BASE, -1, 2**64), np.uint64)
         powers[0] = inverse[0] = 1
-        _hash_tables = (_HASH_BASE, np.cumprod(powers), np.cumprod(inverse))
-        _, powers, inverse = _hash_tables
+        powers, inverse = np.cumprod(powers), np.cumprod(inverse)
+        if size <= _HASH_TABLES_KEPT:
+            _hash_tables = (_HASH_BASE, powers, inverse)
     return powers[:n], inverse[:n]
 
 

@@ -164,3 +164,12 @@ def test_a_hash_collision_is_caught_not_merged(monkeypatch):
     vocabulary = Vocabulary()
     assert batch_tokens(vocabulary, ["ab"]) == [["ab"]]
     assert batch_tokens(vocabulary, ["ba", "x"]) == [["ba"], ["x"]]
+
+
+def test_a_batch_longer_than_the_kept_hash_tables_is_right_and_not_kept(monkeypatch):
+    monkeypatch.setattr(text, "_HASH_TABLES_KEPT", 64)
+    monkeypatch.setattr(text, "_hash_tables", (0, np.empty(0), np.empty(0)))
+    texts = ["short one", "running dogs " * 20 + "1,000.5 Xi's", "short one again"]
+    got = batch_tokens(Vocabulary(), texts)
+    assert [sorted(g) for g in got] == [sorted(reference(t)) for t in texts]
+    assert len(text._hash_tables[1]) <= 64
