@@ -53,10 +53,11 @@ class IngestSizes:
     # the workers finish.
     part_bytes: int = 1_000_000
     # Write postings out once this many are pending, which bounds memory on huge ingests
-    # (~25 bytes a posting at the flush). Every flush after the first rewrites the
-    # postings of the terms it touches, so a 1M-sentence ingest (~14M postings) flushes
-    # once.
-    flush_postings: int = 16_000_000
+    # (~25 bytes a posting at the flush). Every flush after the first reads back and
+    # rewrites the postings of the terms it touches: at 16M, a 1M-sentence corpus without
+    # stopwords (21M postings) flushed twice, and the second flush cost a third of its
+    # ingest. 1M sentences (14M-21M postings) flush once.
+    flush_postings: int = 32_000_000
 
 
 DEFAULT_SIZES = IngestSizes()

@@ -124,6 +124,7 @@ class PostingsBuilder:
         """The pending postings, emptied, ordered by term then sentence id: term ids,
         sentence ids, term counts, sentence lengths."""
         keys = np.concatenate(self._keys)
+        self._keys = []  # the chunks' copies go before the flush's arrays are made
         # Sorting the keys alone (no argsort, no gathers of the other columns) is the
         # costliest step of a flush: the term counts and lengths are found afterwards.
         keys.sort()
@@ -135,10 +136,11 @@ class PostingsBuilder:
         lens = _lengths_at(
             sentence_ids, np.concatenate(self._sentence_ids), np.concatenate(self._lengths)
         )
-        self._keys, self._repeated_keys, self._repeated_tfs = [], [], []
+        self._repeated_keys, self._repeated_tfs = [], []
         self._sentence_ids, self._lengths = [], []
         self.pending = 0
-        return keys >> 32, sentence_ids, tfs, lens
+        keys >>= 32  # in place: the term ids, without another array as large
+        return keys, sentence_ids, tfs, lens
 
     def merge_into(self, store: Store, max_sentence_id: int) -> None:
         """Append the batch's postings to ``store`` (inside the caller's transaction) and

@@ -8,12 +8,15 @@ Numbers and years are kept: ``$125.23 million`` gives ``125.23``, ``1,000`` give
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import filterfalse
 
+import numpy as np
 import Stemmer
 
 from retrieval.stopwords import STOPWORDS
@@ -106,17 +109,187 @@ def tokenize(text: str) -> list[str]:
 # apostrophe table act on characters without merging anything into it (nothing composes
 # with it), so one pass over the joined text finds exactly each text's own matches.
 SEPARATOR = "\x00"
-_TOKEN_OR_SEPARATOR = re.compile(SEPARATOR + "|" + _TOKEN.pattern)
 
 
-def matches(texts: Sequence[str]) -> list[str] | None:
-    """The token matches of all ``texts`` in one regex pass, each text's followed by
-    :data:`SEPARATOR`; :func:`terms_of` turns each distinct match into its term. ``None``
-    when a text holds the separator itself (tokenize such texts one by one)."""
+@dataclass(frozen=True)
+class Matches:
+    """The token matches of a batch of texts, as :func:`matches` finds them: spans of
+    the folded text."""
+
+    folded: str  # the batch's texts joined by SEPARATOR, folded
+    codes: np.ndarray  # folded's code points, one item per character
+    starts: np.ndarray  # per match, in no particular order
+    ends: np.ndarray
+    text: np.ndarray  # per match: the index of its text in the batch
+
+    def strings(self, at: np.ndarray) -> list[str]:
+        """The matches ``at`` as strings."""
+        return [
+            self.folded[s:e]
+            for s, e in zip(self.starts[at].tolist(), self.ends[at].tolist(), strict=True)
+        ]
+
+    def grouped(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Equal matches grouped by a hash of their characters, checked character by
+        character: a key per group, its first match, and each match's group. ``None``
+        if two different matches share a hash (never seen, but then the batch must be
+        tokenized otherwise)."""
+        keys = self._keys()
+        keys, first, which = np.unique(keys, return_index=True, return_inverse=True)
+        same = first[which]
+        lengths = self.ends - self.starts
+        others = np.flatnonzero(same != np.arange(len(same)))
+        if not np.array_equal(lengths[same[others]], lengths[others]) or not same_chars(
+            self.codes, self.starts[others], self.codes, self.starts[same[others]], lengths[others]
+        ):
+            return None
+        return keys, first, which
+
+    def _keys(self) -> np.ndarray:
+        """A polynomial hash of each match's code points modulo 2**64 (NumPy's unsigned
+        arithmetic wraps): from prefix sums, a few array operations for all of them."""
+        n = len(self.codes)
+        powers, inverse_powers = _hash_powers(n + 1)
+        prefix = np.zeros(n + 1, np.uint64)
+        np.cumsum(self.codes * powers[:n], out=prefix[1:])
+        return (prefix[self.ends] - prefix[self.starts]) * inverse_powers[self.starts]
+
+
+def same_chars(
+    codes: np.ndarray,
+    starts: np.ndarray,
+    other: np.ndarray,
+    other_starts: np.ndarray,
+    lengths: np.ndarray,
+) -> bool:
+    """Whether ``codes[s : s + n]`` equals ``other[o : o + n]`` for every s, o, n."""
+    return np.array_equal(
+        codes[char_positions(starts, lengths)], other[char_positions(other_starts, lengths)]
+    )
+
+
+def char_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions of the characters of the spans ``start : start + length``, in turn."""
+    ends = np.cumsum(lengths)
+    return np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - (ends - lengths), lengths)
+
+
+def matches(texts: Sequence[str]) -> Matches | None:
+    """The token matches of all ``texts``, exactly as ``_TOKEN`` finds them text by text;
+    :func:`terms_of` turns each distinct match into its term. ``None`` when a text holds
+    :data:`SEPARATOR` itself (tokenize such texts one by one).
+
+    At ingest a regex pass and a dict lookup per match were most of a worker's time, so
+    the character classes of ``_TOKEN`` are applied in NumPy to the whole batch. A run
+    of word characters and inner dots or commas holding a number such as ``1,000.5`` is
+    where the regex's alternatives decide, so each such run goes through the regex."""
     joined = SEPARATOR.join(texts) + SEPARATOR
     if joined.count(SEPARATOR) != len(texts):
         return None
-    return _TOKEN_OR_SEPARATOR.findall(_fold(joined))
+    folded = _fold(joined)
+    codes = _codes(folded)
+    starts, ends = _spans(folded, codes)
+    text = np.searchsorted(np.flatnonzero(codes == 0), starts)  # separators before
+    return Matches(folded, codes, starts, ends, text)
+
+
+# Character classes of ``_TOKEN``: bits of one byte per character.
+_WORD = 1  # [^\W_], that is str.isalnum()
+_DIGIT = 2  # \d, that is str.isdecimal()
+_APOSTROPHE = 4
+_POINT = 8  # [.,]
+
+
+def _class(char: str) -> int:
+    return (
+        _WORD * char.isalnum()
+        | _DIGIT * char.isdecimal()
+        | _APOSTROPHE * (char == "'")
+        | _POINT * (char in ".,")
+    )
+
+
+@functools.cache
+def _bmp_classes() -> np.ndarray:
+    return np.array([_class(chr(c)) for c in range(0x10000)], np.uint8)
+
+
+def _codes(text: str) -> np.ndarray:
+    """The code points of ``text``, one array item per character (so array offsets are
+    string offsets); a lone surrogate (JSON may hold one) stays one code point."""
+    if text.isascii():
+        return np.frombuffer(text.encode("ascii"), np.uint8)
+    return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+
+
+def _classes(codes: np.ndarray) -> np.ndarray:
+    table = _bmp_classes()
+    if codes.dtype == np.uint8:
+        return table[codes]
+    beyond = codes > 0xFFFF
+    out = table[np.where(beyond, 0, codes)]
+    if beyond.any():  # rare (emoji, historic scripts): classed one distinct code at a time
+        distinct, at = np.unique(codes[beyond], return_inverse=True)
+        out[beyond] = np.array([_class(chr(c)) for c in distinct.tolist()], np.uint8)[at]
+    return out
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of the runs of True in ``mask``."""
+    edges = np.flatnonzero(np.diff(mask, prepend=False, append=False))
+    return edges[::2], edges[1::2]
+
+
+def _spans(folded: str, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of the matches of ``_TOKEN`` in ``folded``."""
+    classes = _classes(codes)
+    word = (classes & _WORD).astype(bool)
+    # Away from numbers, a match is a run of word characters joined by single
+    # apostrophes (the second alternative of _TOKEN, greedy).
+    joins = np.zeros(len(codes), bool)
+    joins[1:-1] = (classes[1:-1] == _APOSTROPHE) & word[:-2] & word[2:]
+    starts, ends = _runs(word | joins)
+    digit = (classes & _DIGIT).astype(bool)
+    links = np.flatnonzero((classes[1:-1] == _POINT) & digit[:-2] & digit[2:]) + 1
+    if not len(links):
+        return starts, ends
+    # A digit, a dot or comma, a digit: there the first alternative can match, from any
+    # place a match starts. Each run of token characters (word, apostrophe, dot, comma;
+    # no match crosses its ends) holding one goes through the regex.
+    run_starts, run_ends = _runs(classes != 0)
+    held = np.unique(np.searchsorted(run_ends, links, side="right"))
+    kept = ~np.isin(np.searchsorted(run_ends, starts, side="right"), held)
+    found = [
+        (m.start(), m.end())
+        for s, e in zip(run_starts[held].tolist(), run_ends[held].tolist(), strict=True)
+        for m in _TOKEN.finditer(folded, s, e)
+    ]
+    more = np.array(found, np.int64).reshape(-1, 2)
+    return np.concatenate((starts[kept], more[:, 0])), np.concatenate((ends[kept], more[:, 1]))
+
+
+# The hash of Matches._keys: base**i and base**-i modulo 2**64, kept and grown as needed.
+_HASH_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
+_hash_tables: tuple[int, np.ndarray, np.ndarray] = (0, np.empty(0), np.empty(0))
+
+
+# Kept only up to this many characters (16 bytes each: a file part is ~1M): one huge
+# article must not leave a long-lived process (the bot ingests in-process) holding its size.
+_HASH_TABLES_KEPT = 4_000_000
+
+
+def _hash_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    global _hash_tables
+    base, powers, inverse = _hash_tables
+    if base != _HASH_BASE or len(powers) < n:
+        size = max(n, min(2 * len(powers), _HASH_TABLES_KEPT))
+        powers = np.full(size, _HASH_BASE, np.uint64)
+        inverse = np.full(size, pow(_HASH_BASE, -1, 2**64), np.uint64)
+        powers[0] = inverse[0] = 1
+        powers, inverse = np.cumprod(powers), np.cumprod(inverse)
+        if size <= _HASH_TABLES_KEPT:
+            _hash_tables = (_HASH_BASE, powers, inverse)
+    return powers[:n], inverse[:n]
 
 
 def terms_of(found: list[str]) -> list[str | None]:

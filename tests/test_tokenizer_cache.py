@@ -4,6 +4,7 @@ give exactly the reference tokens."""
 import re
 import unicodedata
 
+import numpy as np
 import Stemmer
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -105,3 +106,70 @@ def test_forgotten_words_keep_their_term_ids(monkeypatch):
     assert first == [["run", "dog"], ["walk", "cat"]]
     assert sorted(again[0]) == ["cat", "run"]
     assert all(vocabulary.terms[t] == i for t, i in ids.items())
+
+
+# -- the batch scanner in NumPy (text.matches) against the regex -------------------------
+
+
+def regex_matches(texts: list[str]) -> list[list[str]]:
+    """Each text's matches of _TOKEN, found by the regex text by text."""
+    return [sorted(_TOKEN.findall(text._fold(t))) for t in texts]
+
+
+def scanned_matches(texts: list[str]) -> list[list[str]]:
+    found = text.matches(texts)
+    assert found is not None
+    out: list[list[str]] = [[] for _ in texts]
+    every = np.arange(len(found.starts))
+    for match, at in zip(found.strings(every), found.text.tolist(), strict=True):
+        out[at].append(match)
+    return [sorted(o) for o in out]
+
+
+# Digits of other scripts, an astral digit and emoji, a lone surrogate, a combining accent.
+NUMBERS = [*"0123456789.,'’ abx_-²٣\u0301", "𝟘", "😀", "\ud800"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(NUMBERS), max_size=30) | st.text(), max_size=6))
+def test_the_scanner_finds_the_regex_matches(texts):
+    if not texts or any(text.SEPARATOR in t for t in texts):  # counted one by one
+        assert text.matches(texts) is None
+        return
+    assert scanned_matches(texts) == regex_matches(texts)
+
+
+def test_the_scanner_cases():
+    texts = [*CASES, "x1.5.7 1.5abc 1.5'a a'b'c a''b 'a' 12ab.5 a1.5 ,1,2, .5. 1..2", "😀x𝐀b"]
+    assert scanned_matches(texts) == regex_matches(texts)
+
+
+def test_character_classes_are_the_regex_classes():
+    word, digit = re.compile(r"[^\W_]"), re.compile(r"\d")
+    classes = text._bmp_classes()
+    for code in range(0x10000):
+        char = chr(code)
+        assert bool(classes[code] & text._WORD) == bool(word.match(char)), hex(code)
+        assert bool(classes[code] & text._DIGIT) == bool(digit.match(char)), hex(code)
+
+
+def test_a_hash_collision_is_caught_not_merged(monkeypatch):
+    # With base 1 the hash is the sum of the code points: "ab" and "ba" collide.
+    monkeypatch.setattr(text, "_HASH_BASE", 1)
+    found = text.matches(["ab ba"])
+    assert found is not None and found.grouped() is None
+    vocabulary = Vocabulary()
+    assert batch_tokens(vocabulary, ["ab ba", "ab"]) == [["ab", "ba"], ["ab"]]
+    # Across batches: "ab" known, then "ba" arrives with the same key.
+    vocabulary = Vocabulary()
+    assert batch_tokens(vocabulary, ["ab"]) == [["ab"]]
+    assert batch_tokens(vocabulary, ["ba", "x"]) == [["ba"], ["x"]]
+
+
+def test_a_batch_longer_than_the_kept_hash_tables_is_right_and_not_kept(monkeypatch):
+    monkeypatch.setattr(text, "_HASH_TABLES_KEPT", 64)
+    monkeypatch.setattr(text, "_hash_tables", (0, np.empty(0), np.empty(0)))
+    texts = ["short one", "running dogs " * 20 + "1,000.5 Xi's", "short one again"]
+    got = batch_tokens(Vocabulary(), texts)
+    assert [sorted(g) for g in got] == [sorted(reference(t)) for t in texts]
+    assert len(text._hash_tables[1]) <= 64
