@@ -207,36 +207,22 @@ class WordLlamaReranker:
         return [ids if ids is not None else fresh[w] for w, ids in zip(words, found, strict=True)]
 
     def _tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """Each text's token ids, put together word by word from a cache of words.
-
-        The tokenizer (Llama 2's BPE) marks each space with "▁" and has no token across
-        one, so a text's ids are its space-separated words' ids one after another (a test
-        checks it): a corpus repeats its words, and BPE on a new sentence cost more than
-        the rest of the re-ranking. A text with a run of spaces is tokenized whole."""
-        chunks = [t.split(" ") for t in texts]
-        distinct = list(dict.fromkeys(chain.from_iterable(chunks)))
-        words = dict(zip(distinct, self._word_ids(distinct), strict=True))
-        last = len(self.table) - 1
-        out = []
-        for text, ws in zip(texts, chunks, strict=True):
-            if "" in ws:  # a leading, trailing or doubled space: BPE may join the spaces
-                ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-            else:
-                ids = list(chain.from_iterable(words[w] for w in ws))
-            out.append(np.minimum(np.array(ids, np.int64), last))  # ids past the table: its last
-        return out
+        """Each text's token ids (:meth:`_pieces`, one array a text)."""
+        flat, bounds = self._pieces(texts)
+        return [flat[a:b] for a, b in pairwise(bounds)]
 
     def _token_ids(self, text: str) -> np.ndarray:
         return self._tokens([text])[0]
 
-    def _pieces(
-        self, texts: Sequence[str]
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The pool's words as arrays: the token ids of each distinct word one after
-        another and where each word's ids start; each text's words (indices of the
-        distinct words), the texts one after another, and where each text's start.
-        A text with a run of spaces is one word, tokenized whole (``_tokens``' rule).
-        Sentences are never empty, so every word has a token and every text a word."""
+    def _pieces(self, texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:
+        """The texts' token ids one after another, and where each text's begin (and the
+        last ends), put together word by word from a cache of words.
+
+        The tokenizer (Llama 2's BPE) marks each space with "▁" and has no token across
+        one, so a text's ids are its space-separated words' ids one after another (a test
+        checks it): a corpus repeats its words, and BPE on a new sentence cost more than
+        the rest of the re-ranking. Each distinct word of the texts is looked up once. A
+        text with a run of spaces is tokenized whole (BPE may join the spaces)."""
         chunks = list(map(_words_of, texts))
         distinct = list(dict.fromkeys(chain.from_iterable(chunks)))
         index = dict(zip(distinct, range(len(distinct)), strict=True))
@@ -252,9 +238,15 @@ class WordLlamaReranker:
         lengths = np.fromiter(map(len, per_word), np.int64, len(per_word))
         tokens = np.fromiter(chain.from_iterable(per_word), np.int64, int(lengths.sum()))
         tokens = np.minimum(tokens, len(self.table) - 1)  # ids past the table: its last
-        counts = np.fromiter(map(len, chunks), np.int64, len(chunks))
+        starts = np.cumsum(lengths) - lengths  # where each distinct word's ids begin
+        # Each text's words' ids in turn, found by position in ``tokens``.
         words = np.fromiter(map(index.__getitem__, chain.from_iterable(chunks)), np.int64)
-        return tokens, np.cumsum(lengths) - lengths, words, np.cumsum(counts) - counts
+        counts = np.fromiter(map(len, chunks), np.int64, len(chunks))
+        used = lengths[words]
+        begins = np.cumsum(used) - used
+        flat = tokens[np.repeat(starts[words] - begins, used) + np.arange(used.sum())]
+        text_starts = np.cumsum(counts) - counts
+        return flat, [*begins[text_starts].tolist(), len(flat)]
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Unit vectors of ``texts`` (the :data:`Encoder` of ``corpusbot embed``)."""
@@ -274,12 +266,7 @@ class WordLlamaReranker:
         if not n:
             return Similarities.zeros(0)
         q_ids, k_ids = (self._token_ids(t) for t in (question, " ".join(keywords)))
-        tokens, starts, words, text_starts = self._pieces([s.text for s in sentences])
-        # Each text's token ids one after another: its words' ids, found by position.
-        lengths = np.diff(np.append(starts, len(tokens)))[words]
-        begins = np.cumsum(lengths) - lengths
-        flat = tokens[np.repeat(starts[words] - begins, lengths) + np.arange(lengths.sum())]
-        bounds = [*begins[text_starts].tolist(), len(flat)]
+        flat, bounds = self._pieces([s.text for s in sentences])
         # One contiguous sum a text: NumPy's segmented sums (reduceat, cumsum) run strided
         # over 256 columns and cost several times more.
         rows = self.table[flat]
