@@ -21,7 +21,14 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	@$(BIN)/corpusbot run
 
+# The Xapian tests run real shard servers: xapian-tcpsrv comes from the system's
+# xapian-tools, installed here when missing (apt, as root or through sudo). If that
+# fails, those tests fail and say how to install it: a test that is not run proves nothing.
 test: $(STAMP)
+	@command -v xapian-tcpsrv >/dev/null 2>&1 || { \
+	  echo "make test: installing xapian-tools (xapian-tcpsrv) for the Xapian tests" 1>&2; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq xapian-tools; } 1>&2 || true; }
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
