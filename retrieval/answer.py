@@ -14,6 +14,7 @@ score. README "Answer quality" has the figures and how each constant was chosen.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass, fields
@@ -166,7 +167,8 @@ _REASON_PHRASES = (" in order to ", " so as to ", " so that ", " to help ", " as
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 
 
-def _question_words(question: str) -> tuple[list[str], str | None]:
+@functools.lru_cache(maxsize=64)  # asked twice a question: for its terms, for its kind
+def _question_words(question: str) -> tuple[tuple[str, ...], str | None]:
     """The question's words without its frame, and the answer type it asks for
     (``"number"``, ``"date"``, ``"reason"`` or ``None``)."""
     ws = words(question)
@@ -193,7 +195,7 @@ def _question_words(question: str) -> tuple[list[str], str | None]:
                 kind = kind or "date"
             elif frame in ("purpose", "aim", "goal", "reason"):
                 kind = kind or "reason"
-    return [w for w, k in zip(ws, keep, strict=True) if k], kind
+    return tuple(w for w, k in zip(ws, keep, strict=True) if k), kind
 
 
 def query_terms(question: str) -> list[str]:
@@ -349,31 +351,35 @@ def rerank(
         return _empty_pool(ranked)
     bm25 = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
     first, around = _with_neighbours(store, list(bm25))
-    sentences = list({s.id: s for s in [*first, *around]}.values())
+    sentences = list({s.id: s for s in [*first, *around]}.values())  # ``first`` first
     ids = [s.id for s in sentences]
-    # Neighbours outside the top are scored from the postings already read, not tokenized.
-    others = [i for i in ids if i not in bm25]
-    bm25.update(zip(others, ranked.score(others).tolist(), strict=True))
-    at = {(s.article_id, s.position): i for i, s in enumerate(sentences)}
+    # Neighbours outside the top are scored from the postings already read, not
+    # tokenized, in the pass that finds which pool sentences hold each term; the top
+    # keep rank()'s scores.
+    own, present = ranked.lookup(ids)
+    own[: len(first)] = [bm25[s.id] for s in first]
+    places = [(s.article_id, s.position) for s in sentences]
+    at = dict(zip(places, range(len(places)), strict=True))
     # One row a sentence: the indices of it and its neighbours in the pool, -1 for none.
     windows = np.array(
-        [[at.get((s.article_id, s.position + d), -1) for d in (-1, 0, 1)] for s in sentences],
-        np.int64,
+        [(at.get((a, p - 1), -1), at[a, p], at.get((a, p + 1), -1)) for a, p in places], np.int64
     )
     searched = tuple(dict.fromkeys(terms))
     term_weight = term_weights(ranked, searched)
     total = sum(term_weight.values()) or 1.0
-    present = ranked.contains(ids)  # term -> which pool sentences hold it
     coverage = np.zeros(len(sentences))
-    for t, holds_term in present.items():
-        coverage += term_weight[t] * gather(holds_term, windows, False).any(axis=1)
+    if present:  # each term's windows at once: one row a term
+        in_window = gather(np.array(list(present.values())).T, windows, False).any(axis=1).T
+        for t, row in zip(present, in_window, strict=True):
+            coverage += term_weight[t] * row
     coverage /= total
-    own = np.array([bm25[i] for i in ids])
     best = own.max()
     share = own / best if best > 0 else np.zeros(len(own))
     kind = answer_type(question)
-    given = frozenset(words(question))
-    holds = np.array([has_type(s.text, kind, given) for s in sentences], dtype=float)
+    holds = np.zeros(len(sentences))
+    if kind is not None:
+        given = frozenset(words(question))
+        holds[:] = [has_type(s.text, kind, given) for s in sentences]
     sim = Similarities.zeros(len(sentences))
     evidence = coverage
     if reranker is not None:

@@ -103,13 +103,46 @@ class Ranked:
     def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
         """For each query term in the vocabulary, which of ``ids`` hold it (from the
         postings already read: a binary search per term, no tokenizing)."""
+        return self.lookup(ids)[1]
+
+    def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`score` and :meth:`contains` of the same ``ids`` (a re-ranked pool, a
+        few dozen sentences): one binary search per term finds both, where the two apart
+        search every term twice. The scores are :meth:`score`'s floats (the same
+        contributions, added in query order)."""
         at = np.asarray(ids, ID_DTYPE)
-        out = {}
+        holds: dict[str, np.ndarray] = {}
+        held, tfs, lens, counts = [], [], [], []
         for t, post in self.postings.items():
+            if not len(post.ids):
+                holds[t] = np.zeros(len(at), bool)
+                continue
             pos = np.searchsorted(post.ids, at)
-            pos[pos == len(post.ids)] = 0
-            out[t] = post.ids[pos] == at if len(post.ids) else np.zeros(len(at), bool)
-        return out
+            # (An id past the last posting is searched to len(ids): clipped, it meets a
+            # smaller id, so it is not held.)
+            hit = holds[t] = post.ids.take(pos, mode="clip") == at
+            found = pos[hit]
+            held.append(t)
+            tfs.append(post.tfs[found])
+            lens.append(post.lens[found])
+            counts.append(len(found))
+        scores = np.zeros(len(at))
+        if not counts:
+            return scores, holds
+        # Every term's hits in one expression (a few each: NumPy's cost is per call); the
+        # same operations on the same values, so the same floats as one call a term.
+        values = bm25(
+            np.repeat([self.idf[t] for t in held], counts), np.concatenate(tfs).astype(np.int64),
+            np.concatenate(lens).astype(np.int64), self.avgdl,
+        )  # fmt: skip
+        term_values, start = {}, 0
+        for t, n in zip(held, counts, strict=True):
+            term_values[t] = values[start : start + n]
+            start += n
+        for t in self.terms:  # query order, as score() adds them
+            if t in term_values:
+                scores[holds[t]] += term_values[t]
+        return scores, holds
 
 
 def union(lists: Iterable[np.ndarray]) -> np.ndarray:
@@ -134,6 +167,12 @@ def bm25(idf: float, q_freq: np.ndarray, doc_len: np.ndarray, avgdl: float) -> n
     return idf * (q_freq * (K1 + 1) / (q_freq + K1 * (1 - B + B * doc_len / avgdl)))
 
 
+# Below this many postings the table's set-up costs more than computing each posting
+# (measured: 2.5× more at 2,000 postings, even at 10,000). Longer lists are kept in the
+# TermCache, so their table is made once.
+TABLE_MIN_POSTINGS = 10_000
+
+
 def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
     """One term's contribution to each sentence in its postings (rank-bm25's formula).
 
@@ -141,12 +180,12 @@ def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
     distinct pairs: the scores come from a table over every pair up to the largest
     (the same expression on the same values, so the same floats) with one gather. When
     that table would outgrow the list (a sentence of thousands of words, a word repeated
-    hundreds of times), each posting is computed on its own."""
+    hundreds of times), each posting is computed on its own: the same floats either way."""
     if len(post.lens) == 0:
         return np.empty(0)
     width = int(post.lens.max()) + 1
     rows = int(post.tfs.max()) + 1
-    if rows * width > max(len(post.lens), 1024):
+    if len(post.lens) < TABLE_MIN_POSTINGS or rows * width > len(post.lens):
         return bm25(idf, post.tfs.astype(np.int64), post.lens.astype(np.int64), avgdl)
     tf = np.repeat(np.arange(rows, dtype=np.int64), width)
     length = np.tile(np.arange(width, dtype=np.int64), rows)

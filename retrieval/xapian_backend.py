@@ -601,6 +601,10 @@ class _XapianRanked(Ranked):
             for t in self._dfs
         }
 
+    def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`score` and :meth:`contains`: from the documents, no postings to share."""
+        return self.score(ids), self.contains(ids)
+
     def score(self, ids: Sequence[int]) -> np.ndarray:
         if self._store is None or not len(ids):
             return np.zeros(len(ids))

@@ -106,6 +106,29 @@ def test_same_scores_and_top_k_as_rank_bm25(docs, query, k):
     check_against_oracle(docs, query, k)
 
 
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(docs=docs_strategy, query=query_strategy, data=st.data())
+def test_lookup_is_score_and_contains_in_one_pass(docs, query, data):
+    # The re-ranker's one pass over a pool: the very floats of score(), and which ids
+    # hold each term, for any ids (repeated, unsorted, past either end of the corpus).
+    asked = data.draw(st.lists(st.integers(0, len(docs) + 2), max_size=40))
+    with tempfile.TemporaryDirectory() as tmp:
+        store = build_store(Path(tmp) / "t.db", docs)
+        try:
+            top = rank(store, query, need=3)
+        finally:
+            store.close()
+    scores, holds = top.lookup(asked)
+    assert scores.tolist() == top.score(asked).tolist()
+    assert holds.keys() == top.postings.keys()
+    for term, held in holds.items():
+        expected = [1 <= i <= len(docs) and term in docs[i - 1] for i in asked]
+        assert held.tolist() == expected
+    assert {t: h.tolist() for t, h in top.contains(asked).items()} == {
+        t: h.tolist() for t, h in holds.items()
+    }
+
+
 def test_common_term_gets_epsilon_floor():
     # "a" is in 4 of 5 documents: negative idf, floored to epsilon * mean idf.
     docs = [["a", "b"], ["a", "c"], ["a", "d"], ["a", "e", "e"], ["f"]]
@@ -273,14 +296,15 @@ def test_the_cache_keeps_long_lists_only_and_within_its_bytes(tmp_path):
     store.close()
 
 
-@pytest.mark.parametrize("longest", [30, 5000])
-def test_term_scores_are_the_expression_at_each_posting(longest):
-    # A table over (tf, length) pairs for ordinary lists; each posting on its own when a
-    # very long sentence or a much repeated word would make the table outgrow the list.
+@pytest.mark.parametrize(("count", "longest"), [(300, 30), (20_000, 30), (20_000, 5000)])
+def test_term_scores_are_the_expression_at_each_posting(count, longest):
+    # A table over (tf, length) pairs for long ordinary lists; each posting on its own
+    # for a short list, or when a very long sentence or a much repeated word would make
+    # the table outgrow the list.
     rng = np.random.default_rng(1)
-    lens = rng.integers(1, longest, 300).astype(LEN_DTYPE)
-    tfs = np.minimum(rng.integers(1, 4, 300), lens).astype(TF_DTYPE)
+    lens = rng.integers(1, longest, count).astype(LEN_DTYPE)
+    tfs = np.minimum(rng.integers(1, 4, count), lens).astype(TF_DTYPE)
     tfs[0], lens[0] = min(longest - 1, 200), longest - 1
-    post = Postings(300, np.arange(300, dtype=ID_DTYPE), tfs, lens)
+    post = Postings(count, np.arange(count, dtype=ID_DTYPE), tfs, lens)
     expected = ranking.bm25(1.7, tfs.astype(np.int64), lens.astype(np.int64), 12.5)
     assert ranking.term_scores(post, 1.7, 12.5).tolist() == expected.tolist()

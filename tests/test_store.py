@@ -81,3 +81,11 @@ def test_feedback_is_stored(corpus_path):
     with sqlite3.connect(corpus_path) as conn:
         rows = conn.execute("SELECT user_id, question, sentence_ids, vote FROM feedback").fetchall()
     assert rows == [("42", "q?", "[3, 4]", -1)]
+
+
+def test_question_reads_are_memory_mapped(corpus_path):
+    # A question's reader connection maps the file (the pool's pages read in place);
+    # the connection that writes does not need to.
+    with Corpus.open(corpus_path, reranker="none") as corpus, corpus.store.read():
+        corpus.ask("Kazakhstan tourism")
+        assert corpus.store._local.conn.execute("PRAGMA mmap_size").fetchone()[0] > 0
