@@ -4,7 +4,8 @@ Re-ingesting an unchanged article does nothing (content hash); a changed one rep
 its old version (old sentences and postings gone); a JSONL line that disappeared from
 its file is removed. A file or line that cannot be read is reported and skipped while
 the rest goes in. Nothing is committed until everything is written, so an interrupted
-ingest (Ctrl-C, kill -9) leaves the previous corpus intact.
+ingest (Ctrl-C, kill -9) leaves the previous corpus intact (a first ingest into an empty
+store goes through a rollback journal, not the WAL: :meth:`Store.rollback_journal_while_empty`).
 
 Large ingests use worker processes for the CPU-bound part (parsing, sentence
 segmentation, tokenizing, counting terms: :func:`prepare`); the main process only

@@ -45,6 +45,8 @@ class PostingsBuilder:
 
     def add_chunk(self, first_id: int, chunk: Chunk) -> None:
         """Add the sentences of a :class:`Chunk`, numbered from ``first_id``."""
+        if self._sorted is not None:
+            raise ValueError("postings added after sort_pending, before the flush")
         global_ids = self._global_ids(chunk)
         self._pend(
             global_ids[chunk.post_terms],
@@ -80,8 +82,6 @@ class PostingsBuilder:
         lengths until the next flush."""
         if not len(term_ids):
             return
-        if self._sorted is not None:
-            raise ValueError("postings added after sort_pending, before the flush")
         keys = (term_ids.astype(np.int64) << 32) | post_sentence_ids.astype(np.int64)
         self._keys.append(keys)
         repeated = tfs != 1

@@ -549,3 +549,35 @@ def test_cli_ingest_into_a_new_database_starts_empty(tmp_path, capsys):
     assert cli.main(["--db", str(db), "articles", "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [a["file"] for a in listed] == ["one.txt"]
+
+
+def test_postings_sorted_ahead_flush_the_same_and_take_no_more(tmp_path):
+    """PostingsBuilder.sort_pending (run in a thread at the end of an ingest) gives the
+    flush the same rows, and refuses postings that would arrive after it."""
+    from retrieval.postings import Chunk, PostingsBuilder
+    from retrieval.store import Store
+
+    def chunk(owner: str, first_new: int, new_terms: list[str]) -> Chunk:
+        return Chunk(
+            owner=owner, first_new=first_new, new_terms=new_terms,
+            post_terms=np.array([0, 1, 1, 0], np.int32),
+            post_sents=np.array([0, 0, 1, 2], np.int32),
+            post_tfs=np.array([1, 2, 1, 3], TF_DTYPE),
+            lengths=np.array([3, 1, 4], LEN_DTYPE),
+        )  # fmt: skip
+
+    rows = []
+    for ahead in (False, True):
+        store = Store.create(tmp_path / f"{ahead}.db")
+        builder = PostingsBuilder()
+        builder.add_chunk(1, chunk("a", 0, ["kite", "harbour"]))
+        builder.add_chunk(4, chunk("b", 0, ["ferry", "kite"]))
+        if ahead:
+            builder.sort_pending()
+            with pytest.raises(ValueError):
+                builder.add_chunk(7, chunk("c", 0, ["x", "y"]))
+        with store.write():
+            builder.merge_into(store, 6)
+        rows.append(store.conn.execute("SELECT * FROM terms ORDER BY id").fetchall())
+        store.close()
+    assert rows[0] == rows[1] and len(rows[0]) == 3
