@@ -131,7 +131,7 @@ class Matches:
 
     def grouped(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Equal matches grouped by a hash of their characters, checked character by
-        character: a key per group, its first match, and each match's group. ``None``
+        character: a key per group, one of its matches, and each match's group. ``None``
         if two different matches share a hash (never seen, but then the batch must be
         tokenized otherwise)."""
         keys, first, which = _groups(self._keys())
