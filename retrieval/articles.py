@@ -9,6 +9,7 @@ searchable.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -78,6 +79,7 @@ class ParsedArticle:
     spans: tuple[tuple[int, int], ...] = field(default=())
 
 
+@functools.lru_cache(maxsize=4096)  # articles share dates; each is checked, then read
 def iso_date(text: str) -> str | None:
     """The first date in ``text`` as ``YYYY-MM-DD`` (ISO, ``7 June 2017``, ``June 7, 2017``)."""
     candidates = []
@@ -98,29 +100,24 @@ def iso_date(text: str) -> str | None:
 def units(text: str) -> list[tuple[int, int]]:
     """Non-empty lines as (start, end) spans, whitespace trimmed; hard-wrapped prose
     lines (long, no final punctuation, followed by a non-empty line) are joined."""
-    lines: list[tuple[int, int]] = []
-    pos = 0
-    for raw in text.splitlines(keepends=True):
-        body = raw.rstrip("\r\n")
-        stripped = body.strip()
-        if stripped:
-            start = pos + (len(body) - len(body.lstrip()))
-            lines.append((start, start + len(stripped)))
-        else:
-            lines.append((-1, -1))
-        pos += len(raw)
+    # One pass, no slicing: a line's line break is whitespace, so stripping the line
+    # with it gives the same text and the same start as stripping it without.
     found: list[tuple[int, int]] = []
     joinable = False
-    for start, end in lines:
-        if start < 0:
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        stripped = raw.strip()
+        if not stripped:
             joinable = False
-            continue
-        if joinable and found:
-            found[-1] = (found[-1][0], end)
         else:
-            found.append((start, end))
-        line = text[start:end]
-        joinable = len(line) >= 60 and not line.endswith(_TERMINAL)
+            start = pos + len(raw) - len(raw.lstrip())
+            end = start + len(stripped)
+            if joinable:
+                found[-1] = (found[-1][0], end)
+            else:
+                found.append((start, end))
+            joinable = len(stripped) >= 60 and not stripped.endswith(_TERMINAL)
+        pos += len(raw)
     return found
 
 

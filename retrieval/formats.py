@@ -252,7 +252,7 @@ def _jsonl_record(line: bytes) -> dict:
     if isinstance(date, str) and date.strip() and iso_date(date) is None:
         raise IngestError(f'"date" is not a date: {date[:40]!r} (use YYYY-MM-DD)')
     for name, value in record.items():
-        if isinstance(value, str):
+        if isinstance(value, str) and not value.isascii():  # isascii: O(1), no surrogate
             # JSON may escape a lone surrogate ("\ud800"), which SQLite cannot store;
             # "replace" swaps each for "?" one-for-one.
             record[name] = value.encode("utf-8", "replace").decode("utf-8")

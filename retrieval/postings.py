@@ -39,11 +39,14 @@ class PostingsBuilder:
         self._sentence_ids: list[np.ndarray] = []
         self._lengths: list[np.ndarray] = []
         self.pending = 0  # postings not yet written
+        self._sorted: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self.tokens = 0
         self.sentences = 0
 
     def add_chunk(self, first_id: int, chunk: Chunk) -> None:
         """Add the sentences of a :class:`Chunk`, numbered from ``first_id``."""
+        if self._sorted is not None:
+            raise ValueError("postings added after sort_pending, before the flush")
         global_ids = self._global_ids(chunk)
         self._pend(
             global_ids[chunk.post_terms],
@@ -92,9 +95,11 @@ class PostingsBuilder:
     def flush(self, store: Store) -> None:
         """Append the pending postings to ``store`` (inside the caller's transaction).
         Totals are the caller's to refresh (:func:`refresh_totals`), once per batch."""
-        if not self._keys:
+        self.sort_pending()
+        if self._sorted is None:
             return
-        term_ids, sent_ids, tfs, lens = self._take_by_term()
+        term_ids, sent_ids, tfs, lens = self._sorted
+        self._sorted = None
         bounds = np.flatnonzero(np.diff(term_ids)) + 1
         starts = np.concatenate(([0], bounds)).tolist()
         ends = np.concatenate((bounds, [len(term_ids)])).tolist()
@@ -103,9 +108,11 @@ class PostingsBuilder:
         # Each term's postings are slices of three buffers (no copy until SQLite's).
         ids_view, tfs_view, lens_view = memoryview(sent_ids), memoryview(tfs), memoryview(lens)
         inserts = []
+        # A store without terms (a first ingest) has none to append to.
+        stored_any = store.has_postings()
         for at in range(0, len(firsts), TERMS_PER_STATEMENT):
             batch = slice(at, at + TERMS_PER_STATEMENT)
-            stored = store.stored_postings(firsts[batch])
+            stored = store.stored_postings(firsts[batch]) if stored_any else {}
             updates = []
             for term, s, e in zip(firsts[batch], starts[batch], ends[batch], strict=True):
                 new = (ids_view[s:e], tfs_view[s:e], lens_view[s:e])
@@ -119,6 +126,13 @@ class PostingsBuilder:
         # In term order: row ids then do not depend on which worker met a term first.
         inserts.sort(key=lambda row: row[0])
         store.insert_postings(inserts)
+
+    def sort_pending(self) -> None:
+        """Order the pending postings for the next :meth:`flush` now. Most of it is
+        NumPy sorting and copying, which releases the GIL: a thread can do it while
+        SQLite works for the caller. No postings can be added until the flush."""
+        if self._sorted is None and self._keys:
+            self._sorted = self._take_by_term()
 
     def _take_by_term(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The pending postings, emptied, ordered by term then sentence id: term ids,

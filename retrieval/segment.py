@@ -23,10 +23,14 @@ def sentences(text: str, spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int
     the next one. Surrounding whitespace is trimmed; pieces with no letter or
     digit (stray punctuation) are dropped.
     """
+    # sentencex encodes to UTF-8, which a lone surrogate (possible in JSON input)
+    # breaks; "replace" swaps each for "?" one-for-one, so offsets stay valid. Only
+    # a text that holds one needs it (isascii is O(1) on CPython's strings).
+    clean = text.isascii() or _encodes(text)
     for span_start, span_end in spans:
-        # sentencex encodes to UTF-8, which a lone surrogate (possible in JSON input)
-        # breaks; "replace" swaps each for "?" one-for-one, so offsets stay valid.
-        block = text[span_start:span_end].encode("utf-8", "replace").decode("utf-8")
+        block = text[span_start:span_end]
+        if not clean:
+            block = block.encode("utf-8", "replace").decode("utf-8")
         cursor = 0
         for piece in _sentencex("en", block):
             stripped = piece.strip()
@@ -40,3 +44,11 @@ def sentences(text: str, spans: Iterable[tuple[int, int]]) -> Iterator[tuple[int
             cursor = found + len(stripped)
             if _has_word(stripped):
                 yield span_start + found, span_start + cursor
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

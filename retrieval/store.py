@@ -426,30 +426,41 @@ class Store:
         ).lastrowid  # fmt: skip
 
     @contextlib.contextmanager
-    def names_indexed_at_end(self) -> Iterator[None]:
+    def names_indexed_at_end(self) -> Iterator[Callable[[], None]]:
         """Inside an ingest's :meth:`write`: the articles inserted in the block enter the
         name index (``articles_fts``) in one statement at its end, not one by one through
         the insert trigger. A trigger makes each insert a statement transaction, and FTS5
         writes its pending terms out at every one: ~4× the cost of the whole insert.
         The trigger is dropped for the block and re-created as it was, in the caller's
-        transaction, so an ingest that fails or is interrupted keeps it (rolled back)."""
+        transaction, so an ingest that fails or is interrupted keeps it (rolled back).
+
+        Yields a function that indexes them at once instead, when the caller has
+        inserted its last article and has other work to overlap with it."""
         conn = self.conn
         row = conn.execute(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?",
             (_NAMES_INSERT_TRIGGER,),
         ).fetchone()
         if row is None:  # a schema without it (never made by this code): nothing to do
-            yield
+            yield lambda: None
             return
         # AUTOINCREMENT: every article inserted from now on has a larger id.
         (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM articles").fetchone()
         conn.execute(f'DROP TRIGGER "{_NAMES_INSERT_TRIGGER}"')
-        yield
-        conn.execute(
-            f"INSERT INTO articles_fts (rowid, {_NAME_COLUMNS}) "
-            f"SELECT id, {_NAME_COLUMNS} FROM articles WHERE id > ? ORDER BY id",
-            (last,),
-        )
+        indexed = False
+
+        def index_names() -> None:
+            nonlocal indexed
+            if not indexed:
+                conn.execute(
+                    f"INSERT INTO articles_fts (rowid, {_NAME_COLUMNS}) "
+                    f"SELECT id, {_NAME_COLUMNS} FROM articles WHERE id > ? ORDER BY id",
+                    (last,),
+                )
+                indexed = True
+
+        yield index_names
+        index_names()
         conn.execute(row[0])
 
     def insert_sentences(self, rows: Iterable[tuple[int, int, int, int, int, int, str]]) -> None:
@@ -477,6 +488,10 @@ class Store:
         rows = _postings_rows(self.conn, terms)
         return {row[0]: row[1:] for row in rows}
 
+    def has_postings(self) -> bool:
+        """Whether any term is stored (inside the caller's write())."""
+        return self.conn.execute("SELECT 1 FROM terms LIMIT 1").fetchone() is not None
+
     def insert_postings(self, rows: Iterable[tuple]) -> None:
         """Add terms: (term, df, ids, tfs, lens) rows, the arrays as bytes or buffers."""
         self.conn.executemany(
@@ -498,6 +513,53 @@ class Store:
         return np.fromiter(
             (row[0] for row in self.conn.execute("SELECT df FROM terms")), dtype=np.float64
         )
+
+    @contextlib.contextmanager
+    def rollback_journal_while_empty(self) -> Iterator[bool]:
+        """Around an ingest's :meth:`write`: a store that holds no article yet is filled
+        through a rollback journal, not the WAL; yields whether it is.
+
+        In WAL mode every page of the transaction is written twice, to the WAL and then
+        by the checkpoint into the file (at 1M sentences ~600 MB twice, ~4 s of an
+        ingest's ~20). A rollback journal keeps the original of each page changed, and
+        an empty store has only its schema's pages: the file is written once, and an
+        interrupted fill still rolls back to the empty store (the journal is synced
+        before any page of the file is overwritten).
+
+        The cost is to readers: while the fill holds its write lock, a connection opened
+        to the file (the WAL-mode default of :func:`_connect` cannot be set then) waits
+        for it and may time out (``database is locked``), where in WAL mode it would read
+        the empty store. So the journal changes only when no other connection has the
+        file open (SQLite refuses to leave WAL mode then, and this does not wait for it)
+        and nothing is stored that anyone could be reading. WAL mode is back at the end."""
+        switched = False
+        if not self._has_articles():
+            switched = self._journal_mode("DELETE") == "delete"
+        try:
+            yield switched
+        finally:
+            if switched:
+                # May fail if a reader opened the file meanwhile; every later connection
+                # asks for WAL mode again (_connect).
+                self._journal_mode("WAL")
+
+    def _has_articles(self) -> bool:
+        with self.lock:
+            return self.conn.execute("SELECT 1 FROM articles LIMIT 1").fetchone() is not None
+
+    def _journal_mode(self, mode: str) -> str | None:
+        """Ask for journal ``mode`` without waiting for other connections; returns the
+        mode in force afterwards (None if the file is busy)."""
+        with self.lock:
+            conn = self.conn
+            (timeout,) = conn.execute("PRAGMA busy_timeout").fetchone()
+            conn.execute("PRAGMA busy_timeout=0")
+            try:
+                return conn.execute(f"PRAGMA journal_mode={mode}").fetchone()[0]
+            except sqlite3.OperationalError:
+                return None
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={int(timeout)}")
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database file and empty it, so the file stands alone

@@ -131,11 +131,10 @@ class Matches:
 
     def grouped(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """Equal matches grouped by a hash of their characters, checked character by
-        character: a key per group, its first match, and each match's group. ``None``
+        character: a key per group, one of its matches, and each match's group. ``None``
         if two different matches share a hash (never seen, but then the batch must be
         tokenized otherwise)."""
-        keys = self._keys()
-        keys, first, which = np.unique(keys, return_index=True, return_inverse=True)
+        keys, first, which = _groups(self._keys())
         same = first[which]
         lengths = self.ends - self.starts
         others = np.flatnonzero(same != np.arange(len(same)))
@@ -155,6 +154,20 @@ class Matches:
         return (prefix[self.ends] - prefix[self.starts]) * inverse_powers[self.starts]
 
 
+def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_index=True, return_inverse=True)``, but the index is of
+    any one item of each group, not the first: the unstable sort that allows is ~30%
+    faster, and equal matches are checked to be equal anyway."""
+    order = np.argsort(keys)
+    ordered = keys[order]
+    head = np.empty(len(keys), bool)
+    head[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=head[1:])
+    which = np.empty(len(keys), np.intp)
+    which[order] = np.cumsum(head) - 1
+    return ordered[head], order[head], which
+
+
 def same_chars(
     codes: np.ndarray,
     starts: np.ndarray,
@@ -162,10 +175,39 @@ def same_chars(
     other_starts: np.ndarray,
     lengths: np.ndarray,
 ) -> bool:
-    """Whether ``codes[s : s + n]`` equals ``other[o : o + n]`` for every s, o, n."""
-    return np.array_equal(
-        codes[char_positions(starts, lengths)], other[char_positions(other_starts, lengths)]
-    )
+    """Whether ``codes[s : s + n]`` equals ``other[o : o + n]`` for every s, o, n.
+
+    Compared 8 bytes at a time (a word of ASCII text in one or two comparisons),
+    through views of both arrays' bytes at every offset; arrays of different item
+    sizes are compared character by character."""
+    if codes.dtype != other.dtype:
+        return np.array_equal(
+            codes[char_positions(starts, lengths)], other[char_positions(other_starts, lengths)]
+        )
+    size = codes.itemsize
+    mine = _windows(codes)
+    theirs = mine if other is codes else _windows(other)
+    keep = lengths > 0
+    at, other_at, left = starts[keep] * size, other_starts[keep] * size, lengths[keep] * size
+    while len(left):
+        differ = (mine[at] ^ theirs[other_at]) & _LOW_BYTES[np.minimum(left, 8)]
+        if differ.any():
+            return False
+        more = left > 8
+        at, other_at, left = at[more] + 8, other_at[more] + 8, left[more] - 8
+    return True
+
+
+# Per byte count 0-8, the mask of that many bytes of a little-endian 64-bit window.
+_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
+
+
+def _windows(codes: np.ndarray) -> np.ndarray:
+    """The 8 bytes from each byte offset of ``codes`` (zeros past its end), as a
+    little-endian uint64 view: item ``i`` holds bytes ``i`` to ``i + 7``."""
+    padded = np.zeros(codes.nbytes + 8, np.uint8)
+    padded[: codes.nbytes] = codes.reshape(-1).view(np.uint8)
+    return np.ndarray((codes.nbytes + 1,), np.dtype("<u8"), padded, strides=(1,))
 
 
 def char_positions(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

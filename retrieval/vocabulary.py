@@ -131,7 +131,7 @@ class _MatchIds:
         hit = self.keys[at] == keys if len(self.keys) else np.zeros(len(keys), bool)
         known = at[hit]
         if not np.array_equal(self.lengths[known], lengths[hit]) or not textmod.same_chars(
-            codes, starts[hit], self.chars, self.starts[known], lengths[hit]
+            codes, starts[hit], self.chars[: self.used], self.starts[known], lengths[hit]
         ):
             return None
         ids = np.full(len(keys), _UNKNOWN, np.int64)

@@ -1,8 +1,17 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from retrieval.articles import apply_overrides, iso_date, load_metadata, parse_text
+from retrieval.articles import (
+    _TERMINAL,
+    apply_overrides,
+    iso_date,
+    load_metadata,
+    parse_text,
+    units,
+)
 from retrieval.errors import IngestError
 from retrieval.segment import sentences
 
@@ -123,3 +132,43 @@ def test_every_sentence_is_an_exact_substring(path):
         piece = text[start:end]
         assert piece == piece.strip() and piece
     assert spans == sorted(spans)
+
+
+def units_as_first_written(text: str) -> list[tuple[int, int]]:
+    """articles.units before its one-pass rewrite (the reference for it)."""
+    lines = []
+    pos = 0
+    for raw in text.splitlines(keepends=True):
+        body = raw.rstrip("\r\n")
+        stripped = body.strip()
+        if stripped:
+            start = pos + (len(body) - len(body.lstrip()))
+            lines.append((start, start + len(stripped)))
+        else:
+            lines.append((-1, -1))
+        pos += len(raw)
+    found: list[tuple[int, int]] = []
+    joinable = False
+    for start, end in lines:
+        if start < 0:
+            joinable = False
+            continue
+        if joinable and found:
+            found[-1] = (found[-1][0], end)
+        else:
+            found.append((start, end))
+        line = text[start:end]
+        joinable = len(line) >= 60 and not line.endswith(_TERMINAL)
+    return found
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.sampled_from(list("ab .!\t\r\n\x0b\x1c\x85\u2028 ")), max_size=90),
+        max_size=8,
+    ).map("".join)
+    | st.text()
+)
+def test_units_as_first_written(text):
+    assert units(text) == units_as_first_written(text)

@@ -290,13 +290,18 @@ def test_replace_and_remove_leave_exactly_a_fresh_index(tmp_path):
         check_index(corpus)
 
 
-def test_parallel_ingest_writes_the_same_store_as_one_process(tmp_path):
-    folder = tmp_path / "in"
+def stories_and_feed(folder: Path) -> Path:
+    """``folder`` with 20 story files and a JSONL feed of 30 more."""
     folder.mkdir()
     for name, text in stories(20).items():
         (folder / name).write_text(text, encoding="utf-8")
     records = [{"id": f"n{i}", "text": t} for i, t in enumerate(stories(30).values())]
     (folder / "big.jsonl").write_text(jsonl(*records), encoding="utf-8")
+    return folder
+
+
+def test_parallel_ingest_writes_the_same_store_as_one_process(tmp_path):
+    folder = stories_and_feed(tmp_path / "in")
     # Split the JSONL between workers, and flush postings often.
     sizes = ingesting.IngestSizes(part_bytes=500, flush_postings=100)
 
@@ -357,6 +362,50 @@ def test_the_name_index_trigger_outlives_an_ingest_and_a_failed_one(tmp_path, mo
         check_index(corpus)
 
 
+def test_a_first_ingest_through_the_rollback_journal_writes_the_wal_store(tmp_path):
+    """An empty store is filled through a rollback journal (Store.
+    rollback_journal_while_empty), unless another connection has it open: the store is
+    the same either way, and in WAL mode again afterwards."""
+    folder = stories_and_feed(tmp_path / "in")
+
+    def dump(path: Path) -> list:
+        with sqlite3.connect(path) as conn:
+            return [
+                conn.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                for table in ("articles", "sentences", "terms", "meta", "articles_fts")
+            ]
+
+    results, modes = [], []
+    for other_reader in (False, True):
+        path = tmp_path / f"r{other_reader}.db"
+        with Corpus.create(path) as corpus:
+            reader = sqlite3.connect(path) if other_reader else None
+            if reader:
+                reader.execute("SELECT count(*) FROM meta").fetchone()
+            during: list[str] = []
+
+            def progress(
+                _: ingesting.IngestProgress, corpus: Corpus = corpus, during: list = during
+            ) -> None:
+                during.append(corpus.store.conn.execute("PRAGMA journal_mode").fetchone()[0])
+
+            assert len(corpus.ingest([folder], progress=progress).added) == 50
+            check_index(corpus)
+            after = corpus.store.conn.execute("PRAGMA journal_mode").fetchone()[0]
+            modes.append((set(during), after))
+            # Not empty any more: the next ingest keeps WAL mode, readers or not.
+            (folder / "late.txt").write_text("Late story\n\nA comet was seen.\n")
+            during.clear()
+            corpus.ingest([folder], progress=progress)
+            assert set(during) == {"wal"}
+            (folder / "late.txt").unlink()
+            if reader:
+                reader.close()
+        results.append(dump(path))
+    assert modes == [({"delete"}, "wal"), ({"wal"}, "wal")]
+    assert results[0] == results[1]
+
+
 # -- interrupted ingest ------------------------------------------------------------------
 
 KILLED_INGEST = textwrap.dedent(
@@ -370,10 +419,24 @@ KILLED_INGEST = textwrap.dedent(
             time.sleep(120)
 
     corpus = Corpus.open(sys.argv[1], create=False)
+    if len(sys.argv) > 3:  # a page cache this small spills: the file itself is written
+        corpus.store.conn.execute(f"PRAGMA cache_size={int(sys.argv[3])}")
     corpus.ingest([sys.argv[2]], progress=progress, workers=0)
     print("finished", flush=True)
     """
 )
+
+
+def kill_9_while_writing(path: Path, folder: Path, *cache_pages: str) -> None:
+    """Run KILLED_INGEST and kill -9 it inside its ingest's transaction."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_INGEST, str(path), str(folder), *cache_pages],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
 
 
 def test_kill_9_during_ingest_leaves_the_previous_corpus_intact(corpus_path, tmp_path):
@@ -385,14 +448,7 @@ def test_kill_9_during_ingest_leaves_the_previous_corpus_intact(corpus_path, tmp
     with Corpus.open(corpus_path, create=False) as corpus:
         before = (corpus.stats(), corpus.store.totals(), corpus.ask(question))
 
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLED_INGEST, str(corpus_path), str(folder)],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-    )  # fmt: skip
-    assert proc.stdout.readline().strip() == "writing"
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
+    kill_9_while_writing(corpus_path, folder)
 
     with sqlite3.connect(corpus_path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -405,6 +461,30 @@ def test_kill_9_during_ingest_leaves_the_previous_corpus_intact(corpus_path, tmp
         assert corpus.ask(question) == before[2]
         # And the interrupted ingest can simply be run again.
         assert len(corpus.ingest([folder]).added) == 8
+
+
+def test_kill_9_during_a_first_ingest_leaves_the_empty_store(tmp_path):
+    """Filling an empty store goes through a rollback journal: killed with pages of the
+    file already overwritten, the store rolls back to empty, intact, in WAL mode."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name, text in stories(8).items():
+        (folder / name).write_text(text * 20, encoding="utf-8")
+    path = tmp_path / "new.db"
+    Corpus.create(path).close()
+    empty = path.read_bytes()
+
+    kill_9_while_writing(path, folder, "2")
+    assert Path(f"{path}-journal").exists() and path.read_bytes() != empty
+
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with Corpus.open(path, create=False) as corpus:
+        assert corpus.store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        stats = corpus.stats()
+        assert (stats.articles, stats.sentences, stats.terms) == (0, 0, 0)
+        assert len(corpus.ingest([folder]).added) == 8
+        check_index(corpus)
 
 
 # -- a running bot sees new articles -----------------------------------------------------
@@ -469,3 +549,35 @@ def test_cli_ingest_into_a_new_database_starts_empty(tmp_path, capsys):
     assert cli.main(["--db", str(db), "articles", "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [a["file"] for a in listed] == ["one.txt"]
+
+
+def test_postings_sorted_ahead_flush_the_same_and_take_no_more(tmp_path):
+    """PostingsBuilder.sort_pending (run in a thread at the end of an ingest) gives the
+    flush the same rows, and refuses postings that would arrive after it."""
+    from retrieval.postings import Chunk, PostingsBuilder
+    from retrieval.store import Store
+
+    def chunk(owner: str, first_new: int, new_terms: list[str]) -> Chunk:
+        return Chunk(
+            owner=owner, first_new=first_new, new_terms=new_terms,
+            post_terms=np.array([0, 1, 1, 0], np.int32),
+            post_sents=np.array([0, 0, 1, 2], np.int32),
+            post_tfs=np.array([1, 2, 1, 3], TF_DTYPE),
+            lengths=np.array([3, 1, 4], LEN_DTYPE),
+        )  # fmt: skip
+
+    rows = []
+    for ahead in (False, True):
+        store = Store.create(tmp_path / f"{ahead}.db")
+        builder = PostingsBuilder()
+        builder.add_chunk(1, chunk("a", 0, ["kite", "harbour"]))
+        builder.add_chunk(4, chunk("b", 0, ["ferry", "kite"]))
+        if ahead:
+            builder.sort_pending()
+            with pytest.raises(ValueError):
+                builder.add_chunk(7, chunk("c", 0, ["x", "y"]))
+        with store.write():
+            builder.merge_into(store, 6)
+        rows.append(store.conn.execute("SELECT * FROM terms ORDER BY id").fetchall())
+        store.close()
+    assert rows[0] == rows[1] and len(rows[0]) == 3

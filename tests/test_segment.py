@@ -60,3 +60,15 @@ def test_offsets_are_exact_and_pieces_without_words_dropped():
     text = "  First one.   ...   Second one!  "
     spans = list(sentences(text, [(0, len(text))]))
     assert [text[s:e] for s, e in spans] == ["First one.", "Second one!"]
+
+
+def test_a_lone_surrogate_is_segmented_as_a_replacement_character():
+    # sentencex cannot encode a lone surrogate: the block is segmented with "?" in its
+    # place, one for one, so the offsets are the same.
+    text = "Café \ud800 opened. It was busy.\n\nThe mayor came."
+    spans = [(0, text.index("\n")), (text.index("The"), len(text))]
+    replaced = text.replace("\ud800", "?")
+    assert list(sentences(text, spans)) == list(sentences(replaced, spans))
+    assert [text[s:e] for s, e in sentences(text, spans)] == [
+        "Café \ud800 opened.", "It was busy.", "The mayor came.",
+    ]  # fmt: skip

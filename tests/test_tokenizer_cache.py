@@ -173,3 +173,37 @@ def test_a_batch_longer_than_the_kept_hash_tables_is_right_and_not_kept(monkeypa
     got = batch_tokens(Vocabulary(), texts)
     assert [sorted(g) for g in got] == [sorted(reference(t)) for t in texts]
     assert len(text._hash_tables[1]) <= 64
+
+
+def reference_same_chars(codes, starts, other, other_starts, lengths) -> bool:
+    return all(
+        codes[s : s + n].tolist() == other[o : o + n].tolist()
+        for s, o, n in zip(starts.tolist(), other_starts.tolist(), lengths.tolist(), strict=True)
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("abcab é😀")), min_size=1, max_size=80),
+    st.lists(st.tuples(st.integers(0, 79), st.integers(0, 79), st.integers(0, 40)), max_size=8),
+    st.booleans(),
+)
+def test_same_chars_compares_8_bytes_at_a_time_as_char_by_char(s, spans, separate):
+    # Spans of one text against itself (a batch's matches) or against a copy of another
+    # dtype or length (the known matches): every length, offset and byte of a window.
+    codes = text._codes(s)
+    other = np.concatenate((codes, codes[::-1])).astype(np.uint32) if separate else codes
+    spans = [(a % len(codes), b % len(codes), n) for a, b, n in spans]
+    spans = [(a, b, min(n, len(codes) - a, len(codes) - b)) for a, b, n in spans]
+    starts, other_starts, lengths = np.array(spans, np.int64).reshape(-1, 3).T
+    want = reference_same_chars(codes, starts, other, other_starts, lengths)
+    assert text.same_chars(codes, starts, other, other_starts, lengths) == want
+
+
+def test_groups_are_numpy_unique_up_to_the_member_named():
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 50, 1000).astype(np.uint64)
+    ours, first, which = text._groups(keys)
+    want, _, want_which = np.unique(keys, return_index=True, return_inverse=True)
+    assert np.array_equal(ours, want) and np.array_equal(which, want_which.ravel())
+    assert np.array_equal(keys[first], ours)
