@@ -2,16 +2,22 @@
 
 The server runs in the foreground, in its own process group: xapian-tcpsrv's SIGTERM
 handler signals its whole group, which must not include whoever started us. SIGTERM or
-SIGINT sent to us is passed on to it, and we return when it has stopped.
+SIGINT sent to us is passed on to it, and we return when it has stopped. On Linux it is
+also sent SIGTERM when whoever started it dies, even by SIGKILL, so a killed ``serve``
+(or test run) leaves no server holding its port.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import os
 import shutil
 import signal
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -60,7 +66,27 @@ def start(
         start_new_session=True,
         stdout=output,
         stderr=output,
+        preexec_fn=_stop_with_parent(),
     )
+
+
+PR_SET_PDEATHSIG = 1  # <sys/prctl.h>
+
+
+def _stop_with_parent() -> Callable[[], None] | None:
+    """A function for the child, between fork and exec, asking Linux to send it SIGTERM
+    when the thread that started it dies; None elsewhere (no such call)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    parent = os.getpid()
+
+    def ask() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the request was made
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return ask
 
 
 def serve(

@@ -338,6 +338,40 @@ def test_shard_serve_binds_loopback_and_stops_on_sigterm(tmp_path):
     assert missing.returncode == 1 and "no shard database" in missing.stderr
 
 
+def test_a_killed_serve_takes_its_server_down(tmp_path):
+    """SIGKILL gives ``shard serve`` no chance to stop its server (its own process group):
+    the server is told by the kernel instead, and the port is free again."""
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+    from .shards import free_port, wait_listening
+
+    shard = tmp_path / "s"
+    assert run("shard", "create", str(shard)).returncode == 0
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "shard", "serve", str(shard), "--port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_listening(port)
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                wait_listening(port, timeout=0)
+            except RuntimeError:
+                break  # nothing listens any more
+            time.sleep(0.05)
+        else:
+            pytest.fail(f"the server on port {port} outlived its killed serve")
+    finally:
+        subprocess.run(["pkill", "-f", f"tcpsrv .*--port {port} "], check=False)
+
+
 def test_settings_and_shard_order_are_checked(tmp_path):
     assert backend_settings({}).kind == "sqlite"
     chosen = backend_settings({"CORPUSBOT_BACKEND": "xapian", "CORPUSBOT_SHARDS": "h:1, k:2"})
