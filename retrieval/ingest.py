@@ -421,6 +421,7 @@ def _write(
     files_done = articles_done = 0
     with (
         store.rollback_journal_while_empty(),
+        store.synced_in_background(),
         store.write(),
         store.names_indexed_at_end() as index_names,
         ThreadPoolExecutor(1) as background,
@@ -438,6 +439,7 @@ def _write(
             files[source.ident] = source
             chunk, first_id, at = prepared.chunk, next_id, 0
             skipped = []
+            kept: list[tuple[str, PreparedArticle, int]] = []  # (identity, article, at)
             for item in prepared.articles:
                 key, n = item.article.file, len(item.spans)
                 ident = source.identity(key)
@@ -448,13 +450,14 @@ def _write(
                     continue
                 batch_keys.add(ident)
                 old = known[source.ident].get(ident)
-                if old is not None:
+                if old is not None:  # before the insert: the new version takes its path
                     removals.delete(store, old[0])
-                _insert(store, ident, item, next_id, chunk.lengths[at : at + n].tolist())
                 (report.replaced if old else report.added).append(key)
-                next_id += n
+                kept.append((ident, item, at))
                 at += n
-                articles_done += 1
+            _insert(store, kept, next_id, chunk.lengths.tolist())
+            next_id += sum(len(item.spans) for _, item, _ in kept)
+            articles_done += len(kept)
             builder.add_chunk(first_id, chunk.without(skipped) if skipped else chunk)
             if builder.pending >= sizes.flush_postings:
                 builder.flush(store)
@@ -486,26 +489,36 @@ def _write(
 
 
 def _insert(
-    store: Store, ident: str, item: PreparedArticle, first_id: int, lengths: list[int]
+    store: Store, kept: list[tuple[str, PreparedArticle, int]], first_id: int, lengths: list[int]
 ) -> None:
-    """Insert one article and its sentences (ids from ``first_id``)."""
-    a = item.article
-    n = len(item.spans)
-    article_id = store.insert_article(ident, item.digest, a, n, date_words(a.date))
-    text = a.text
-    starts, ends = zip(*item.spans, strict=True)
-    store.insert_sentences(
-        zip(
-            range(first_id, first_id + n),
+    """Insert the articles of one file (part) and their sentences, numbered from
+    ``first_id`` in turn: (identity, article, index of its first sentence in the part)
+    each, and the part's sentence ``lengths``. One statement for the articles and one for
+    the sentences: per article, the statements' own overhead was ~15% of the writer's
+    inserts."""
+    if not kept:
+        return
+    article_id = store.next_article_id()
+    articles, sentences = [], []
+    sentence_id = first_id
+    for ident, item, at in kept:
+        a, spans = item.article, item.spans
+        n = len(spans)
+        articles.append((article_id, ident, item.digest, a, n, date_words(a.date)))
+        text = a.text
+        sentences += zip(
+            range(sentence_id, sentence_id + n),
             itertools.repeat(article_id, n),
             range(n),
-            starts,
-            ends,
-            lengths,
-            [text[s:e] for s, e in item.spans],
+            *zip(*spans, strict=True),
+            lengths[at : at + n],
+            [text[s:e] for s, e in spans],
             strict=True,
         )
-    )
+        article_id += 1
+        sentence_id += n
+    store.insert_articles(articles)
+    store.insert_sentences(sentences)
 
 
 @functools.lru_cache(maxsize=4096)  # articles share dates, and strftime costs ~30 µs

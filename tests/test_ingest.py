@@ -363,9 +363,10 @@ def test_the_name_index_trigger_outlives_an_ingest_and_a_failed_one(tmp_path, mo
 
 
 def test_a_first_ingest_through_the_rollback_journal_writes_the_wal_store(tmp_path):
-    """An empty store is filled through a rollback journal (Store.
-    rollback_journal_while_empty), unless another connection has it open: the store is
-    the same either way, and in WAL mode again afterwards."""
+    """An empty store is filled through a rollback journal and without foreign-key checks
+    (Store.rollback_journal_while_empty), unless another connection has it open: the
+    store is the same either way, in WAL mode and checking foreign keys again afterwards,
+    and every sentence's article is there."""
     folder = stories_and_feed(tmp_path / "in")
 
     def dump(path: Path) -> list:
@@ -387,22 +388,37 @@ def test_a_first_ingest_through_the_rollback_journal_writes_the_wal_store(tmp_pa
             def progress(
                 _: ingesting.IngestProgress, corpus: Corpus = corpus, during: list = during
             ) -> None:
-                during.append(corpus.store.conn.execute("PRAGMA journal_mode").fetchone()[0])
+                conn = corpus.store.conn
+                during.append(
+                    (
+                        conn.execute("PRAGMA journal_mode").fetchone()[0],
+                        conn.execute("PRAGMA foreign_keys").fetchone()[0],
+                    )
+                )
+
+            def after(corpus: Corpus = corpus) -> tuple:
+                conn = corpus.store.conn
+                assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+                return (
+                    conn.execute("PRAGMA journal_mode").fetchone()[0],
+                    conn.execute("PRAGMA foreign_keys").fetchone()[0],
+                )
 
             assert len(corpus.ingest([folder], progress=progress).added) == 50
             check_index(corpus)
-            after = corpus.store.conn.execute("PRAGMA journal_mode").fetchone()[0]
-            modes.append((set(during), after))
-            # Not empty any more: the next ingest keeps WAL mode, readers or not.
+            modes.append((set(during), after()))
+            # Not empty any more: the next ingest keeps WAL mode and the checks, readers
+            # or not.
             (folder / "late.txt").write_text("Late story\n\nA comet was seen.\n")
             during.clear()
             corpus.ingest([folder], progress=progress)
-            assert set(during) == {"wal"}
+            assert set(during) == {("wal", 1)}
+            assert after() == ("wal", 1)
             (folder / "late.txt").unlink()
             if reader:
                 reader.close()
         results.append(dump(path))
-    assert modes == [({"delete"}, "wal"), ({"wal"}, "wal")]
+    assert modes == [({("delete", 0)}, ("wal", 1)), ({("wal", 1)}, ("wal", 1))]
     assert results[0] == results[1]
 
 

@@ -1,11 +1,17 @@
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from retrieval.corpus import Corpus, build
 from retrieval.errors import StoreError
 
-from .conftest import SEEDS
+from .conftest import ROOT, SEEDS
 
 
 def counts(path):
@@ -89,3 +95,79 @@ def test_question_reads_are_memory_mapped(corpus_path):
     with Corpus.open(corpus_path, reranker="none") as corpus, corpus.store.read():
         corpus.ask("Kazakhstan tourism")
         assert corpus.store._local.conn.execute("PRAGMA mmap_size").fetchone()[0] > 0
+
+
+def _sync_children(monkeypatch) -> list:
+    """Record the child processes Store.synced_in_background starts."""
+    started = []
+    real = subprocess.Popen
+
+    def popen(*args, **kwargs):
+        child = real(*args, **kwargs)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    return started
+
+
+def test_written_pages_are_synced_by_a_child_process_while_a_write_runs(tmp_path, monkeypatch):
+    """Store.synced_in_background: a child process fsyncs the file during the block
+    (never a thread of this process: closing a second descriptor here would drop
+    SQLite's locks), and is gone when the block ends, even if the block fails."""
+    started = _sync_children(monkeypatch)
+    with Corpus.create(tmp_path / "c.db") as corpus:
+        store = corpus.store
+        with store.synced_in_background(every=0.01):
+            (child,) = started
+            assert child.poll() is None
+            assert str(store.path) in child.args
+            with store.write():
+                store.conn.execute("INSERT INTO meta (key, value) VALUES ('x', 'y')")
+        assert child.returncode == 0
+        with pytest.raises(RuntimeError), store.synced_in_background(every=0.01):
+            raise RuntimeError("ingest failed")
+        assert started[1].returncode == 0
+        corpus.ingest([SEEDS], workers=0)  # an ingest syncs in the background too
+        assert len(started) == 3 and started[2].returncode == 0
+        assert corpus.stats().articles == 5
+    with sqlite3.connect(tmp_path / "c.db") as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'x'").fetchone() == ("y",)
+
+
+KILLED_WRITER = """
+import sys, time
+from retrieval.store import Store
+store = Store.open(sys.argv[1])
+with store.synced_in_background(every=0.01):
+    print("syncing", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_the_sync_child_ends_with_a_killed_parent(tmp_path):
+    """kill -9 of the writing process: its sync child sees its input end, and exits."""
+    Corpus.create(tmp_path / "c.db").close()
+    parent = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, str(tmp_path / "c.db")],
+        stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    assert parent.stdout.readline().strip() == "syncing"
+    children = Path(f"/proc/{parent.pid}/task/{parent.pid}/children").read_text().split()
+    assert len(children) == 1
+    child = int(children[0])
+    parent.send_signal(signal.SIGKILL)
+    parent.wait(timeout=60)
+    for _ in range(500):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        # Not our child: init reaps it once it exits; a zombie still answers kill(0).
+        state = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "Z":
+            break
+        time.sleep(0.02)
+    else:
+        raise AssertionError("the sync child outlived its parent")
