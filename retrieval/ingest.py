@@ -286,8 +286,11 @@ def ingest(
     known = {ident: store.file_digests(ident) for ident in sources}
     claims = _claim_unmigrated(store, sources, known)
     tasks = tasks_for(sources.values(), known, sizes)
+    # A large input's pages are synced as they are written (Store.synced_in_background);
+    # a small one's commit has little to sync, and a process to spare it would cost more.
+    large = sum(_size(s.path) for s in sources.values()) >= sizes.parallel_bytes
     with prepared_in_order(tasks, sources.values(), workers, sizes) as results, _gc_paused():
-        _write(store, results, len(sources), known, claims, report, progress, sizes)
+        _write(store, results, len(sources), known, claims, report, progress, sizes, large)
     return report
 
 
@@ -405,6 +408,7 @@ def _write(
     report: IngestReport,
     progress: Callable[[IngestProgress], None] | None,
     sizes: IngestSizes,
+    sync_early: bool,
 ) -> None:
     results = iter(results)
     # The transaction starts with the first result, so the workers' start-up and first
@@ -421,7 +425,9 @@ def _write(
     files_done = articles_done = 0
     with (
         store.rollback_journal_while_empty(),
-        store.synced_in_background(),
+        # Started here, after the pool: a worker forked later would inherit the child's
+        # input pipe, and the child would not see it close.
+        store.synced_in_background() if sync_early else contextlib.nullcontext(),
         store.write(),
         store.names_indexed_at_end() as index_names,
         ThreadPoolExecutor(1) as background,

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from retrieval import ingest as ingesting
 from retrieval.corpus import Corpus, build
 from retrieval.errors import StoreError
+from retrieval.ingest import IngestSizes
 
 from .conftest import ROOT, SEEDS
 
@@ -128,8 +130,12 @@ def test_written_pages_are_synced_by_a_child_process_while_a_write_runs(tmp_path
         with pytest.raises(RuntimeError), store.synced_in_background(every=0.01):
             raise RuntimeError("ingest failed")
         assert started[1].returncode == 0
-        corpus.ingest([SEEDS], workers=0)  # an ingest syncs in the background too
-        assert len(started) == 3 and started[2].returncode == 0
+        # A large ingest (at least IngestSizes.parallel_bytes) syncs in the background
+        # too; a small one leaves it to the commit.
+        corpus.ingest([SEEDS], workers=0)
+        assert len(started) == 2
+        ingesting.ingest(store, [SEEDS], sizes=IngestSizes(parallel_bytes=0), workers=2)
+        assert [c.returncode for c in started[2:]] == [0]
         assert corpus.stats().articles == 5
     with sqlite3.connect(tmp_path / "c.db") as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
