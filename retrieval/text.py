@@ -118,7 +118,7 @@ class Matches:
 
     folded: str  # the batch's texts joined by SEPARATOR, folded
     codes: np.ndarray  # folded's code points, one item per character
-    starts: np.ndarray  # per match, in no particular order
+    starts: np.ndarray  # per match, in order
     ends: np.ndarray
     text: np.ndarray  # per match: the index of its text in the batch
 
@@ -245,7 +245,9 @@ def matches(texts: Sequence[str]) -> Matches | None:
     folded = _fold(joined)
     codes = _codes(folded)
     starts, ends = _spans(folded, codes)
-    text = np.searchsorted(np.flatnonzero(codes == 0), starts)  # separators before
+    # Each text's matches are those before its separator, and after the last one's.
+    before = np.searchsorted(starts, np.flatnonzero(codes == 0))
+    text = np.repeat(np.arange(len(texts)), np.diff(before, prepend=0))
     return Matches(folded, codes, starts, ends, text)
 
 
@@ -303,7 +305,7 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _spans(folded: str, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and ends of the matches of ``_TOKEN`` in ``folded``."""
+    """Starts and ends of the matches of ``_TOKEN`` in ``folded``, in order."""
     classes = _classes(codes)
     word = (classes & _WORD).astype(bool)
     # Away from numbers, a match is a run of word characters joined by single
@@ -327,7 +329,9 @@ def _spans(folded: str, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         for m in _TOKEN.finditer(folded, s, e)
     ]
     more = np.array(found, np.int64).reshape(-1, 2)
-    return np.concatenate((starts[kept], more[:, 0])), np.concatenate((ends[kept], more[:, 1]))
+    starts, ends = starts[kept], ends[kept]
+    at = np.searchsorted(starts, more[:, 0])  # both in order, and disjoint: merged
+    return np.insert(starts, at, more[:, 0]), np.insert(ends, at, more[:, 1])
 
 
 def _outside(starts: np.ndarray, run_starts: np.ndarray, run_ends: np.ndarray) -> np.ndarray:

@@ -123,6 +123,7 @@ def regex_matches(texts: list[str]) -> list[list[str]]:
 def scanned_matches(texts: list[str]) -> list[list[str]]:
     found = text.matches(texts)
     assert found is not None
+    assert (np.diff(found.starts) > 0).all()  # in order (each text's matches counted so)
     out: list[list[str]] = [[] for _ in texts]
     every = np.arange(len(found.starts))
     for match, at in zip(found.strings(every), found.text.tolist(), strict=True):
