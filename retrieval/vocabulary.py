@@ -49,8 +49,8 @@ class Vocabulary:
     def _match_ids(self, found: textmod.Matches) -> np.ndarray | None:
         """The term id of each match (negative: a stopword); ``None`` on a hash
         collision."""
-        # Keys are of a match's bytes, so ASCII batches (a byte a character) and the
-        # others (4 bytes) have a table each.
+        # Keys are of a match's bytes, so each code width (1, 2 or 4 bytes a character:
+        # text.matches) has a table.
         width = found.codes.itemsize
         table = self._known.get(width)
         if table is None or len(table) > self.WORDS_MAX:

@@ -305,3 +305,19 @@ def test_outside_is_a_search_per_start(marks, cuts):
     run_starts, run_ends = np.array(runs, np.int64).reshape(-1, 2).T
     inside = [any(a <= x < b for a, b in runs) for x in starts.tolist()]
     assert text._outside(starts, run_starts, run_ends).tolist() == [not i for i in inside]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab'’‘ʼ`´é\x00 ")), max_size=40) | st.text())
+def test_fold_replaces_the_quotes_as_the_translate_table(s):
+    want = unicodedata.normalize("NFKC", s).translate(text._APOSTROPHES).casefold()
+    assert text._fold(s) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab é’\ud800\udc00😀")), max_size=20) | st.text())
+def test_codes_are_the_code_points_as_narrow_as_they_fit(s):
+    codes = text._codes(s)
+    assert codes.tolist() == [ord(c) for c in s]
+    widest = max(map(ord, s), default=0)
+    assert codes.itemsize == (1 if widest < 0x80 else 2 if widest <= 0xFFFF else 4)
