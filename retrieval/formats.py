@@ -127,7 +127,12 @@ def parse_plain(key: str, text: str, *, markdown: bool = False) -> ParsedArticle
 def body_spans(text: str, skip: str | None = None) -> tuple[tuple[int, int], ...]:
     """Every non-empty paragraph of already-clean text (hard-wrapped lines joined),
     except a line equal to ``skip`` (the headline repeated above the body)."""
-    return tuple((s, e) for s, e in units(text) if text[s:e] != skip)
+    found = units(text)
+    if skip is None:
+        return tuple(found)
+    # Lengths first: a paragraph is rarely as long as the headline, and a slice copies.
+    n = len(skip)
+    return tuple((s, e) for s, e in found if e - s != n or text[s:e] != skip)
 
 
 def parse_html(key: str, raw: bytes) -> ParsedArticle:

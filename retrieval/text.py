@@ -26,6 +26,7 @@ from retrieval.stopwords import STOPWORDS
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'"})
+_QUOTES = tuple(map(chr, _APOSTROPHES))
 
 # PyStemmer objects are not documented as thread-safe; the bot tokenizes in worker threads.
 _local = threading.local()
@@ -75,7 +76,14 @@ def clean(text: str) -> str:
 
 
 def _fold(text: str) -> str:
-    return unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).casefold()
+    folded = unicodedata.normalize("NFKC", text)
+    # What .translate(_APOSTROPHES) gives: no quote becomes another. translate with a
+    # dict looks every character of a non-ASCII text up (~70 ns each: 70 ms a 1 MB
+    # part, most of a worker's time), a replace scans for one (and skips a quote that
+    # cannot occur: every non-ASCII one in an ASCII text).
+    for quote in _QUOTES:
+        folded = folded.replace(quote, "'")
+    return folded.casefold()
 
 
 def _rewrite(word: str) -> str:
@@ -118,7 +126,7 @@ class Matches:
 
     folded: str  # the batch's texts joined by SEPARATOR, folded
     codes: np.ndarray  # folded's code points, one item per character
-    starts: np.ndarray  # per match, in no particular order
+    starts: np.ndarray  # per match, in order
     ends: np.ndarray
     text: np.ndarray  # per match: the index of its text in the batch
 
@@ -129,32 +137,50 @@ class Matches:
             for s, e in zip(self.starts[at].tolist(), self.ends[at].tolist(), strict=True)
         ]
 
-    def grouped(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Equal matches grouped by a hash of their characters, checked character by
-        character: a key per group, one of its matches, and each match's group. ``None``
-        if two different matches share a hash (never seen, but then the batch must be
-        tokenized otherwise)."""
-        keys, first, which = _groups(self._keys())
-        same = first[which]
-        lengths = self.ends - self.starts
-        others = np.flatnonzero(same != np.arange(len(same)))
-        if not np.array_equal(lengths[same[others]], lengths[others]) or not same_chars(
-            self.codes, self.starts[others], self.codes, self.starts[same[others]], lengths[others]
-        ):
-            return None
-        return keys, first, which
-
-    def _keys(self) -> np.ndarray:
-        """A polynomial hash of each match's code points modulo 2**64 (NumPy's unsigned
-        arithmetic wraps): from prefix sums, a few array operations for all of them."""
-        n = len(self.codes)
-        powers, inverse_powers = _hash_powers(n + 1)
-        prefix = np.zeros(n + 1, np.uint64)
-        np.cumsum(self.codes * powers[:n], out=prefix[1:])
-        return (prefix[self.ends] - prefix[self.starts]) * inverse_powers[self.starts]
+    def keys(self) -> tuple[np.ndarray, np.ndarray]:
+        """The :func:`span_keys` of the matches."""
+        return span_keys(self.codes, self.starts, self.ends - self.starts)
 
 
-def _groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+# Per byte count 0-8, the mask of that many bytes of a little-endian 64-bit window.
+_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
+
+# The base of the hash of a span's 8-byte chunks past its 16th byte.
+_HASH_BASE = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection modulo 2**64
+
+
+def span_keys(
+    codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two 64-bit keys per span ``codes[s : s + n]`` of its bytes, zero-padded: the
+    first 8 bytes, and the next 8, folded with any further 8-byte chunks by a polynomial
+    hash (``h * base + chunk``, modulo 2**64).
+
+    So a span of at most 16 bytes *is* its keys: two such spans with the same keys are
+    the same characters (a token has no NUL character, so the zero padding cannot be
+    mistaken for one); longer ones may share keys and must be compared. A token of
+    ASCII text is rarely longer (16 characters), and its keys cost a gather or two of
+    8-byte windows instead of a pass over every character of the batch."""
+    size = codes.itemsize
+    windows = _windows(codes)
+    at, left = starts * size, lengths * size
+    first = windows[at] & _LOW_BYTES[np.minimum(left, 8)]
+    second = np.zeros(len(starts), np.uint64)
+    rest = np.flatnonzero(left > 8)
+    at, left = at[rest] + 8, left[rest] - 8
+    folded = windows[at] & _LOW_BYTES[np.minimum(left, 8)]
+    more = np.flatnonzero(left > 8)  # of ``rest``, the ones with a further chunk
+    at, left = at[more] + 8, left[more] - 8
+    base = np.uint64(_HASH_BASE)
+    while len(more):
+        folded[more] = folded[more] * base + (windows[at] & _LOW_BYTES[np.minimum(left, 8)])
+        on = left > 8
+        more, at, left = more[on], at[on] + 8, left[on] - 8
+    second[rest] = folded
+    return first, second
+
+
+def groups(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``np.unique(keys, return_index=True, return_inverse=True)``, but the index is of
     any one item of each group, not the first: the unstable sort that allows is ~30%
     faster, and equal matches are checked to be equal anyway."""
@@ -198,10 +224,6 @@ def same_chars(
     return True
 
 
-# Per byte count 0-8, the mask of that many bytes of a little-endian 64-bit window.
-_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], np.uint64)
-
-
 def _windows(codes: np.ndarray) -> np.ndarray:
     """The 8 bytes from each byte offset of ``codes`` (zeros past its end), as a
     little-endian uint64 view: item ``i`` holds bytes ``i`` to ``i + 7``."""
@@ -231,7 +253,9 @@ def matches(texts: Sequence[str]) -> Matches | None:
     folded = _fold(joined)
     codes = _codes(folded)
     starts, ends = _spans(folded, codes)
-    text = np.searchsorted(np.flatnonzero(codes == 0), starts)  # separators before
+    # Each text's matches are those before its separator, and after the last one's.
+    before = np.searchsorted(starts, np.flatnonzero(codes == 0))
+    text = np.repeat(np.arange(len(texts)), np.diff(before, prepend=0))
     return Matches(folded, codes, starts, ends, text)
 
 
@@ -258,15 +282,30 @@ def _bmp_classes() -> np.ndarray:
 
 def _codes(text: str) -> np.ndarray:
     """The code points of ``text``, one array item per character (so array offsets are
-    string offsets); a lone surrogate (JSON may hold one) stays one code point."""
+    string offsets); a lone surrogate (JSON may hold one) stays one code point.
+
+    As narrow as they fit: a byte for ASCII, 2 bytes when no character is beyond the
+    BMP (as in most text that is not ASCII: a curly quote is enough), so that more
+    characters of a token fit in the 16 bytes of its keys (:func:`span_keys`)."""
     if text.isascii():
         return np.frombuffer(text.encode("ascii"), np.uint8)
+    two = text.encode("utf-16-le", "surrogatepass")
+    if len(two) == 2 * len(text):  # no surrogate pair: each unit is a code point
+        return np.frombuffer(two, np.uint16)
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
 
 
+@functools.cache
+def _ascii_classes() -> bytes:
+    return _bmp_classes()[:256].tobytes()
+
+
 def _classes(codes: np.ndarray) -> np.ndarray:
-    table = _bmp_classes()
     if codes.dtype == np.uint8:
+        # bytes.translate is 3x NumPy's table lookup (a 1 MB part: 0.6 against 2 ms).
+        return np.frombuffer(codes.tobytes().translate(_ascii_classes()), np.uint8)
+    table = _bmp_classes()
+    if codes.dtype == np.uint16:
         return table[codes]
     beyond = codes > 0xFFFF
     out = table[np.where(beyond, 0, codes)]
@@ -283,7 +322,7 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _spans(folded: str, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and ends of the matches of ``_TOKEN`` in ``folded``."""
+    """Starts and ends of the matches of ``_TOKEN`` in ``folded``, in order."""
     classes = _classes(codes)
     word = (classes & _WORD).astype(bool)
     # Away from numbers, a match is a run of word characters joined by single
@@ -300,38 +339,28 @@ def _spans(folded: str, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # no match crosses its ends) holding one goes through the regex.
     run_starts, run_ends = _runs(classes != 0)
     held = np.unique(np.searchsorted(run_ends, links, side="right"))
-    kept = ~np.isin(np.searchsorted(run_ends, starts, side="right"), held)
+    kept = _outside(starts, run_starts[held], run_ends[held])
     found = [
         (m.start(), m.end())
         for s, e in zip(run_starts[held].tolist(), run_ends[held].tolist(), strict=True)
         for m in _TOKEN.finditer(folded, s, e)
     ]
     more = np.array(found, np.int64).reshape(-1, 2)
-    return np.concatenate((starts[kept], more[:, 0])), np.concatenate((ends[kept], more[:, 1]))
+    starts, ends = starts[kept], ends[kept]
+    at = np.searchsorted(starts, more[:, 0])  # both in order, and disjoint: merged
+    return np.insert(starts, at, more[:, 0]), np.insert(ends, at, more[:, 1])
 
 
-# The hash of Matches._keys: base**i and base**-i modulo 2**64, kept and grown as needed.
-_HASH_BASE = 0x9E3779B97F4A7C15  # odd, so invertible modulo 2**64
-_hash_tables: tuple[int, np.ndarray, np.ndarray] = (0, np.empty(0), np.empty(0))
+def _outside(starts: np.ndarray, run_starts: np.ndarray, run_ends: np.ndarray) -> np.ndarray:
+    """Which of the ascending ``starts`` lie in none of the disjoint ascending runs
+    ``run_start : run_end``, each holding one start or more.
 
-
-# Kept only up to this many characters (16 bytes each: a file part is ~1M): one huge
-# article must not leave a long-lived process (the bot ingests in-process) holding its size.
-_HASH_TABLES_KEPT = 4_000_000
-
-
-def _hash_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
-    global _hash_tables
-    base, powers, inverse = _hash_tables
-    if base != _HASH_BASE or len(powers) < n:
-        size = max(n, min(2 * len(powers), _HASH_TABLES_KEPT))
-        powers = np.full(size, _HASH_BASE, np.uint64)
-        inverse = np.full(size, pow(_HASH_BASE, -1, 2**64), np.uint64)
-        powers[0] = inverse[0] = 1
-        powers, inverse = np.cumprod(powers), np.cumprod(inverse)
-        if size <= _HASH_TABLES_KEPT:
-            _hash_tables = (_HASH_BASE, powers, inverse)
-    return powers[:n], inverse[:n]
+    The starts in a run are a slice of them: a +1 where each slice begins and a -1 where
+    it ends, summed, are 0 outside them (a few hundred runs, not a search per start)."""
+    depth = np.zeros(len(starts) + 1, np.int32)
+    depth[np.searchsorted(starts, run_starts)] += 1  # distinct: each run holds a start
+    depth[np.searchsorted(starts, run_ends)] -= 1
+    return np.cumsum(depth[:-1]) == 0
 
 
 def terms_of(found: list[str]) -> list[str | None]:

@@ -17,18 +17,18 @@ from retrieval.store import LEN_DTYPE, TF_DTYPE
 
 # Vocabulary ids that are not terms.
 _STOPWORD = -1
-_UNKNOWN = -2
 
 
 class Vocabulary:
     """Term ids for one ingest worker, kept from file to file: each distinct match of
-    the tokenizer is normalised, stemmed and numbered once (:class:`_MatchIds`), and
+    the tokenizer is normalised, stemmed and numbered once (:class:`_MatchTable`), and
     only new terms travel to the writer.
 
     Texts are tokenized a batch at a time (:func:`retrieval.text.matches`), which gives
     the same terms as :func:`retrieval.text.tokenize` text by text."""
 
-    # Distinct matches remembered (~70 bytes each); beyond, the cache starts over.
+    # Distinct matches remembered per code width (~100 bytes each at most, the hash
+    # table's slots and spare room included); beyond, the cache starts over.
     WORDS_MAX = 300_000
 
     def __init__(self) -> None:
@@ -36,7 +36,7 @@ class Vocabulary:
         self.terms: dict[str, int] = {}
         self._names: list[str] = []  # by id
         self._sent = 0  # terms already sent in a chunk
-        self._known = _MatchIds()
+        self._known: dict[int, _MatchTable] = {}  # by code width
 
     def count(self, texts: list[str]) -> Chunk:
         """Count the terms of consecutive sentences into a :class:`Chunk`."""
@@ -49,23 +49,58 @@ class Vocabulary:
     def _match_ids(self, found: textmod.Matches) -> np.ndarray | None:
         """The term id of each match (negative: a stopword); ``None`` on a hash
         collision."""
-        grouped = found.grouped()
-        if grouped is None:
+        # Keys are of a match's bytes, so each code width (1, 2 or 4 bytes a character:
+        # text.matches) has a table.
+        width = found.codes.itemsize
+        table = self._known.get(width)
+        if table is None or len(table) > self.WORDS_MAX:
+            table = self._known[width] = _MatchTable(found.codes.dtype)
+        first, second = found.keys()
+        lengths = found.ends - found.starts
+        entries = table.find(first, second, found.codes, found.starts, lengths)
+        if entries is None:
             return None
-        keys, first, which = grouped
-        if len(self._known) > self.WORDS_MAX:
-            self._known = _MatchIds()
-        starts = found.starts[first]
-        lengths = found.ends[first] - starts
-        ids = self._known.find(keys, found.codes, starts, lengths)
-        if ids is None:
-            return None
-        new = np.flatnonzero(ids == _UNKNOWN)
+        new = np.flatnonzero(entries < 0)
         if len(new):
-            terms = textmod.terms_of(found.strings(first[new]))
-            ids[new] = [_STOPWORD if term is None else self._id(term) for term in terms]
-            self._known.add(keys[new], ids[new], found.codes, starts[new], lengths[new])
-        return ids[which]
+            added = self._learn(
+                table,
+                found.codes,
+                found.folded,
+                found.starts[new],
+                lengths[new],
+                first[new],
+                second[new],
+            )
+            if added is None:
+                return None
+            entries[new] = added
+        return table.ids[entries]
+
+    def _learn(
+        self,
+        table: _MatchTable,
+        codes: np.ndarray,
+        folded: str,
+        starts: np.ndarray,
+        lengths: np.ndarray,
+        first: np.ndarray,
+        second: np.ndarray,
+    ) -> np.ndarray | None:
+        """Number the matches ``codes[start : start + length]`` (keys ``first``,
+        ``second``), which ``table`` does not hold, and add each distinct one to it:
+        their entries. ``None`` if two of them share a hash but not their characters."""
+        _, one, which = textmod.groups(_mixed(first, second))
+        same = one[which]
+        others = np.flatnonzero(same != np.arange(len(same)))
+        if not np.array_equal(lengths[same[others]], lengths[others]) or not textmod.same_chars(
+            codes, starts[others], codes, starts[same[others]], lengths[others]
+        ):
+            return None
+        starts, lengths = starts[one], lengths[one]
+        ends = (starts + lengths).tolist()
+        terms = textmod.terms_of([folded[s:e] for s, e in zip(starts.tolist(), ends, strict=True)])
+        ids = [_STOPWORD if term is None else self._id(term) for term in terms]
+        return table.add(first[one], second[one], ids, codes, starts, lengths)[which]
 
     def _id(self, term: str) -> int:
         terms = self.terms
@@ -104,61 +139,139 @@ class Vocabulary:
         )
 
 
-class _MatchIds:
-    """Match → id, for matches seen in earlier batches: sorted hash keys, and each
-    match's characters to check a found key against (so a hash collision is caught,
-    never taken for the same word). A batch looks up its distinct matches at once, with
-    no string made for a match already known."""
+class _MatchTable:
+    """Match → entry (its id, keys and characters) for the matches of earlier batches
+    of one code width: an open-addressing hash table (linear probing) on the two keys of
+    :func:`retrieval.text.span_keys`, probed for a whole batch at once in NumPy.
 
-    def __init__(self) -> None:
-        self.keys = np.empty(0, np.uint64)  # ascending
-        self.ids = np.empty(0, np.int64)
-        self.starts = np.empty(0, np.int64)  # of each match in ``chars``
-        self.lengths = np.empty(0, np.int64)
-        self.chars = np.empty(1024, np.uint32)
+    Keys of at most 16 bytes are the match itself; a longer match found is compared
+    with the characters kept for its entry, so a hash collision is caught, never taken
+    for the same word."""
+
+    LOAD_MAX = 0.5  # entries per slot: a probe of a known match ends in ~1.5 slots
+
+    def __init__(self, dtype: np.dtype) -> None:
+        self.size = 0  # entries, numbered in order of arrival
+        self.first = np.empty(1024, np.uint64)  # by entry
+        self.second = np.empty(1024, np.uint64)
+        self.ids = np.empty(1024, np.int32)
+        self.starts = np.empty(1024, np.int64)  # of each entry's match in ``chars``
+        self.lengths = np.empty(1024, np.int32)
+        self.chars = np.empty(4096, dtype)
         self.used = 0  # of ``chars``
+        self.slots = np.full(2048, -1, np.int32)  # entry or -1; a power of 2 long
 
     def __len__(self) -> int:
-        return len(self.keys)
+        return self.size
 
     def find(
-        self, keys: np.ndarray, codes: np.ndarray, starts: np.ndarray, lengths: np.ndarray
-    ) -> np.ndarray | None:
-        """Ids of the matches with these distinct ``keys`` (_UNKNOWN where none is known),
-        the matches being ``codes[start : start + length]``; ``None`` if a key is known
-        for other characters."""
-        at = np.minimum(np.searchsorted(self.keys, keys), max(len(self.keys) - 1, 0))
-        hit = self.keys[at] == keys if len(self.keys) else np.zeros(len(keys), bool)
-        known = at[hit]
-        if not np.array_equal(self.lengths[known], lengths[hit]) or not textmod.same_chars(
-            codes, starts[hit], self.chars[: self.used], self.starts[known], lengths[hit]
-        ):
-            return None
-        ids = np.full(len(keys), _UNKNOWN, np.int64)
-        ids[hit] = self.ids[known]
-        return ids
-
-    def add(
         self,
-        keys: np.ndarray,
-        ids: np.ndarray,
+        first: np.ndarray,
+        second: np.ndarray,
         codes: np.ndarray,
         starts: np.ndarray,
         lengths: np.ndarray,
-    ) -> None:
-        """Remember matches not yet known (distinct ``keys``) as ``codes[start : start +
-        length]``."""
+    ) -> np.ndarray | None:
+        """The entry of each match ``codes[start : start + length]`` with these keys
+        (-1 where none); ``None`` if an entry has a match's keys but other characters."""
+        at = self._home(first, second)
+        entries = self.slots[at].astype(np.int64)  # from each home slot: most end there
+        pending = self._missed(entries, first, second)
+        at, mask = at[pending], len(self.slots) - 1
+        while len(pending):
+            at = (at + 1) & mask
+            entry = self.slots[at]
+            entries[pending] = entry
+            on = self._missed(entry, first[pending], second[pending])
+            pending, at = pending[on], at[on]
+        hit = np.flatnonzero(entries >= 0)
+        held = entries[hit]
+        if not np.array_equal(self.lengths[held], lengths[hit]):
+            return None
+        beyond = lengths[hit] * codes.itemsize > 16  # longer than its keys
+        hit, held = hit[beyond], held[beyond]
+        if len(hit) and not textmod.same_chars(
+            codes, starts[hit], self.chars[: self.used], self.starts[held], lengths[hit]
+        ):
+            return None
+        return entries
+
+    def _missed(self, entry: np.ndarray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Where a slot's ``entry`` has other keys than ``first``, ``second``: the probe
+        goes on at the next slot (an empty slot, -1, ends it: the keys are not held)."""
+        other = self.first[entry] != first
+        other |= self.second[entry] != second
+        other &= entry >= 0
+        return np.flatnonzero(other)
+
+    def add(
+        self,
+        first: np.ndarray,
+        second: np.ndarray,
+        ids: list[int],
+        codes: np.ndarray,
+        starts: np.ndarray,
+        lengths: np.ndarray,
+    ) -> np.ndarray:
+        """Hold distinct matches whose keys no entry has, ``codes[start : start +
+        length]``, with their ids: their entries."""
+        n = len(first)
         chars = codes[textmod.char_positions(starts, lengths)]
-        if self.used + len(chars) > len(self.chars):
-            grown = np.empty(max(2 * len(self.chars), self.used + len(chars)), np.uint32)
-            grown[: self.used] = self.chars[: self.used]
-            self.chars = grown
+        self._reserve(n, len(chars))
+        entries = np.arange(self.size, self.size + n)
+        self.first[entries], self.second[entries], self.ids[entries] = first, second, ids
+        self.starts[entries] = self.used + np.cumsum(lengths) - lengths
+        self.lengths[entries] = lengths
         self.chars[self.used : self.used + len(chars)] = chars
-        at_chars = self.used + np.cumsum(lengths) - lengths
+        self.size += n
         self.used += len(chars)
-        order = np.argsort(keys)
-        where = np.searchsorted(self.keys, keys[order])
-        self.keys = np.insert(self.keys, where, keys[order])
-        self.ids = np.insert(self.ids, where, ids[order])
-        self.starts = np.insert(self.starts, where, at_chars[order])
-        self.lengths = np.insert(self.lengths, where, lengths[order])
+        if self.size > self.LOAD_MAX * len(self.slots):
+            size = len(self.slots)
+            while self.size > self.LOAD_MAX * size:
+                size *= 2
+            self.slots = np.full(size, -1, np.int32)
+            self._place(np.arange(self.size))
+        else:
+            self._place(entries)
+        return entries
+
+    def _reserve(self, entries: int, chars: int) -> None:
+        """Room for this many more entries and characters (capacities double)."""
+        if self.size + entries > len(self.ids):
+            room = max(2 * len(self.ids), self.size + entries)
+            for name in ("first", "second", "ids", "starts", "lengths"):
+                setattr(self, name, _grown(getattr(self, name), self.size, room))
+        if self.used + chars > len(self.chars):
+            room = max(2 * len(self.chars), self.used + chars)
+            self.chars = _grown(self.chars, self.used, room)
+
+    def _place(self, entries: np.ndarray) -> None:
+        """Put ``entries`` in the first empty slot from their home slot on."""
+        at = self._home(self.first[entries], self.second[entries])
+        while len(entries):
+            free = self.slots[at] < 0
+            self.slots[at[free]] = entries[free]  # two may want one slot: the last wins
+            placed = free
+            placed[free] = self.slots[at[free]] == entries[free]
+            entries, at = entries[~placed], (at[~placed] + 1) & (len(self.slots) - 1)
+
+    def _home(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Each key pair's first slot: the top bits of a multiplicative hash of both."""
+        bits = len(self.slots).bit_length() - 1
+        return (_mixed(first, second) >> np.uint64(64 - bits)).astype(np.intp)
+
+
+def _mixed(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """One 64-bit hash of two keys, whose top bits depend on every bit of both."""
+    return (first ^ (second * _MIX_SECOND)) * _MIX
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd constants (Fibonacci hashing)
+_MIX_SECOND = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _grown(array: np.ndarray, used: int, room: int) -> np.ndarray:
+    """A copy of ``array[:used]`` with room for ``room`` items."""
+    grown = np.empty(room, array.dtype)
+    grown[:used] = array[:used]
+    return grown

@@ -13,6 +13,7 @@ from retrieval.articles import (
     units,
 )
 from retrieval.errors import IngestError
+from retrieval.formats import body_spans
 from retrieval.segment import sentences
 
 from .conftest import SEEDS
@@ -172,3 +173,13 @@ def units_as_first_written(text: str) -> list[tuple[int, int]]:
 )
 def test_units_as_first_written(text):
     assert units(text) == units_as_first_written(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("ab .\n\r\t")), max_size=120),
+    st.none() | st.text(alphabet=st.sampled_from(list("ab .")), max_size=6),
+)
+def test_body_spans_skip_every_unit_equal_to_the_headline(text, skip):
+    want = tuple((s, e) for s, e in units(text) if text[s:e] != skip)
+    assert body_spans(text, skip) == want

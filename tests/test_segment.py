@@ -1,5 +1,8 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from retrieval import segment
 from retrieval.segment import sentences
 
 
@@ -72,3 +75,53 @@ def test_a_lone_surrogate_is_segmented_as_a_replacement_character():
     assert [text[s:e] for s, e in sentences(text, spans)] == [
         "Café \ud800 opened.", "It was busy.", "The mayor came.",
     ]  # fmt: skip
+
+
+def reference(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The sentences as first found: each stripped piece searched for in its block."""
+    out = []
+    for span_start, span_end in spans:
+        block = text[span_start:span_end].encode("utf-8", "replace").decode("utf-8")
+        cursor = 0
+        for piece in segment._sentencex("en", block):
+            stripped = piece.strip()
+            found = block.find(stripped, cursor) if stripped else -1
+            if found < 0:
+                continue
+            cursor = found + len(stripped)
+            if segment._has_word(stripped):
+                out.append((span_start + found, span_start + cursor))
+    return out
+
+
+# Words, abbreviations, numbers and every kind of space and line break sentencex meets.
+prose = st.lists(
+    st.sampled_from(
+        [
+            *["ab", "A", ".", "!", "?", ";", '"', "(", ")", "…", "Dr.", "U.S.", "1.5", "\ud800"],
+            *[" ", "  ", "\n", "\n\n", "\t", "\u00a0", "\u2028", "\r\n"],
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prose | st.text(max_size=80), st.lists(st.tuples(st.integers(0, 120), st.integers(0, 120))))
+def test_offsets_are_where_a_search_finds_each_piece(text, cuts):
+    spans = sorted({(min(a, b, len(text)), min(max(a, b), len(text))) for a, b in cuts})
+    assert sentences(text, spans) == reference(text, spans)
+
+
+def test_pieces_that_are_not_the_block_are_searched_for(monkeypatch):
+    # Were sentencex to change the text between sentences (here: each piece's spaces
+    # at the end), each piece is searched for in the block, as before.
+    text = "One  fine day.   Two   more!  And three."
+    spans = [(0, len(text))]
+    real = segment._sentencex
+    changed = lambda lang, block: [piece.rstrip() + " " for piece in real(lang, block)]  # noqa: E731
+    assert "".join(changed("en", text)) != text
+    monkeypatch.setattr(segment, "_sentencex", changed)
+    got = sentences(text, spans)
+    assert [text[s:e] for s, e in got] == ["One  fine day.", "Two   more!", "And three."]
+    assert got == reference(text, spans)

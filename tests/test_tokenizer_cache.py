@@ -74,6 +74,10 @@ def batch_tokens(vocabulary: Vocabulary, texts: list[str]) -> list[list[str]]:
     return out
 
 
+def sorted_tokens(vocabulary: Vocabulary, texts: list[str]) -> list[list[str]]:
+    return [sorted(tokens) for tokens in batch_tokens(vocabulary, texts)]
+
+
 texts_strategy = st.lists(
     st.text(alphabet=st.sampled_from(list("ab1,.'’s sXi0é²ﬁ-_\u0301\x00\u1100\u1161")), max_size=40)
     | st.text(max_size=40),
@@ -103,7 +107,7 @@ def test_forgotten_words_keep_their_term_ids(monkeypatch):
     first = batch_tokens(vocabulary, ["running dogs", "walked cats"])
     ids = dict(vocabulary.terms)
     again = batch_tokens(vocabulary, ["Running cats", "many more words here now"])
-    assert first == [["run", "dog"], ["walk", "cat"]]
+    assert [sorted(f) for f in first] == [["dog", "run"], ["cat", "walk"]]
     assert sorted(again[0]) == ["cat", "run"]
     assert all(vocabulary.terms[t] == i for t, i in ids.items())
 
@@ -119,6 +123,7 @@ def regex_matches(texts: list[str]) -> list[list[str]]:
 def scanned_matches(texts: list[str]) -> list[list[str]]:
     found = text.matches(texts)
     assert found is not None
+    assert (np.diff(found.starts) > 0).all()  # in order (each text's matches counted so)
     out: list[list[str]] = [[] for _ in texts]
     every = np.arange(len(found.starts))
     for match, at in zip(found.strings(every), found.text.tolist(), strict=True):
@@ -153,26 +158,72 @@ def test_character_classes_are_the_regex_classes():
         assert bool(classes[code] & text._DIGIT) == bool(digit.match(char)), hex(code)
 
 
+# Tokens longer than 16 bytes, the same chunks in another order: with base 1 the hash of
+# the chunks after the first is their sum, so these share their keys.
+COLLIDING = ("a" * 8 + "b" * 8 + "c" * 8, "a" * 8 + "c" * 8 + "b" * 8)
+
+
 def test_a_hash_collision_is_caught_not_merged(monkeypatch):
-    # With base 1 the hash is the sum of the code points: "ab" and "ba" collide.
     monkeypatch.setattr(text, "_HASH_BASE", 1)
-    found = text.matches(["ab ba"])
-    assert found is not None and found.grouped() is None
+    one, other = COLLIDING
+    found = text.matches([f"{one} {other}"])
+    assert found is not None
+    first, second = found.keys()
+    assert first[0] == first[1] and second[0] == second[1]
+    assert Vocabulary()._match_ids(found) is None  # in one batch: counted one by one
     vocabulary = Vocabulary()
-    assert batch_tokens(vocabulary, ["ab ba", "ab"]) == [["ab", "ba"], ["ab"]]
-    # Across batches: "ab" known, then "ba" arrives with the same key.
+    assert sorted_tokens(vocabulary, [f"{one} {other}", one]) == [sorted([one, other]), [one]]
+    # Across batches: one is known, then the other arrives with the same keys.
     vocabulary = Vocabulary()
-    assert batch_tokens(vocabulary, ["ab"]) == [["ab"]]
-    assert batch_tokens(vocabulary, ["ba", "x"]) == [["ba"], ["x"]]
+    assert sorted_tokens(vocabulary, [one]) == [[one]]
+    assert vocabulary._match_ids(text.matches([other, "x"])) is None
+    assert sorted_tokens(vocabulary, [other, "x"]) == [[other], ["x"]]
 
 
-def test_a_batch_longer_than_the_kept_hash_tables_is_right_and_not_kept(monkeypatch):
-    monkeypatch.setattr(text, "_HASH_TABLES_KEPT", 64)
-    monkeypatch.setattr(text, "_hash_tables", (0, np.empty(0), np.empty(0)))
-    texts = ["short one", "running dogs " * 20 + "1,000.5 Xi's", "short one again"]
-    got = batch_tokens(Vocabulary(), texts)
-    assert [sorted(g) for g in got] == [sorted(reference(t)) for t in texts]
-    assert len(text._hash_tables[1]) <= 64
+def test_a_collision_of_the_table_hash_is_caught_or_probed_past(monkeypatch):
+    # With no weight on the second key, "abcdefgh" + anything share the table's hash:
+    # new in one batch, they are counted one by one; known, the probe goes past them.
+    from retrieval import vocabulary as vocabulary_module
+
+    monkeypatch.setattr(vocabulary_module, "_MIX_SECOND", np.uint64(0))
+    words = ["abcdefghij", "abcdefghkl", "abcdefghmn"]
+    vocabulary = Vocabulary()
+    assert vocabulary._match_ids(text.matches([" ".join(words)])) is None
+    for word in words:
+        assert sorted_tokens(vocabulary, [word]) == [reference(word)]
+    assert sorted_tokens(vocabulary, [" ".join(words)]) == [sorted(reference(" ".join(words)))]
+
+
+def test_every_word_shares_one_slot_and_is_still_found(monkeypatch):
+    # All keys hashed to slot 0: each probe walks the whole run of filled slots.
+    from retrieval import vocabulary as vocabulary_module
+
+    monkeypatch.setattr(
+        vocabulary_module._MatchTable,
+        "_home",
+        lambda self, first, second: np.zeros_like(first, np.intp),
+    )
+    vocabulary = Vocabulary()
+    texts = ["running dogs walked", "the cats of Astana", "running cats 1,000.5 dogs"]
+    for _ in range(2):
+        assert sorted_tokens(vocabulary, texts) == [sorted(reference(t)) for t in texts]
+
+
+def test_many_batches_of_many_words_grow_the_table(monkeypatch):
+    # Thousands of words, short and long, ASCII and not, over batches: the table is
+    # rebuilt larger several times, and forgotten past WORDS_MAX.
+    monkeypatch.setattr(Vocabulary, "WORDS_MAX", 5_000)
+    rng = np.random.default_rng(7)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyzéß"))
+    vocabulary = Vocabulary()
+    for batch in range(12):
+        words = [
+            "".join(rng.choice(letters[: 26 + (batch % 3)], rng.integers(1, 30)))
+            for _ in range(2_000)
+        ]
+        texts = [" ".join(words[i : i + 20]) for i in range(0, len(words), 20)]
+        assert sorted_tokens(vocabulary, texts) == [sorted(reference(t)) for t in texts]
+    assert max(len(table.slots) for table in vocabulary._known.values()) >= 8_192
 
 
 def reference_same_chars(codes, starts, other, other_starts, lengths) -> bool:
@@ -203,7 +254,70 @@ def test_same_chars_compares_8_bytes_at_a_time_as_char_by_char(s, spans, separat
 def test_groups_are_numpy_unique_up_to_the_member_named():
     rng = np.random.default_rng(3)
     keys = rng.integers(0, 50, 1000).astype(np.uint64)
-    ours, first, which = text._groups(keys)
+    ours, first, which = text.groups(keys)
     want, _, want_which = np.unique(keys, return_index=True, return_inverse=True)
     assert np.array_equal(ours, want) and np.array_equal(which, want_which.ravel())
     assert np.array_equal(keys[first], ours)
+
+
+def reference_keys(codes: np.ndarray, start: int, length: int) -> tuple[int, int]:
+    """span_keys of one span, in Python integers."""
+    data = codes[start : start + length].tobytes()
+    chunks = [int.from_bytes(data[i : i + 8], "little") for i in range(0, len(data), 8)]
+    second = chunks[1] if len(chunks) > 1 else 0
+    for chunk in chunks[2:]:
+        second = (second * text._HASH_BASE + chunk) % 2**64
+    return (chunks[0] if chunks else 0), second
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from(list("abcab é😀")), min_size=1, max_size=80),
+    st.lists(st.tuples(st.integers(0, 79), st.integers(0, 40)), min_size=1, max_size=8),
+)
+def test_span_keys_are_the_bytes_then_their_hash(s, spans):
+    codes = text._codes(s)
+    spans = [(a % len(codes), n) for a, n in spans]
+    spans = [(a, min(n, len(codes) - a)) for a, n in spans]
+    starts, lengths = np.array(spans, np.int64).reshape(-1, 2).T
+    first, second = text.span_keys(codes, starts, lengths)
+    want = [reference_keys(codes, a, n) for a, n in spans]
+    assert list(zip(first.tolist(), second.tolist(), strict=True)) == want
+    for (a, n), keys in zip(spans, want, strict=True):
+        if n * codes.itemsize <= 16:  # keys equal and lengths equal: the same characters
+            same = [(b, m) for b, m in spans if m == n and reference_keys(codes, b, m) == keys]
+            assert all(codes[b : b + m].tolist() == codes[a : a + n].tolist() for b, m in same)
+
+
+def test_ascii_classes_are_the_table_classes():
+    codes = np.arange(128, dtype=np.uint8)
+    assert np.array_equal(text._classes(codes), text._bmp_classes()[:128])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.booleans(), max_size=60), st.lists(st.integers(0, 60), max_size=10))
+def test_outside_is_a_search_per_start(marks, cuts):
+    # Starts, and disjoint runs each holding one start or more, as _spans has them.
+    starts = np.flatnonzero(marks)
+    bounds = sorted(set(cuts))
+    runs = [(a, b) for a, b in zip(bounds[::2], bounds[1::2], strict=False)]
+    runs = [(a, b) for a, b in runs if ((starts >= a) & (starts < b)).any()]
+    run_starts, run_ends = np.array(runs, np.int64).reshape(-1, 2).T
+    inside = [any(a <= x < b for a, b in runs) for x in starts.tolist()]
+    assert text._outside(starts, run_starts, run_ends).tolist() == [not i for i in inside]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab'’‘ʼ`´é\x00 ")), max_size=40) | st.text())
+def test_fold_replaces_the_quotes_as_the_translate_table(s):
+    want = unicodedata.normalize("NFKC", s).translate(text._APOSTROPHES).casefold()
+    assert text._fold(s) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab é’\ud800\udc00😀")), max_size=20) | st.text())
+def test_codes_are_the_code_points_as_narrow_as_they_fit(s):
+    codes = text._codes(s)
+    assert codes.tolist() == [ord(c) for c in s]
+    widest = max(map(ord, s), default=0)
+    assert codes.itemsize == (1 if widest < 0x80 else 2 if widest <= 0xFFFF else 4)
