@@ -10,14 +10,15 @@
    language the list does not cover), log-normal sentence and article lengths, a few
    numbers and names, written as JSONL articles.
 2. Ingests it through the real path (``Corpus.ingest``, as ``corpusbot ingest`` does).
-3. In a fresh process: opens the store and answers the first question (timed), then
-   500 fixed questions of 2-10 words at top-3 and top-10, single-threaded, and reports
-   latency percentiles and resident memory: the whole answer as ``corpusbot ask --json``
-   gives it (``Corpus.ask`` and the JSON), and ``rank()`` alone.
-4. Side by side, Tantivy (the Rust engine, ``tantivy`` on PyPI) indexes the same
-   sentences with as many threads as the ingest (stemmed, no stopword list) and answers
+3. Side by side, Tantivy (the Rust engine, ``tantivy`` on PyPI) indexes the same
+   sentences with as many threads as the ingest (stemmed, no stopword list).
+4. In ``--rounds`` rounds (default 3), each side in a fresh process in turn: ours opens
+   the store and answers the first question (timed), then 500 fixed questions of 2-10
+   words at top-3 and top-10, single-threaded: the whole answer as ``corpusbot ask
+   --json`` gives it (``Corpus.ask`` and the JSON), and ``rank()`` alone; Tantivy answers
    the same questions: an OR query of the question's words less the stopwords, top 3,
-   with their stored text.
+   with their stored text. Latency percentiles and means pool every round's questions;
+   alternating keeps a machine's drift in speed from favouring either side.
 5. Runs the same questions' tokens through rank-bm25's ``BM25Okapi`` over the same
    sentence tokens (on a sample of the questions above 100k sentences, where it is slow)
    and reports the speed-up and whether the top-10 lists are identical.
@@ -236,10 +237,8 @@ def serve(db: Path, questions_file: Path) -> dict:
 
 def tantivy_side(db: Path, questions_file: Path, threads: int, work: Path) -> dict:
     """Index the store's sentences with Tantivy (``threads`` writer threads, the text
-    stored, English stemming, no stopword list) and answer every question: an OR query
-    of its words less the stopwords, top 3, with their stored text."""
-    import re
-
+    stored, English stemming, no stopword list) in ``work``/tantivy, then answer every
+    question once (:func:`tantivy_answers`)."""
     import tantivy
 
     from retrieval.store import Store
@@ -262,7 +261,18 @@ def tantivy_side(db: Path, questions_file: Path, threads: int, work: Path) -> di
     writer.commit()
     writer.wait_merging_threads()
     index_s = time.perf_counter() - t0
-    del rows
+    del rows, index, writer
+    return {"index_s": index_s, **tantivy_answers(work, questions_file)}
+
+
+def tantivy_answers(work: Path, questions_file: Path) -> dict:
+    """Answer every question with the Tantivy index in ``work``/tantivy: an OR query of
+    its words less the stopwords, top 3, with their stored text."""
+    import re
+
+    import tantivy
+
+    index = tantivy.Index.open(str(work / "tantivy"))
     index.reload()
     searcher = index.searcher()
     words = re.compile(r"\w+")
@@ -274,12 +284,22 @@ def tantivy_side(db: Path, questions_file: Path, threads: int, work: Path) -> di
         [(score, searcher.doc(address)["text"][0]) for score, address in hits]
         took.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
-    return {
-        "index_s": index_s,
-        "ask_3": took,
-        "cpu_ask_3": float(np.mean(cpu)),
-        "cpu_ask_3_all": cpu,
-    }
+    return {"ask_3": took, "cpu_ask_3": float(np.mean(cpu)), "cpu_ask_3_all": cpu}
+
+
+def pooled(rounds: list[dict]) -> dict:
+    """Several rounds of :func:`serve` or :func:`tantivy_answers` as one: each question's
+    times from every round, means over them all (open + first answer: the first
+    round's; memory: the largest)."""
+    out = dict(rounds[0])
+    for key, value in rounds[0].items():
+        if isinstance(value, list):
+            out[key] = [t for r in rounds for t in r[key]]
+            if key.startswith("cpu_") and key.endswith("_all"):
+                out[key.removesuffix("_all")] = float(np.mean(out[key]))
+    if "rss_mb" in out:
+        out["rss_mb"] = max(r["rss_mb"] for r in rounds)
+    return out
 
 
 # -- the oracle --------------------------------------------------------------------------
@@ -371,19 +391,23 @@ def run(args: argparse.Namespace) -> None:
     questions = make_questions(db, args.seed, QUESTIONS)
     qfile = work / "questions.json"
     qfile.write_text(json.dumps(questions))
-    say("serving 500 questions in a fresh process ...", flush=True)
-    proc = subprocess.run(
-        [sys.executable, __file__, "--serve", str(db), str(qfile)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    served = json.loads(proc.stdout)
     threads = args.workers or min(os.cpu_count() or 1, 2)
-    say(f"Tantivy: indexing with {threads} threads, the same questions ...", flush=True)
-    proc = subprocess.run(
-        [sys.executable, __file__, "--tantivy", str(db), str(qfile), str(threads), str(work)],
-        check=True, capture_output=True, text=True,
-    )  # fmt: skip
-    tan = json.loads(proc.stdout)
+    # Ours and Tantivy's answers in turn, round after round, each in a fresh process: on a
+    # shared machine whose speed drifts, both sides then see the same drift. Tantivy
+    # builds its index in its first round.
+    served_rounds: list[dict] = []
+    tantivy_rounds: list[dict] = []
+    for r in range(args.rounds):
+        say(f"round {r + 1} of {args.rounds}: 500 questions, ours ...", flush=True)
+        served_rounds.append(_run_self("--serve", db, qfile))
+        if r == 0:
+            say(f"Tantivy: indexing with {threads} threads, the same questions ...", flush=True)
+            tantivy_rounds.append(_run_self("--tantivy", db, qfile, threads, work))
+        else:
+            say("Tantivy: the same questions ...", flush=True)
+            tantivy_rounds.append(_run_self("--tantivy-answers", work, qfile))
+    served, tan = pooled(served_rounds), pooled(tantivy_rounds)
+    tan["index_s"] = tantivy_rounds[0]["index_s"]
 
     sample = args.oracle_sample or (QUESTIONS if report.sentences <= 100_000 else 50)
     say(f"rank-bm25 on {sample} questions ...", flush=True)
@@ -429,6 +453,16 @@ def run(args: argparse.Namespace) -> None:
             f" (answer/Tantivy {served['cpu_ask_3'] / tan['cpu_ask_3']:.1f}x)",
         ),
     ]
+    rows.append(
+        (
+            "CPU answer/Tantivy by round",
+            ", ".join(
+                f"{a['cpu_ask_3'] / b['cpu_ask_3']:.1f}x"
+                for a, b in zip(served_rounds, tantivy_rounds, strict=True)
+            )
+            + f" ({args.rounds} rounds in turn, pooled above)",
+        )
+    )
     for label, cpu in (
         ("answer", served["cpu_ask_3_all"]),
         ("BM25 rank", served["cpu_rank_3_all"]),
@@ -541,6 +575,15 @@ def xapian_rows(
     return {"rows": rows, "served": served}
 
 
+def _run_self(flag: str, *args: object) -> dict:
+    """This script with an internal ``flag`` in a fresh process; its JSON output."""
+    proc = subprocess.run(
+        [sys.executable, __file__, flag, *map(str, args)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    return json.loads(proc.stdout)
+
+
 def _free_port() -> int:
     import socket
 
@@ -568,7 +611,14 @@ def main() -> None:
         "--shards", type=int, default=2, help="local Xapian shards for its rows (0: none)"
     )
     parser.add_argument("--serve", nargs=2, metavar=("DB", "QUESTIONS"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of our and Tantivy's answers, in turn (default 3)",
+    )
     parser.add_argument("--tantivy", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--tantivy-answers", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         print(json.dumps(serve(Path(args.serve[0]), Path(args.serve[1]))))
@@ -576,6 +626,10 @@ def main() -> None:
     if args.tantivy:
         db, questions, threads, work = args.tantivy
         print(json.dumps(tantivy_side(Path(db), Path(questions), int(threads), Path(work))))
+        return
+    if args.tantivy_answers:
+        work, questions = args.tantivy_answers
+        print(json.dumps(tantivy_answers(Path(work), Path(questions))))
         return
     run(args)
 
