@@ -552,9 +552,10 @@ class Store:
         if not self._has_articles():
             switched = self._journal_mode("DELETE") == "delete"
         if switched:
-            # Each sentence's article is inserted just before it, so checking its foreign
-            # key (a lookup in articles, ~0.45 s at 1M sentences) proves nothing; nothing
-            # stored can cascade. The pragma is a no-op inside a transaction: set here.
+            # An ingest inserts a part's articles just before their sentences, with the
+            # ids the sentences name, so checking each sentence's foreign key (a lookup in
+            # articles, ~0.45 s at 1M sentences) proves nothing, and nothing stored can
+            # cascade. The pragma is a no-op inside a transaction: set here.
             self._foreign_keys(False)
         try:
             yield switched
@@ -907,7 +908,7 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
     raise AssertionError("unreachable")
 
 
-# The child of Store.synced_in_background: fsync the files given every few seconds until
+# The child of Store.synced_in_background: fsync the files given every EVERY seconds until
 # its standard input reaches its end (the parent closed it, or died).
 _SYNC_LOOP = """
 import os, select, sys
