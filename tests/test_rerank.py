@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retrieval import rerank
 from retrieval.corpus import Corpus
@@ -122,6 +124,107 @@ def test_word_by_word_token_ids_are_the_whole_texts(seed_db):
     assert [a.tolist() for a in again] == [
         reranker.tokenizer.encode(t, add_special_tokens=False).ids for t in texts[:50]
     ]
+
+
+def _alone(reranker: rerank.WordLlamaReranker, words: list[str]) -> list[list[int]]:
+    return [e.ids for e in reranker.tokenizer.encode_batch(words, add_special_tokens=False)]
+
+
+# Words as the pools hold them, and the odd ones: "▁" itself, tabs, unknown characters
+# (byte fallback), nothing, spaces (a whole text).
+WORDS = st.lists(
+    st.text(st.sampled_from("aeiouKzxqt-'.,0\t\n▁éß東京🙂 "), max_size=12)
+    | st.sampled_from(["Kazakhstan", "the", "2017", "▁the", "", "two  spaces"]),
+    min_size=1,
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(WORDS)
+def test_new_words_tokenized_as_one_text_get_each_words_own_ids(words):
+    """Tokenizing a pool's new words joined (one Encoding) must give each word the ids
+    it gets alone, and fall back to one a word wherever the cut would be wrong."""
+    reranker = rerank.load("wordllama")
+    flat, lengths = reranker._bpe(words)
+    got = np.split(np.asarray(flat), np.cumsum(lengths)[:-1])
+    assert [g.tolist() for g in got] == _alone(reranker, words)
+
+
+def test_seed_words_take_the_joined_path(seed_db, monkeypatch):
+    """The seed's words are cut from one text (no fallback), each with its own ids."""
+    reranker = rerank.load("wordllama")
+    with Corpus.open(seed_db, reranker="none") as corpus:
+        texts = [s.text for s in corpus.store.sentences(list(range(1, 400)))]
+    words = list(dict.fromkeys(w for t in texts for w in t.split(" ") if w))
+    calls: list[int] = []
+    encode = reranker.tokenizer.encode_batch_fast
+    monkeypatch.setattr(reranker, "tokenizer", _Spy(reranker.tokenizer, calls))
+    flat, lengths = reranker._bpe(words)
+    assert calls == [1]  # one text, not one a word
+    got = np.split(np.asarray(flat), np.cumsum(lengths)[:-1])
+    want = [e.ids for e in encode(words, add_special_tokens=False)]
+    assert [g.tolist() for g in got] == want
+
+
+class _Spy:
+    """A tokenizer that records how many texts each batch had."""
+
+    def __init__(self, inner, calls: list[int]):
+        self.inner, self.calls = inner, calls
+        self.encode_batch = inner.encode_batch
+
+    def encode_batch_fast(self, texts, add_special_tokens=True):
+        self.calls.append(len(texts))
+        return self.inner.encode_batch_fast(texts, add_special_tokens=add_special_tokens)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(st.sampled_from("ab \t"), max_size=8), max_size=6))
+def test_words_split_at_once_are_each_texts_words(texts):
+    words, counts = rerank._split_words(texts)
+    chunks = [rerank._words_of(t) for t in texts]
+    assert words == [w for c in chunks for w in c]
+    assert counts.tolist() == [len(c) for c in chunks]
+
+
+def test_a_small_word_cache_refills_and_keeps_each_texts_ids(seed_db, monkeypatch):
+    """A full word cache starts afresh (new words, and those already looked up in the
+    pass that filled it, go into the new one); its array of ids grows; every text's ids
+    stay what the tokenizer gives the whole text."""
+    reranker = rerank.load("wordllama")
+    with Corpus.open(seed_db, reranker="none") as corpus:
+        texts = [s.text for s in corpus.store.sentences(list(range(1, 400)))]
+    monkeypatch.setattr(rerank, "WORD_CACHE", 300)
+    monkeypatch.setattr(rerank, "TOKEN_CACHE", 800)
+    monkeypatch.setattr(reranker, "_words", {})
+    monkeypatch.setattr(reranker, "_ids", np.zeros(16, np.int32))
+    monkeypatch.setattr(reranker, "_used", 0)
+    arrays = set()
+    for start in range(0, len(texts), 7):
+        batch = texts[start : start + 20]  # overlapping: some words known, some new
+        got = reranker._tokens(batch)
+        arrays.add(id(reranker._ids))
+        for ids, text in zip(got, batch, strict=True):
+            assert ids.tolist() == reranker.tokenizer.encode(text, add_special_tokens=False).ids
+        assert len(reranker._words) <= 300 + 20 * 60
+    assert len(arrays) > 3  # it grew and started afresh
+
+
+def test_unit_is_the_same_without_nan_to_num_when_every_value_is_finite():
+    def before(vectors: np.ndarray) -> np.ndarray:  # nan_to_num always
+        vectors = np.nan_to_num(np.asarray(vectors))
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1)
+
+    rng = np.random.default_rng(7)
+    for rows in (
+        rng.normal(size=(90, 256)),
+        np.array([[3.0, 4.0], [0.0, 0.0], [-0.0, 1e-300]]),
+        np.array([[np.nan, 1.0], [np.inf, 0.0], [-np.inf, 2.0]]),
+    ):
+        with np.errstate(all="ignore"):  # the inf row's norm overflows, as before
+            np.testing.assert_array_equal(rerank.unit(rows), before(rows))
 
 
 def test_pool_similarities_equal_each_text_embedded_alone(seed_db):
