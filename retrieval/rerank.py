@@ -318,7 +318,7 @@ class WordLlamaReranker:
             # Divide the products, not the rows: the keywords are few, the tokens many.
             keys = self.table[k_ids] / self.norms[k_ids, None]
             # Each distinct token once: a pool repeats its words.
-            distinct, back = np.unique(flat, return_inverse=True)
+            distinct, back = _distinct(flat, len(self.table))
             cos = ((self.table[distinct] @ keys.T) / self.norms[distinct, None])[back]
             best = np.zeros((n, len(k_ids)))  # each keyword token's best cosine in each text
             begin = np.array(bounds[:-1])
@@ -379,6 +379,17 @@ def _words_of(text: str) -> list[str]:
     trailing or doubled space (BPE may join the spaces: it is tokenized whole)."""
     ws = text.split(" ")
     return [text] if "" in ws else ws
+
+
+def _distinct(ids: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(ids, return_inverse=True)`` for ids below ``size``: marked in an array
+    of the vocabulary's size rather than sorted (a fifth of the cost at a pool's ~6,000)."""
+    seen = np.zeros(size, bool)
+    seen[ids] = True
+    distinct = np.flatnonzero(seen)
+    where = np.empty(size, np.int64)
+    where[distinct] = np.arange(len(distinct))
+    return distinct, where[ids]
 
 
 def _split_words(texts: Sequence[str]) -> tuple[list[str], np.ndarray]:

@@ -180,6 +180,15 @@ class _Spy:
 
 
 @settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 49), max_size=80))
+def test_distinct_ids_are_np_uniques(ids):
+    flat = np.array(ids, np.int32)
+    distinct, back = rerank._distinct(flat, 50)
+    want, want_back = np.unique(flat, return_inverse=True)
+    assert distinct.tolist() == want.tolist() and back.tolist() == want_back.tolist()
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(st.sampled_from("ab \t"), max_size=8), max_size=6))
 def test_words_split_at_once_are_each_texts_words(texts):
     words, counts = rerank._split_words(texts)
