@@ -286,9 +286,12 @@ def ingest(
     known = {ident: store.file_digests(ident) for ident in sources}
     claims = _claim_unmigrated(store, sources, known)
     tasks = tasks_for(sources.values(), known, sizes)
-    # A large input's pages are synced as they are written (Store.synced_in_background);
-    # a small one's commit has little to sync, and a process to spare it would cost more.
+    # A large input gets worker processes (unless told how many) and its pages synced as
+    # they are written (Store.synced_in_background); a small one's commit has little to
+    # sync, and the processes would cost more than they save.
     large = sum(_size(s.path) for s in sources.values()) >= sizes.parallel_bytes
+    if workers is None:
+        workers = (os.cpu_count() or 1) if large else 0
     with prepared_in_order(tasks, sources.values(), workers, sizes) as results, _gc_paused():
         _write(store, results, len(sources), known, claims, report, progress, sizes, large)
     return report
