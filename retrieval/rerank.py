@@ -266,9 +266,6 @@ class WordLlamaReranker:
         flat, bounds = self._pieces(texts)
         return [flat[a:b] for a, b in pairwise(bounds)]
 
-    def _token_ids(self, text: str) -> np.ndarray:
-        return self._tokens([text])[0]
-
     def _pieces(self, texts: Sequence[str]) -> tuple[np.ndarray, list[int]]:
         """The texts' token ids one after another, and where each text's begin (and the
         last ends), put together word by word from a cache of words.
