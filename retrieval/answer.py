@@ -5,8 +5,8 @@ rank sentences with exact BM25, then re-rank the best of them with their neighbo
 one fused score: the sentence's BM25 (as a share of the best), the share of the
 question's words found in the sentence and its neighbours, whether it holds the asked
 kind of thing (a number, a date, a reason) and, with a semantic re-ranker, the cosine
-similarity of the question with the sentence and with the sentence in its context, and
-how well the question's words find words of like meaning there.
+similarity of the question with the sentence and with the sentence read after the one
+before it, and how well the question's words find words of like meaning there.
 "Not found" when no candidate is close enough to the question; otherwise the top ``k``
 whole sentences, each once, with their articles, their own BM25 scores and the fused
 score. README "Answer quality" has the figures and how each constant was chosen.
@@ -58,20 +58,20 @@ class Weights:
 # One set a re-ranker: their cosines are on different scales.
 SEMANTIC = {
     "wordllama": Weights(
-        coverage=1.5,
-        kind=1.0,
-        similarity=0.75,
-        window_similarity=2.5,
+        coverage=2.75,
+        kind=1.5,
+        similarity=1.0,
+        window_similarity=2.25,
         soft_coverage=1.75,
-        window_soft_coverage=3.5,
+        window_soft_coverage=2.5,
     ),
     "minilm": Weights(
-        coverage=2.5,
-        kind=1.5,
-        similarity=3.25,
-        window_similarity=3.5,
+        coverage=3.5,
+        kind=1.75,
+        similarity=2.75,
+        window_similarity=3.25,
         soft_coverage=2.0,
-        window_soft_coverage=4.5,
+        window_soft_coverage=2.75,
     ),
 }
 LEXICAL = Weights(coverage=1.75, kind=0.5)  # no re-ranker (``--reranker none``)
@@ -252,7 +252,7 @@ class Features:
     coverage: float  # share of the question's term weight in it and its neighbours
     kind: float  # 1 when it holds the asked kind of thing (number, date, reason)
     similarity: float = 0.0  # cos(question, sentence); 0 without a re-ranker
-    window_similarity: float = 0.0  # cos(question, sentence with its neighbours)
+    window_similarity: float = 0.0  # cos(question, the sentence before + this one)
     soft_coverage: float = 0.0  # soft term coverage of the sentence (rerank.Similarities)
     window_soft_coverage: float = 0.0  # the same of the window
 
@@ -384,7 +384,10 @@ def rerank(
     evidence = coverage
     if reranker is not None:
         keywords = [w for w in words(question) if w not in STOPWORDS]
-        sim = reranker.similarities(question, keywords, sentences, windows)
+        # Meaning is read with the sentence before only: a sentence's references ("the
+        # event", "it") point back. Held out on SQuAD this beat the symmetric window
+        # (README "Answer quality"); coverage keeps both neighbours.
+        sim = reranker.similarities(question, keywords, sentences, windows[:, :2])
         evidence = sim.sentence + EVIDENCE_COVERAGE * coverage
     weights = LEXICAL if reranker is None else SEMANTIC.get(reranker.name, SEMANTIC["wordllama"])
     columns = [share, coverage, holds, sim.sentence, sim.window, sim.terms, sim.window_terms]

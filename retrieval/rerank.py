@@ -63,7 +63,7 @@ Encoder = Callable[[Sequence[str]], np.ndarray]
 @dataclass(frozen=True)
 class Similarities:
     """How close each candidate sentence is to the question, alone and in its window
-    (the sentence read with its neighbours)."""
+    (the sentences the caller gives; answers pass the sentence and the one before it)."""
 
     sentence: np.ndarray  # cos(question, sentence)
     window: np.ndarray  # cos(question, window)

@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 
 from bot.cli import main
 from retrieval import answer as ans
 from retrieval import beir
 from retrieval.corpus import Corpus
+from retrieval.models import Sentence
 from tests.conftest import DATA
 
 DEV = DATA / "dev.jsonl"
+OFFTOPIC = DATA / "offtopic_dev.jsonl"
+SQUAD = DATA / "squad2" / "dev-v2.0-public.json"
 SCIFACT = DATA / "scifact-sample"
 
 
@@ -155,13 +159,36 @@ def test_dev_set_through_the_cli(seed_db, tmp_path, capsys):
     assert main(["--db", str(db), "eval", str(DEV), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     answerable = report["answerable"]
-    # Measured figures (README "Answer quality"): hit@1 0.76, hit@3 0.90, nothing refused.
+    # Measured figures (README "Answer quality"): hit@1 0.81, hit@3 0.95, nothing refused;
+    # issue 10's target is hit@3 >= 0.95 with nothing refused.
     assert answerable["n"] == 21
-    assert answerable["hit@1"] >= 0.75
-    assert answerable["hit@3"] >= 0.90
+    assert answerable["hit@1"] >= 0.80
+    assert answerable["hit@3"] >= 0.95
     assert answerable["refused"] == 0
     assert main(["--db", str(db), "eval", str(DEV)]) == 0
     assert "hit@3" in capsys.readouterr().out
+
+
+def test_offtopic_questions_through_the_cli(seed_db, tmp_path, capsys):
+    db = tmp_path / "corpus.db"
+    shutil.copy(seed_db, db)
+    assert main(["--db", str(db), "eval", str(OFFTOPIC), "-k", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # Measured: 24 of 25 "not found"; issue 10's target is at least 23.
+    assert report["unanswerable"]["n"] == 25
+    assert report["unanswerable"]["not_found"] >= 23
+
+
+def test_squad_public_through_the_cli(capsys):
+    # The two public SQuAD 2.0 articles, their corpus built by eval itself. Measured
+    # (README "Answer quality"): hit@1 0.761, hit@3 0.898, 2 of 293 refused; issue 10's
+    # targets are hit@1 >= 0.70, hit@3 >= 0.88, at most 1% refused.
+    assert main(["eval", str(SQUAD), "-k", "3", "--json"]) == 0
+    answerable = json.loads(capsys.readouterr().out)["answerable"]
+    assert answerable["n"] == 293
+    assert answerable["hit@1"] >= 0.75
+    assert answerable["hit@3"] >= 0.89
+    assert answerable["refused"] <= 0.01 * answerable["n"]
 
 
 def test_eval_reports_a_bad_gold_file(seed_db, tmp_path, capsys):
@@ -199,3 +226,38 @@ def test_without_a_reranker_ten_candidates_and_pages_beyond_them(seed_corpus):
     ]
     ids = [h.sentence.id for p in pages for h in p.hits]
     assert len(ids) == 15 == len(set(ids)) and pages[2].has_more
+
+
+def test_a_sentence_is_read_with_the_one_before_it(tmp_path):
+    # Window similarities read a sentence after the one before it ("the event" points
+    # back), never with the one after; coverage still counts both neighbours.
+    folder = tmp_path / "fair"
+    folder.mkdir()
+    sentences = [
+        "Rain is expected over the weekend.",
+        "The harbour fair opens in the old port on Monday.",
+        "More than forty towns will send stalls to the event.",
+        "Tickets are sold at the gate.",
+    ]
+    (folder / "fair.txt").write_text("Harbour news\n\n" + " ".join(sentences) + "\n")
+    question = "How many towns take part in the harbour fair?"
+    with Corpus.create(tmp_path / "f.db") as corpus:
+        corpus.ingest([folder])
+        reranker = corpus.reranker
+        pool = ans.rerank(corpus.store, question, ans.query_terms(question), 4, reranker)
+    got = {x.sentence.text: x.features for x in pool.scored}
+    assert set(got) == set(sentences)
+    keywords = [w for w in ans.words(question) if w not in ans.STOPWORDS]
+
+    def similarity(text: str) -> float:
+        one = [Sentence(1, 1, 0, text, 0, len(text))]
+        return reranker.similarities(question, keywords, one, np.array([[0]])).sentence[0]
+
+    for before, this in zip([None, *sentences], sentences, strict=False):
+        read = this if before is None else f"{before} {this}"
+        assert got[this].window_similarity == pytest.approx(similarity(read), abs=1e-6)
+    # The first sentence has none before it: its window is itself, though its coverage
+    # counts the question's words in the sentence after it.
+    first = got[sentences[0]]
+    assert first.window_similarity == pytest.approx(first.similarity, abs=1e-6)
+    assert first.coverage > 0
