@@ -28,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from retrieval import answer as A
 from retrieval import evaluate as ev
 from retrieval.corpus import Corpus
+from retrieval.embed import embed
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 REFUSED = -1e9  # no candidate at all: below every threshold
@@ -55,9 +56,9 @@ def values(corpus: Corpus, questions: list[ev.GoldQuestion]) -> dict[str, np.nda
     out: dict[str, list[float]] = {name: [] for name in SIGNALS}
     for q in questions:
         terms = A.query_terms(q.question)
-        pool = A.rerank(corpus.store, q.question, terms, A.CANDIDATES, corpus.reranker)
+        pool = terms and A.rerank(corpus.store, q.question, terms, A.CANDIDATES, corpus.reranker)
         for name, signal in SIGNALS.items():
-            out[name].append(signal(pool) if terms and len(pool.sentences) else REFUSED)
+            out[name].append(signal(pool) if pool and len(pool.sentences) else REFUSED)
     return {name: np.array(v) for name, v in out.items()}
 
 
@@ -75,16 +76,21 @@ def main() -> None:
     parser.add_argument("--reranker", default="wordllama")
     args = parser.parse_args()
     squad = ev.load_squad(args.squad)
+
+    def fill(corpus: Corpus, source: Path) -> None:
+        corpus.ingest([source])
+        if args.reranker == "minilm":  # its candidates' vectors come from the store
+            embed(corpus.store)
+
     with tempfile.TemporaryDirectory() as tmp:
         with Corpus.create(Path(tmp) / "squad.db", reranker=args.reranker) as corpus:
-            corpus.ingest([squad.write_jsonl(tmp)])
+            fill(corpus, squad.write_jsonl(tmp))
             answerable = values(corpus, [q for q in squad.questions if q.answerable])
             unanswerable = values(corpus, [q for q in squad.questions if not q.answerable])
         with Corpus.create(Path(tmp) / "seeds.db", reranker=args.reranker) as corpus:
-            corpus.ingest([SEEDS])
+            fill(corpus, SEEDS)
             dev = values(corpus, [q for q in ev.load_gold(args.dev) if q.answerable])
             offtopic = values(corpus, ev.load_gold(args.offtopic))
-    n_un, n_off = len(unanswerable[next(iter(SIGNALS))]), len(offtopic[next(iter(SIGNALS))])
     print(
         "| signal | AUC answerable vs SQuAD unanswerable | AUC answerable vs off-topic "
         "| SQuAD unanswerable caught at 1% | off-topic caught at 1% |"
@@ -96,8 +102,8 @@ def main() -> None:
         print(
             f"| {name} | {auc(answerable[name], unanswerable[name]):.2f} "
             f"| {auc(both, offtopic[name]):.2f} "
-            f"| {(unanswerable[name] < threshold).sum()}/{n_un} "
-            f"| {(offtopic[name] < threshold).sum()}/{n_off} |"
+            f"| {(unanswerable[name] < threshold).sum()}/{len(unanswerable[name])} "
+            f"| {(offtopic[name] < threshold).sum()}/{len(offtopic[name])} |"
         )
 
 
