@@ -34,20 +34,14 @@ SEEDS = Path(__file__).resolve().parents[1] / "seeds"
 REFUSED = -1e9  # no candidate at all: below every threshold
 
 
-def _best_bm25(pool: A.Pool) -> int:
-    ids = np.array([s.id for s in pool.sentences])
-    return int(np.lexsort((ids, -pool.bm25))[0])
-
-
 # name -> the pool's value (features: the columns of answer.Features, in order)
 SIGNALS: dict[str, Callable[[A.Pool], float]] = {
     "evidence: max(cos + 0.5 · window coverage) (shipped)": lambda p: p.evidence.max(),
     "max cos(question, sentence)": lambda p: p.features[:, 3].max(),
     "max cos(question, window)": lambda p: p.features[:, 4].max(),
     "max window coverage": lambda p: p.features[:, 1].max(),
-    "coverage of the best BM25 sentence (the old MIN_COVERAGE rule)": lambda p: p.features[
-        _best_bm25(p), 1
-    ],
+    # The pool lists rank()'s candidates first, in BM25 order: row 0 is the best.
+    "coverage of the best BM25 sentence (the old MIN_COVERAGE rule)": lambda p: p.features[0, 1],
 }
 
 
