@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import discord
 
-from retrieval.models import Answer, Article, CorpusStats, Sentence, Status
-from retrieval.rerank import describe_reranker
+from retrieval.models import Answer, Article, CorpusStats, Hit, Sentence, Status
+from retrieval.text import tokenize
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -146,38 +147,134 @@ def choice_name(article: Article) -> str:
     return name or f"Article {article.id}"
 
 
-def _footer(answer: Answer) -> str:
-    terms = ", ".join(answer.terms) if answer.terms else "—"
-    first = answer.offset + 1
-    last = answer.offset + len(answer.hits)
-    shown = f"results {first}–{last}" if answer.hits else "no results"
-    more = " · press More for the next ones" if answer.has_more else ""
-    return shorten(f"Searched for: {terms} · {shown}{more}", FOOTER_LIMIT)
+# -- answers -----------------------------------------------------------------------------
+
+# A word as the tokenizer reads one (retrieval.text): numbers with inner separators, or
+# letters/digits with inner apostrophes.
+_WORD = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:['’][^\W_]+)*")
 
 
-def answer_embed(answer: Answer) -> discord.Embed:
-    """The reply to ``/ask``: quotes with ``[n]`` markers and each source listed once."""
+def question_terms(answer: Answer) -> frozenset[str]:
+    """The terms searched for ``answer`` (stems), to find the question's words in a quote."""
+    return frozenset(answer.terms) or frozenset(tokenize(answer.question))
+
+
+def highlight(text: str, terms: Iterable[str], limit: int) -> str:
+    """``text`` made inert, on one line, with the words whose stem is in ``terms`` in bold,
+    in at most ``limit`` characters (cut between words, never inside an escape or a bold)."""
+    terms = frozenset(terms)
+    text = _one_line(text)
+    shown = _highlight_all(text, terms)
+    if len(shown) <= limit:
+        return shown
+    # Escapes and ** make the shown text longer than the source: cut the source until it fits.
+    keep = len(text)
+    while keep > 0:
+        keep = max(0, min(keep - 1, keep - (len(shown) - limit) // 2))
+        piece = _cut(text, keep)
+        shown = _highlight_all(piece, terms) + ELLIPSIS
+        if len(shown) <= limit:
+            return shown
+        keep = len(piece)
+    return ELLIPSIS[:limit]
+
+
+def _highlight_all(text: str, terms: frozenset[str]) -> str:
+    out: list[str] = []
+    at = 0
+    for m in _WORD.finditer(text):
+        if terms and set(tokenize(m.group())) & terms:
+            out.append(safe(text[at : m.start()]))
+            out.append(f"**{safe(m.group())}**")
+            at = m.end()
+    out.append(safe(text[at:]))
+    return "".join(out)
+
+
+def citation_numbers(hits: Iterable[Hit]) -> dict[int, int]:
+    """Article id → its citation number: 1, 2, … in order of first appearance in ``hits``."""
+    numbers: dict[int, int] = {}
+    for hit in hits:
+        numbers.setdefault(hit.article.id, len(numbers) + 1)
+    return numbers
+
+
+def source_link(article: Article, limit: int = 200) -> str:
+    """The article's title, linked to its ``url`` when it has a sane one, then outlet and date."""
+    title = safe_short(_one_line(article.title), limit // 2) or f"Article {article.id}"
+    tail = safe_short(_one_line(", ".join(p for p in (article.outlet, article.date) if p)), 80)
+    if _linkable(article.url):
+        # Inside a link label a "]" would end the label early.
+        label = title.replace("]", "\\]")
+        title = f"[{label}]({_link_target(article.url or '')})"
+    return f"{title} · {tail}" if tail else title
+
+
+def _link_target(url: str) -> str:
+    # A ")" would end a masked link's address; percent-encoding keeps the same page.
+    return url.replace("(", "%28").replace(")", "%29")
+
+
+def _attribution(article: Article, number: int | None) -> str:
+    marker = f"**[{number}]** " if number is not None else ""
+    return f"— {marker}{source_link(article)}"
+
+
+def _quote_block(lines: Sequence[str]) -> str:
+    return "\n".join(f"> {line}" for line in lines)
+
+
+def answer_embed(answer: Answer, numbers: Mapping[int, int] | None = None) -> discord.Embed:
+    """The reply to ``/ask`` (and each page of ``More``).
+
+    The first quote is the answer, in a quote block with its source below it; the other
+    quotes support it, grouped by source in a "Supporting quotes" field. The question's
+    words are bold inside the quotes. ``numbers`` (article id → citation number) carries
+    the numbering of earlier pages so ``[1]`` stays the same article; citation numbers are
+    shown only when there is more than one source to tell apart.
+    """
     if not answer.answered:
         return not_found_embed(answer)
-    title = safe_short(_one_line(answer.question), TITLE_LIMIT) or "Your question"
-
-    lines = []
+    numbers = dict(numbers or {})
     for hit in answer.hits:
-        quote = safe_short(_one_line(hit.sentence.text), QUOTE_LIMIT)
-        lines.append(f"**[{answer.marker(hit)}]** “{quote}”")
-    description = shorten("\n\n".join(lines), DESCRIPTION_LIMIT)
+        numbers.setdefault(hit.article.id, len(numbers) + 1)
+    cited = {numbers[h.article.id] for h in answer.hits}
+    numbered = len(cited) > 1 or cited != {1}
 
+    def number(hit: Hit) -> int | None:
+        return numbers[hit.article.id] if numbered else None
+
+    terms = question_terms(answer)
+    first, *rest = answer.hits
+    lead = highlight(first.sentence.text, terms, QUOTE_LIMIT)
+    description = f"{_quote_block([lead])}\n{_attribution(first.article, number(first))}"
+    title = safe_short(_one_line(answer.question), TITLE_LIMIT) or "Your answer"
     embed = discord.Embed(title=title, description=description, colour=COLOUR)
-    sources = [f"**[{c.number}]** {citation_line(c.article, 300)}" for c in answer.citations]
-    embed.add_field(
-        name="Sources", value=shorten("\n".join(sources), FIELD_VALUE_LIMIT), inline=False
-    )
-    embed.set_footer(text=_footer(answer))
+    if rest:
+        embed.add_field(name="Supporting quotes", value=_support(rest, terms, number), inline=False)
+    if answer.offset:
+        last = answer.offset + len(answer.hits)
+        embed.set_footer(text=f"Quotes {answer.offset + 1}–{last}")
     return embed
 
 
+def _support(hits: Sequence[Hit], terms: frozenset[str], number: Any) -> str:
+    """Supporting quotes grouped by article (first appearance order), within a field value."""
+    groups: dict[int, list[Hit]] = {}
+    for hit in hits:
+        groups.setdefault(hit.article.id, []).append(hit)
+    attributions = [_attribution(g[0].article, number(g[0])) for g in groups.values()]
+    overhead = sum(len(a) + 2 for a in attributions) + 4 * len(hits)
+    per_quote = max(60, (FIELD_VALUE_LIMIT - overhead) // len(hits))
+    blocks = []
+    for group, attribution in zip(groups.values(), attributions, strict=True):
+        quotes = [highlight(h.sentence.text, terms, per_quote) for h in group]
+        blocks.append(f"{_quote_block(quotes)}\n{attribution}")
+    return shorten("\n\n".join(blocks), FIELD_VALUE_LIMIT)
+
+
 def not_found_embed(answer: Answer) -> discord.Embed:
-    """A helpful "not found": what was searched and what to try next (not an error)."""
+    """A helpful, private "not found": the question as read and what to try next."""
     if answer.status is not Status.NOT_FOUND:
         title = "I can't search that"
     elif answer.offset > 0:  # "More" ran past the last result
@@ -187,9 +284,8 @@ def not_found_embed(answer: Answer) -> discord.Embed:
     parts = []
     if answer.message:
         parts.append(safe_short(answer.message, 1000))
-    parts.append(f"**Your question:** {safe_short(_one_line(answer.question), 1000)}")
-    if answer.terms:
-        parts.append("**Searched for:** " + safe_short(", ".join(answer.terms), 1000))
+    if answer.question.strip():
+        parts.append(f"**Your question:** {safe_short(_one_line(answer.question), 1000)}")
     parts.append("Try other words (names, places, years), or browse the articles with `/source`.")
     return discord.Embed(
         title=title,
@@ -198,24 +294,40 @@ def not_found_embed(answer: Answer) -> discord.Embed:
     )
 
 
-def context_embed(answer: Answer, contexts: Sequence[Sequence[Sentence]]) -> discord.Embed:
-    """Each quote with the sentences around it; the quoted sentence in bold."""
-    budget = (DESCRIPTION_LIMIT - 200) // max(1, len(answer.hits))
+def context_embed(
+    windows: Sequence[Sequence[Sentence]],
+    quoted: Iterable[int],
+    articles: Mapping[int, Article],
+    numbers: Mapping[int, int] | None = None,
+) -> discord.Embed:
+    """Each passage around the quotes (overlapping windows already merged), the quoted
+    sentences in bold, under the article they come from."""
+    quoted = set(quoted)
+    numbers = numbers or {}
+    budget = (DESCRIPTION_LIMIT - 200) // max(1, len(windows))
     blocks = []
-    for hit, around in zip(answer.hits, contexts, strict=True):
+    for window in windows:
+        article = articles.get(window[0].article_id) if window else None
+        if article is None:
+            continue
+        head = f"**[{numbers[article.id]}]** " if len(numbers) > 1 else ""
+        heading = head + source_link(article, 160)
+        per = max(50, (budget - len(heading)) // max(1, len(window)) - 10)
         parts = []
-        per = max(50, budget // max(1, len(around)) - 10)
-        for sentence in around:
+        for sentence in window:
             text = safe_short(_one_line(sentence.text), per)
-            parts.append(f"**{text}**" if sentence.id == hit.sentence.id else text)
-        blocks.append(f"**[{answer.marker(hit)}]** " + " ".join(parts))
+            parts.append(f"**{text}**" if sentence.id in quoted else text)
+        blocks.append(f"{heading}\n{_quote_block([' '.join(parts)])}")
     embed = discord.Embed(
         title="Context",
-        description=shorten("\n\n".join(blocks), DESCRIPTION_LIMIT),
+        description=shorten("\n\n".join(blocks), DESCRIPTION_LIMIT) or "Nothing to show.",
         colour=COLOUR,
     )
-    embed.set_footer(text="The quoted sentence is in bold, with the sentences around it.")
+    embed.set_footer(text="The quoted sentences are in bold, with the sentences around them.")
     return embed
+
+
+# -- articles ----------------------------------------------------------------------------
 
 
 def _split(text: str, limit: int) -> list[str]:
@@ -246,9 +358,10 @@ def _split(text: str, limit: int) -> list[str]:
     return [_escape_line_starts(c) for c in chunks] or ["(this article has no text)"]
 
 
-def article_pages(article: Article, text: str) -> list[discord.Embed]:
-    """The whole article as embeds of at most :data:`PAGE_LIMIT` characters each."""
-    chunks = _split(safe(text), PAGE_LIMIT)
+def article_pages(article: Article, body: str) -> list[discord.Embed]:
+    """The article's body as embeds of at most :data:`PAGE_LIMIT` characters each; the page
+    count is in the footer only when there is more than one page."""
+    chunks = _split(safe(body), PAGE_LIMIT)
     title = safe_short(_one_line(article.title), TITLE_LIMIT) or f"Article {article.id}"
     tail = safe(", ".join(p for p in (article.outlet, article.date) if p))
     pages = []
@@ -256,8 +369,10 @@ def article_pages(article: Article, text: str) -> list[discord.Embed]:
         embed = discord.Embed(title=title, description=chunk, colour=COLOUR)
         if _linkable(article.url):
             embed.url = article.url
-        footer = f"Page {i}/{len(chunks)}" + (f" · {tail}" if tail else "")
-        embed.set_footer(text=shorten(_one_line(footer), FOOTER_LIMIT))
+        parts = [f"Page {i}/{len(chunks)}"] if len(chunks) > 1 else []
+        parts += [tail] if tail else []
+        if parts:
+            embed.set_footer(text=shorten(_one_line(" · ".join(parts)), FOOTER_LIMIT))
         pages.append(embed)
     return pages
 
@@ -272,19 +387,51 @@ def _linkable(url: str | None) -> bool:
     )
 
 
+def link_url(article: Article) -> str | None:
+    """The address a link button may open: the article's ``url`` when it is sane."""
+    return article.url if _linkable(article.url) else None
+
+
+FILENAME_STEM = 60
+
+
 def article_filename(article: Article) -> str:
-    """A safe ``.txt`` name for the attached full text."""
-    stem = re.sub(r"[^A-Za-z0-9]+", "-", article.title).strip("-").lower()[:60]
+    """A safe ``.txt`` name for the attached text, cut between words (never inside "2017")."""
+    words = re.findall(r"[A-Za-z0-9]+", article.title.lower())
+    stem = ""
+    for word in words:
+        candidate = f"{stem}-{word}" if stem else word
+        if len(candidate) > FILENAME_STEM:
+            break
+        stem = candidate
+    if not stem and words:  # one enormous word: a cut is unavoidable
+        stem = words[0][:FILENAME_STEM]
     return f"{article.id}-{stem or 'article'}.txt"
 
 
-def candidates_message(query: str, candidates: Sequence[Article]) -> str:
-    """The ephemeral reply when ``/source`` input names no article clearly."""
-    head = f"No article matches “{safe_short(_one_line(query), 200)}”."
-    if not candidates:
-        return head + " Start typing a title and pick one of the suggestions."
-    lines = [f"• {citation_line(a, 150)} (id {a.id})" for a in candidates[:10]]
-    return shorten(head + " Close matches:\n" + "\n".join(lines), CONTENT_LIMIT)
+def no_article_message(query: str) -> str:
+    """The private reply when ``/source`` input matches no article at all."""
+    return shorten(
+        f"No article matches “{safe_short(_one_line(query), 200)}”. Start typing a title, "
+        "an outlet or a date, and pick one of the suggestions.",
+        CONTENT_LIMIT,
+    )
+
+
+SEVERAL_MATCH = "Several articles match — pick one."
+OPTION_LABEL_LIMIT = 100  # Discord: select option label and description, 1–100 characters
+OPTION_DESCRIPTION_LIMIT = 100
+
+
+def option_label(article: Article) -> str:
+    """A select option's label: the title (plain text in Discord, so not escaped)."""
+    return shorten(_one_line(article.title), OPTION_LABEL_LIMIT) or f"Article {article.id}"
+
+
+def option_description(article: Article) -> str | None:
+    """A select option's description: outlet and date, when known."""
+    tail = _one_line(", ".join(p for p in (article.outlet, article.date) if p))
+    return shorten(tail, OPTION_DESCRIPTION_LIMIT) or None
 
 
 def about_embed(stats: CorpusStats) -> discord.Embed:
@@ -300,15 +447,29 @@ def about_embed(stats: CorpusStats) -> discord.Embed:
     )
     embed.add_field(name="Articles", value=f"{stats.articles:,}")
     embed.add_field(name="Sentences", value=f"{stats.sentences:,}")
-    embed.add_field(name="Re-ranker", value=describe_reranker(stats))
-    embed.add_field(
-        name="How to ask",
-        value=(
-            "`/ask question:` a question in your own words (up to 300 characters).\n"
-            "Buttons under an answer show the **Context**, **More** results, the full "
-            "**Source**, and take your 👍/👎.\n"
-            "`/source article:` read a whole article (start typing to search titles)."
-        ),
-        inline=False,
-    )
+    embed.add_field(name="How to ask", value="Use `/help` to see how.", inline=False)
     return embed
+
+
+def help_embed(mentions: Mapping[str, str]) -> discord.Embed:
+    """How to ask, with each command as a clickable mention (``</ask:id>``) when known."""
+
+    def command(name: str) -> str:
+        return mentions.get(name) or f"`/{name}`"
+
+    lines = [
+        f"{command('ask')} — ask in your own words (up to 300 characters), like "
+        "*Which tourism year was launched in Kazakhstan in 2017?* The first quote answers; "
+        "the ones below support it. Words of your question are in **bold**.",
+        "Under an answer: **Context** shows the sentences around the quotes, **More** the "
+        "next quotes (only you see them), **Read** a whole article, and "
+        "**👍 Helpful** / **👎 Not helpful** tell us how it went (you can change your vote).",
+        f"{command('source')} — read a whole article: start typing a title, an outlet or a "
+        "date and pick one. Only you see it unless you press **Share in channel** "
+        "or set `public: True`.",
+        f"{command('about')} — what the corpus holds.",
+        "Mistakes and “not found” replies are only shown to you.",
+    ]
+    return discord.Embed(
+        title="How to use corpusbot", description="\n\n".join(lines), colour=COLOUR
+    )

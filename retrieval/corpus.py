@@ -211,6 +211,39 @@ class Corpus:
             return sources.suggest(self.store, text, limit=limit)
 
     @_store_errors
+    def contexts(
+        self, sentence_ids: Sequence[int], *, before: int = 1, after: int = 1
+    ) -> list[list[Sentence]]:
+        """The passages around ``sentence_ids``: each sentence with its neighbours in its
+        article, windows that overlap or touch merged into one, in the order of the first
+        sentence each holds."""
+        with self.store.read():
+            found = {s.id: s for s in self.store.sentences(list(dict.fromkeys(sentence_ids)))}
+            windows = [
+                self.store.neighbours(found[i], max(0, before), max(0, after))
+                for i in dict.fromkeys(sentence_ids)
+                if i in found
+            ]
+        return merge_passages(windows)
+
+    @_store_errors
+    def article_body(self, article_id: int) -> str:
+        """The article's searchable text: its sentences without the navigation, repeated
+        headlines, captions and footers around them; a paragraph break wherever the stored
+        text has a line break between two sentences. Empty if nothing in it is searchable."""
+        with self.store.read():
+            text = self.store.article_text(article_id)
+            if text is None:
+                raise CorpusError(f"no article with id {article_id}")
+            sentences = self.store.article_sentences(article_id)
+        parts: list[str] = []
+        for previous, sentence in zip([None, *sentences], sentences, strict=False):
+            if previous is not None:
+                parts.append("\n\n" if "\n" in text[previous.end : sentence.start] else " ")
+            parts.append(sentence.text)
+        return "".join(parts)
+
+    @_store_errors
     def articles(self) -> list[Article]:
         return self.store.articles()
 
@@ -293,6 +326,36 @@ class Corpus:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def merge_passages(windows: Iterable[Sequence[Sentence]]) -> list[list[Sentence]]:
+    """Windows of sentences merged where they overlap or touch in the same article, each
+    passage in article order, passages in the order of their first window."""
+    merged: list[list[Sentence]] = []
+    for window in windows:
+        if not window:
+            continue
+        passage = list(window)
+        kept: list[list[Sentence]] = []
+        at: int | None = None
+        for other in merged:  # earlier passages never touch each other
+            if _touch(other, passage):
+                by_position = {s.position: s for s in (*other, *passage)}
+                passage = [by_position[p] for p in sorted(by_position)]
+                at = len(kept) if at is None else at
+            else:
+                kept.append(other)
+        kept.insert(len(kept) if at is None else at, passage)
+        merged = kept
+    return merged
+
+
+def _touch(a: Sequence[Sentence], b: Sequence[Sentence]) -> bool:
+    return (
+        a[0].article_id == b[0].article_id
+        and a[0].position <= b[-1].position + 1
+        and b[0].position <= a[-1].position + 1
+    )
 
 
 def build(path: Path, folders: Sequence[Path]) -> ingesting.IngestReport:
