@@ -20,14 +20,18 @@ import yarl
 from discord import app_commands
 
 from bot import render
-from bot.commands import add_commands
+from bot.commands import ASK_PER, ASK_RATE, add_commands
 from bot.config import Config, ConfigError, load_config
+from bot.translator import Translator
+from bot.views import PERSISTENT_ITEMS, AskLimit
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
+from retrieval.querylog import QueryLog
 
 log = logging.getLogger("corpusbot.bot")
 
 APOLOGY = "Sorry, something went wrong on my side. It has been logged; please try again."
+UNAVAILABLE = "Search is unavailable right now. Please try again in a little while."
 
 
 def intents() -> discord.Intents:
@@ -38,31 +42,29 @@ def intents() -> discord.Intents:
 
 
 class CorpusTree(app_commands.CommandTree):
-    """A command tree with the bot's one error handler (views route their errors here too)."""
+    """A command tree with the bot's one error handler (buttons route their errors here too).
+
+    What a person sees is private and generic; the detail goes to the log."""
 
     async def on_error(
         self, interaction: discord.Interaction, error: app_commands.AppCommandError | Exception
     ) -> None:
         original = getattr(error, "original", error)
+        what = interaction.command.qualified_name if interaction.command else "component"
         if isinstance(error, app_commands.CommandOnCooldown):
             wait = max(1, math.ceil(error.retry_after))
             log.info("cooldown user=%s retry_after=%.1f", interaction.user.id, error.retry_after)
             message = f"You're asking quickly. Please wait {wait} s before your next question."
         elif isinstance(original, CorpusError):
-            # Errors meant for people carry one short line (a locked database, say).
-            log.warning("corpus error user=%s: %s", interaction.user.id, original)
-            # One line for the user, without the server's directory layout.
-            corpus = getattr(interaction.client, "corpus", None)
-            message = str(original)
-            if corpus is not None:
-                message = message.replace(str(corpus.path), getattr(corpus.path, "name", ""))
+            # A broken or busy database: the person can only wait; the admin needs the detail.
+            log.warning("corpus error in %s user=%s: %s", what, interaction.user.id, original)
+            message = UNAVAILABLE
         elif isinstance(error, app_commands.CheckFailure):
             message = "You can't use this command here."
         else:
-            command = interaction.command.qualified_name if interaction.command else "component"
             log.error(
                 "unhandled error in %s (interaction %s)",
-                command,
+                what,
                 interaction.id,
                 exc_info=(type(original), original, original.__traceback__),
             )
@@ -71,7 +73,10 @@ class CorpusTree(app_commands.CommandTree):
 
     @staticmethod
     async def _tell(interaction: discord.Interaction, message: str) -> None:
-        """Answer ephemerally however far the interaction got; never raise from here."""
+        """Answer privately however far the interaction got; never raise from here.
+
+        After a deferral the first follow-up replaces the "thinking…" message and keeps its
+        visibility, which is private wherever this bot defers before it knows the outcome."""
         message = render.shorten(message, render.CONTENT_LIMIT)
         try:
             if interaction.type is discord.InteractionType.autocomplete:
@@ -86,15 +91,23 @@ class CorpusTree(app_commands.CommandTree):
 
 
 class CorpusBot(discord.Client):
-    """The bot: a Corpus, the slash commands, and nothing that pings anyone.
+    """The bot: a Corpus, its question log, the slash commands, and nothing that pings.
 
     A ``discord.Client`` with an ``app_commands.CommandTree``, as in discord.py's slash
     command examples, rather than ``commands.Bot``: the bot has slash commands only, and
     ``commands.Bot`` would add prefix-command parsing (and demand a prefix) for none.
+    ``querylog`` None (or disabled) means no question is kept: answers then carry no vote
+    or More buttons (README "Discord").
     """
 
     def __init__(
-        self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False, **options: Any
+        self,
+        corpus: Corpus,
+        *,
+        querylog: QueryLog | None = None,
+        guild_id: int | None = None,
+        sync: bool = False,
+        **options: Any,
     ):
         # The bot never joins voice: don't warn at every start that voice libraries are absent.
         discord.VoiceClient.warn_nacl = False
@@ -104,11 +117,17 @@ class CorpusBot(discord.Client):
         )
         self.tree = CorpusTree(self)
         self.corpus = corpus
+        self.querylog = querylog if querylog is not None and querylog.enabled else None
         self.guild_id = guild_id
         self.sync_commands = sync
+        self.ask_limit = AskLimit(ASK_RATE, ASK_PER)
+        self._mentions: dict[str, str] = {}
 
     async def setup_hook(self) -> None:
+        await self.tree.set_translator(Translator())
         add_commands(self.tree)
+        # Buttons are matched by their custom_id, whichever process sent them.
+        self.add_dynamic_items(*PERSISTENT_ITEMS)
         if self.sync_commands:
             await self.sync_tree()
 
@@ -122,7 +141,21 @@ class CorpusBot(discord.Client):
         else:
             synced = await self.tree.sync()
             log.info("synced %d global commands (may take a while to appear)", len(synced))
+        self._mentions = {c.name: c.mention for c in synced}
         return synced
+
+    async def command_mentions(self) -> dict[str, str]:
+        """Command name → clickable mention (``</ask:id>``), fetched once from Discord; empty
+        (plain ``/ask`` then) if Discord cannot say."""
+        if not self._mentions:
+            guild = discord.Object(id=self.guild_id) if self.guild_id is not None else None
+            try:
+                fetched = await self.tree.fetch_commands(guild=guild)
+            except discord.HTTPException as exc:
+                log.warning("could not fetch the commands' ids: %s", exc)
+                return {}
+            self._mentions = {c.name: c.mention for c in fetched}
+        return self._mentions
 
     async def on_ready(self) -> None:
         log.info("ready as %s (id %s)", self.user, self.user.id if self.user else "?")
@@ -133,12 +166,15 @@ class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
     them (``DISCORD_SHARD_IDS``) so several processes can split a large bot's shards."""
 
 
-def build_bot(corpus: Corpus, config: Config, *, sync: bool = False) -> CorpusBot:
+def build_bot(
+    corpus: Corpus, config: Config, *, sync: bool = False, querylog: QueryLog | None = None
+) -> CorpusBot:
     """The bot the settings ask for: unsharded, or the given gateway shards."""
     if config.shard_count is None:
-        return CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
+        return CorpusBot(corpus, querylog=querylog, guild_id=config.guild_id, sync=sync)
     return ShardedCorpusBot(
         corpus,
+        querylog=querylog,
         guild_id=config.guild_id,
         sync=sync,
         shard_count=config.shard_count,
@@ -183,11 +219,16 @@ def serve(*, sync: bool = False) -> int:
         corpus = Corpus.open(config.db_path)
     except CorpusError as exc:
         return _fail(str(exc))
+    try:
+        querylog = QueryLog.from_env(config.db_path)
+    except ValueError as exc:
+        corpus.close()
+        return _fail(str(exc))
     # Load the re-ranker now, not at the first question (a model takes seconds to load);
     # one that cannot load is one warning here, and answers use lexical evidence only.
     log.info("re-ranker: %s", corpus.reranker.name if corpus.reranker else "none")
 
-    bot = build_bot(corpus, config, sync=sync)
+    bot = build_bot(corpus, config, sync=sync, querylog=querylog)
     try:
         asyncio.run(_run(bot, config.token))
     except discord.LoginFailure:
@@ -208,6 +249,7 @@ def serve(*, sync: bool = False) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        querylog.close()
         corpus.close()
     return 0
 

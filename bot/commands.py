@@ -1,69 +1,120 @@
-"""The slash commands: ``/ask``, ``/source`` and ``/about``, added to the bot's tree.
+"""The slash commands: ``/ask``, ``/source``, ``/help`` and ``/about``, added to the tree.
 
-Each command defers when its work may be slow, runs Corpus calls in a worker thread
-(:func:`asyncio.to_thread`), and renders with :mod:`bot.render`. Failures are not handled
-here: they go to the tree's one error handler (``bot.app.CorpusTree.on_error``).
+A command answers at once when its work is fast (so a mistake or a "not found" can be
+private) and defers only when it is slow; Corpus calls run in a worker thread
+(:func:`asyncio.to_thread`) and replies are rendered by :mod:`bot.render`. Failures are
+not handled here: they go to the tree's one error handler (``bot.app.CorpusTree.on_error``).
+
+Every command works in servers and in direct messages with the bot (``allowed_contexts``),
+for a bot installed to a server (``allowed_installs``). Names and descriptions are
+:class:`app_commands.locale_str`, so the tree's translator (:mod:`bot.translator`) can
+localise them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import discord
 from discord import app_commands
+from discord.app_commands import locale_str as _
 
 from bot import render
-from bot.views import ask, corpus_of, send_answer, send_article
+from bot.question import plain_question
+from bot.views import (
+    PickMenu,
+    answer_within,
+    ask,
+    ask_limit,
+    corpus_of,
+    open_article,
+    send_answer,
+    send_article,
+)
+from retrieval.errors import CorpusError
+
+log = logging.getLogger("corpusbot.bot")
 
 QUESTION_MAX = 300
-# A person may ask this many questions per this many seconds (answered ephemerally after).
+# A person may ask this many questions per this many seconds (More counts as a question).
 ASK_RATE = 3
 ASK_PER = 30.0
 AUTOCOMPLETE_LIMIT = 25  # Discord's maximum number of choices
+COMMAND_NAMES = ("ask", "source", "help", "about")
 
 
-@app_commands.command(name="ask", description="Ask a question; get exact, cited sentences.")
-@app_commands.describe(question="Your question, in your own words (up to 300 characters)")
-@app_commands.checks.cooldown(ASK_RATE, ASK_PER, key=lambda i: i.user.id)
+def everywhere(command: app_commands.Command) -> app_commands.Command:
+    """Usable in servers and in DMs with the bot, when the bot is installed to a server."""
+    command = app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)(command)
+    return app_commands.allowed_installs(guilds=True, users=False)(command)
+
+
+@everywhere
+@app_commands.command(name=_("ask"), description=_("Ask a question; get exact, cited sentences."))
+@app_commands.describe(question=_("Your question, in your own words (up to 300 characters)"))
+@app_commands.check(ask_limit)
 async def ask_command(
     interaction: discord.Interaction,
     question: app_commands.Range[str, 1, QUESTION_MAX],
 ) -> None:
     # Discord enforces the bounds in its client; a crafted payload is still answered kindly.
-    if not question.strip() or len(question) > QUESTION_MAX:
+    if len(question) > QUESTION_MAX:
         await interaction.response.send_message(
-            f"A question is 1–{QUESTION_MAX} characters; yours has {len(question)}.",
+            f"A question is at most {QUESTION_MAX} characters; yours has {len(question):,}.",
             ephemeral=True,
         )
         return
-    # Defer first: the first response must come within 3 seconds.
-    await interaction.response.defer(thinking=True)
-    answer = await ask(corpus_of(interaction), question, user_id=interaction.user.id)
-    await send_answer(interaction, answer)
-
-
-@app_commands.command(name="source", description="Read a whole article from the corpus.")
-@app_commands.describe(article="Start typing a title, outlet or date and pick an article")
-async def source_command(interaction: discord.Interaction, article: str) -> None:
-    # One indexed lookup: fast enough to answer without deferring, which lets an
-    # unknown name be answered ephemerally while a found article is shown to all.
-    corpus = corpus_of(interaction)
-    match = await asyncio.to_thread(corpus.find_source, article)
-    if match.article is None:
+    plain = plain_question(question)
+    if not plain:
         await interaction.response.send_message(
-            render.candidates_message(article, match.candidates), ephemeral=True
+            "Please type a question in words, for example: *Which tourism year was launched "
+            "in Kazakhstan in 2017?* (Mentions, emoji and formatting are left out.)",
+            ephemeral=True,
         )
         return
-    await send_article(interaction, corpus, match.article, ephemeral=False)
+    work = asyncio.ensure_future(ask(interaction, plain))
+    deferred = await answer_within(interaction, work, ephemeral=True)
+    await send_answer(interaction, await work, deferred=deferred)
+
+
+@everywhere
+@app_commands.command(name=_("source"), description=_("Read a whole article from the corpus."))
+@app_commands.describe(
+    article=_("Start typing a title, outlet or date and pick an article"),
+    public=_("Show it to everyone in the channel (default: only you)"),
+)
+async def source_command(
+    interaction: discord.Interaction, article: str, public: bool = False
+) -> None:
+    # One indexed lookup and one article: fast enough to answer without deferring.
+    corpus = corpus_of(interaction)
+    match = await asyncio.to_thread(corpus.find_source, article)
+    if match.article is not None:
+        opened = await open_article(interaction, match.article.id)
+        if opened is not None:
+            await send_article(interaction, opened, public=public)
+            return
+    if match.candidates:
+        view = discord.ui.View(timeout=None)
+        view.add_item(PickMenu(list(match.candidates), public=public))
+        await interaction.response.send_message(render.SEVERAL_MATCH, view=view, ephemeral=True)
+        return
+    await interaction.response.send_message(render.no_article_message(article), ephemeral=True)
 
 
 @source_command.autocomplete("article")
 async def source_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
-    articles = await asyncio.to_thread(
-        corpus_of(interaction).suggest, current, limit=AUTOCOMPLETE_LIMIT
-    )
+    try:
+        articles = await asyncio.to_thread(
+            corpus_of(interaction).suggest, current, limit=AUTOCOMPLETE_LIMIT
+        )
+    except CorpusError as exc:
+        # Typing goes on; an empty list is all Discord can show. One line, no traceback.
+        log.warning("autocomplete unavailable user=%s: %s", interaction.user.id, exc)
+        return []
     # The value is the id: /source resolves it exactly, whatever the title looks like.
     return [
         app_commands.Choice(name=render.choice_name(a), value=str(a.id))
@@ -71,13 +122,21 @@ async def source_autocomplete(
     ]
 
 
-@app_commands.command(name="about", description="What this bot knows and how to ask it.")
+@everywhere
+@app_commands.command(name=_("help"), description=_("How to ask questions and read articles."))
+async def help_command(interaction: discord.Interaction) -> None:
+    mentions = await interaction.client.command_mentions()  # type: ignore[attr-defined]
+    await interaction.response.send_message(embed=render.help_embed(mentions), ephemeral=True)
+
+
+@everywhere
+@app_commands.command(name=_("about"), description=_("What this bot knows."))
 async def about_command(interaction: discord.Interaction) -> None:
     stats = await asyncio.to_thread(corpus_of(interaction).stats)
-    await interaction.response.send_message(embed=render.about_embed(stats))
+    await interaction.response.send_message(embed=render.about_embed(stats), ephemeral=True)
 
 
 def add_commands(tree: app_commands.CommandTree) -> None:
     """Put the slash commands on ``tree`` (the bot does at start-up, before any sync)."""
-    for command in (ask_command, source_command, about_command):
+    for command in (ask_command, source_command, help_command, about_command):
         tree.add_command(command)

@@ -25,7 +25,9 @@ _MASKED_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?[^\s)>]*>?\s*\)")
 _ANGLE_URL = re.compile(r"<((?:https?|steam)://[^\s>]+)>")
 # Block markers at a line start: headings, -# subtext, quotes, list bullets.
 _BLOCK = re.compile(r"^[ \t]*(?:#{1,3}[ \t]+|-#[ \t]+|>{1,3}[ \t]?|[-*+][ \t]+)", re.MULTILINE)
-_INNER_UNDERSCORE = re.compile(r"(?<=[^\W_])_(?=[^\W_])")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([?!.,;:])(?=\s|$)")
+# (web addresses are matched first, so theirs stay).
+_INNER_UNDERSCORE = re.compile(r"(?:https?|steam)://\S+|(?<=[^\W_])_(?=[^\W_])")
 
 
 def plain_question(text: str) -> str:
@@ -41,8 +43,9 @@ def plain_question(text: str) -> str:
     text = _ANGLE_URL.sub(r"\1", text)
     text = _BLOCK.sub("", text)
     # An underscore inside a word joins two words (snake_case), it is not emphasis.
-    text = _INNER_UNDERSCORE.sub(" ", text)
+    text = _INNER_UNDERSCORE.sub(lambda m: " " if m.group() == "_" else m.group(), text)
     # discord.py's own remover takes the inline marks (* _ ~ | ` and escapes) away;
     # ignore_links keeps an address's underscores.
     text = discord.utils.remove_markdown(text, ignore_links=True)
-    return clean(text)
+    # A tag taken from before a question mark leaves "trade ?": close the gap.
+    return _SPACE_BEFORE_PUNCTUATION.sub(r"\1", clean(text))

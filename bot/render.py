@@ -180,13 +180,22 @@ def highlight(text: str, terms: Iterable[str], limit: int) -> str:
 
 
 def _highlight_all(text: str, terms: frozenset[str]) -> str:
-    out: list[str] = []
-    at = 0
+    # Spans of matching words; words separated only by spaces share one bold span.
+    spans: list[list[int]] = []
     for m in _WORD.finditer(text):
         if terms and set(tokenize(m.group())) & terms:
-            out.append(safe(text[at : m.start()]))
-            out.append(f"**{safe(m.group())}**")
-            at = m.end()
+            if spans and not text[spans[-1][1] : m.start()].strip():
+                spans[-1][1] = m.end()
+            else:
+                spans.append([m.start(), m.end()])
+    out: list[str] = []
+    at = 0
+    for start, end in spans:
+        before = safe(text[at:start])
+        # "@" then a bold word: keep "@everyone" from reading as a mention however shown.
+        out.append(before + ZWSP if before.endswith("@") else before)
+        out.append(f"**{safe(text[start:end])}**")
+        at = end
     out.append(safe(text[at:]))
     return "".join(out)
 

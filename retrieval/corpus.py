@@ -244,8 +244,9 @@ class Corpus:
         return "".join(parts)
 
     @_store_errors
-    def articles(self) -> list[Article]:
-        return self.store.articles()
+    def articles(self, ids: list[int] | None = None) -> list[Article]:
+        """Every article, or those with the given ``ids`` (in that order)."""
+        return self.store.articles(ids)
 
     @_store_errors
     def stats(self) -> CorpusStats:

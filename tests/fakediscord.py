@@ -46,10 +46,14 @@ CHANNEL_ID = 1400000000000000004
 EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 
+DM_CHANNEL_ID = 1400000000000000005
+
 # Interaction types (payload "type") and callback types (response "type").
-PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE = 1, 2, 3, 4
+PING, APPLICATION_COMMAND, MESSAGE_COMPONENT, AUTOCOMPLETE, MODAL_SUBMIT = 1, 2, 3, 4, 5
 CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE, DEFERRED_UPDATE, UPDATE_MESSAGE = 4, 5, 6, 7
-AUTOCOMPLETE_RESULT = 8
+AUTOCOMPLETE_RESULT, MODAL = 8, 9
+# Component types.
+ACTION_ROW, BUTTON, STRING_SELECT, TEXT_INPUT = 1, 2, 3, 4
 
 
 def user_payload(user_id: int, name: str | None = None, *, bot: bool = False) -> dict[str, Any]:
@@ -101,10 +105,14 @@ class Sent:
             parts.append((embed.get("footer") or {}).get("text", ""))
         return "\n".join(p for p in parts if p)
 
+    def components(self) -> list[dict[str, Any]]:
+        """Every component of the resulting message (buttons, menus), in order."""
+        rows = (self.message or {}).get("components") or []
+        return [c for row in rows for c in row.get("components", [])]
+
     def buttons(self) -> list[dict[str, Any]]:
         """The buttons of the resulting message, in order."""
-        rows = (self.message or {}).get("components") or []
-        return [c for row in rows for c in row.get("components", []) if c.get("type") == 2]
+        return [c for c in self.components() if c.get("type") == BUTTON]
 
 
 @dataclass
@@ -281,8 +289,13 @@ class FakeDiscord:
             if not self._authorised(request):
                 return self._json({"message": "401: Unauthorized", "code": 0}, 401)
             guild = int(parts[3]) if len(parts) == 5 and parts[2] == "guilds" else None
-            self.synced[guild] = body
-            return self._json([self._command(cmd, guild) for cmd in body])
+            self.synced[guild] = [self._command(cmd, guild) for cmd in body]
+            return self._json(self.synced[guild])
+        if method == "GET" and parts[0] == "applications" and parts[-1] == "commands":
+            if not self._authorised(request):
+                return self._json({"message": "401: Unauthorized", "code": 0}, 401)
+            guild = int(parts[3]) if len(parts) == 5 and parts[2] == "guilds" else None
+            return self._json(self.synced.get(guild, []))
         if method == "POST" and parts[0] == "interactions" and parts[-1] == "callback":
             return self._callback(int(parts[1]), parts[2], body, files)
         if parts[0] == "webhooks" and len(parts) >= 3:
@@ -330,8 +343,12 @@ class FakeDiscord:
         flags: int = 0,
         files: list[tuple[str, bytes]] = (),
         msg_id: int | None = None,  # type: ignore[assignment]
+        token: str | None = None,
     ) -> dict[str, Any]:
         msg_id = msg_id or next(self._ids)
+        source = self.interactions.get(token or "")
+        channel = source.payload["channel_id"] if source else str(CHANNEL_ID)
+        guild = source.payload.get("guild_id") if source else str(GUILD_ID)
         attachments = [
             {
                 "id": str(next(self._ids)),
@@ -344,8 +361,7 @@ class FakeDiscord:
         ]
         message = {
             "id": str(msg_id),
-            "channel_id": str(CHANNEL_ID),
-            "guild_id": str(GUILD_ID),
+            "channel_id": channel,
             "author": user_payload(BOT_ID, "corpusbot", bot=True),
             "content": data.get("content") or "",
             "timestamp": "2024-01-01T00:00:00+00:00",
@@ -363,6 +379,8 @@ class FakeDiscord:
             "webhook_id": str(APP_ID),
             "application_id": str(APP_ID),
         }
+        if guild is not None:
+            message["guild_id"] = guild
         self.messages[msg_id] = message
         return message
 
@@ -396,14 +414,14 @@ class FakeDiscord:
             flags = data.get("flags", 0) & EPHEMERAL
             if kind == DEFERRED_CHANNEL_MESSAGE:
                 flags |= LOADING
-            message = self._message(data, flags=flags, files=files)
+            message = self._message(data, flags=flags, files=files, token=token)
             self._original[token] = int(message["id"])
         elif kind in (UPDATE_MESSAGE, DEFERRED_UPDATE):
             assert interaction is not None and "message" in interaction.payload
             msg_id = int(interaction.payload["message"]["id"])
             self._original[token] = msg_id
             message = self._edit(msg_id, data, files) if kind == UPDATE_MESSAGE else None
-        elif kind == AUTOCOMPLETE_RESULT:
+        elif kind in (AUTOCOMPLETE_RESULT, MODAL):
             self._original[token] = 0
         if message is not None:
             resource["message"] = message
@@ -446,7 +464,7 @@ class FakeDiscord:
                 message = self._edit(original, body, files)
             else:
                 flags = (body.get("flags") or 0) & EPHEMERAL
-                message = self._message(body, flags=flags, files=files)
+                message = self._message(body, flags=flags, files=files, token=token)
             self.sent.append(
                 Sent("followup", token, body, list(files), json.loads(json.dumps(message)))
             )
@@ -577,8 +595,10 @@ class FakeDiscord:
         data: dict[str, Any],
         user_id: int,
         message: dict[str, Any] | None = None,
-        guild: int = GUILD_ID,
+        guild: int | None = GUILD_ID,
     ) -> Interaction:
+        """An interaction payload from ``user_id`` in ``guild``; ``guild=None`` is a direct
+        message with the bot (no guild, no member: the user alone)."""
         iid = next(self._ids)
         token = f"token-{iid}"
         payload: dict[str, Any] = {
@@ -588,37 +608,52 @@ class FakeDiscord:
             "data": data,
             "token": token,
             "version": 1,
-            "guild_id": str(guild),
-            "guild": {"id": str(guild), "locale": "en-US", "features": []},
-            "channel_id": str(CHANNEL_ID),
-            "channel": {
-                "id": str(CHANNEL_ID),
-                "type": 0,
-                "name": "general",
-                "guild_id": str(guild),
-                "position": 0,
-                "permission_overwrites": [],
-                "nsfw": False,
-                "parent_id": None,
-            },
-            "member": {
-                "user": user_payload(user_id),
-                "roles": [],
-                "nick": None,
-                "joined_at": "2024-01-01T00:00:00+00:00",
-                "deaf": False,
-                "mute": False,
-                "flags": 0,
-                "permissions": "2248473465835073",
-            },
             "locale": "en-US",
-            "guild_locale": "en-US",
             "app_permissions": "2248473465835073",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(guild)},
-            "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
+        if guild is None:
+            payload |= {
+                "channel_id": str(DM_CHANNEL_ID),
+                "channel": {
+                    "id": str(DM_CHANNEL_ID),
+                    "type": 1,
+                    "recipients": [user_payload(user_id)],
+                },
+                "user": user_payload(user_id),
+                "authorizing_integration_owners": {"0": "0"},
+                "context": 1,  # BOT_DM
+            }
+        else:
+            payload |= {
+                "guild_id": str(guild),
+                "guild": {"id": str(guild), "locale": "en-US", "features": []},
+                "channel_id": str(CHANNEL_ID),
+                "channel": {
+                    "id": str(CHANNEL_ID),
+                    "type": 0,
+                    "name": "general",
+                    "guild_id": str(guild),
+                    "position": 0,
+                    "permission_overwrites": [],
+                    "nsfw": False,
+                    "parent_id": None,
+                },
+                "member": {
+                    "user": user_payload(user_id),
+                    "roles": [],
+                    "nick": None,
+                    "joined_at": "2024-01-01T00:00:00+00:00",
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                    "permissions": "2248473465835073",
+                },
+                "guild_locale": "en-US",
+                "authorizing_integration_owners": {"0": str(guild)},
+                "context": 0,  # GUILD
+            }
         if message is not None:
             payload["message"] = message
         interaction = Interaction(iid, token, payload)
@@ -633,16 +668,27 @@ class FakeDiscord:
         return str(next(self._ids))
 
     def slash(
-        self, name: str, user_id: int, *, guild: int = GUILD_ID, **options: Any
+        self, name: str, user_id: int, *, guild: int | None = GUILD_ID, **options: Any
     ) -> Interaction:
-        """A ``/name option:value ...`` invocation (string options) in ``guild``."""
+        """A ``/name option:value ...`` invocation in ``guild`` (None: a DM with the bot);
+        str values are string options, bool values boolean ones."""
         data = {
             "id": self._command_id(name),
             "name": name,
             "type": 1,
-            "options": [{"name": k, "type": 3, "value": v} for k, v in options.items()],
+            "options": [
+                {"name": k, "type": 5 if isinstance(v, bool) else 3, "value": v}
+                for k, v in options.items()
+            ],
         }
         return self._interaction(APPLICATION_COMMAND, data, user_id, guild=guild)
+
+    def modal(self, token: str) -> dict[str, Any] | None:
+        """The modal form an interaction was answered with (callback type 9), if any."""
+        for s in self.sent_for(token):
+            if s.kind == "callback" and s.callback_type == MODAL:
+                return s.body["data"]
+        return None
 
     def autocomplete(self, name: str, option: str, value: str, user_id: int) -> Interaction:
         data = {
@@ -653,17 +699,47 @@ class FakeDiscord:
         }
         return self._interaction(AUTOCOMPLETE, data, user_id)
 
-    def click(self, message: dict[str, Any], custom_id: str, user_id: int) -> Interaction:
-        """A button press on ``message`` (as the fake stored it)."""
-        data = {"custom_id": custom_id, "component_type": 2}
-        return self._interaction(MESSAGE_COMPONENT, data, user_id, message=message)
+    def click(
+        self, message: dict[str, Any], custom_id: str, user_id: int, *, guild: int | None = None
+    ) -> Interaction:
+        """A button press on ``message`` (as the fake stored it), in the message's place."""
+        data = {"custom_id": custom_id, "component_type": BUTTON}
+        return self._interaction(
+            MESSAGE_COMPONENT, data, user_id, message=message, guild=self._guild(message, guild)
+        )
+
+    def choose(
+        self, message: dict[str, Any], custom_id: str, values: list[str], user_id: int
+    ) -> Interaction:
+        """A choice in the select menu ``custom_id`` of ``message``."""
+        data = {"custom_id": custom_id, "component_type": STRING_SELECT, "values": values}
+        return self._interaction(
+            MESSAGE_COMPONENT, data, user_id, message=message, guild=self._guild(message, None)
+        )
+
+    def submit(
+        self, custom_id: str, fields: dict[str, str], user_id: int, *, guild: int | None = GUILD_ID
+    ) -> Interaction:
+        """A modal form ``custom_id`` submitted with text inputs ``fields`` (id → value)."""
+        rows = [
+            {"type": ACTION_ROW, "components": [{"type": TEXT_INPUT, "custom_id": k, "value": v}]}
+            for k, v in fields.items()
+        ]
+        data = {"custom_id": custom_id, "components": rows}
+        return self._interaction(MODAL_SUBMIT, data, user_id, guild=guild)
+
+    @staticmethod
+    def _guild(message: dict[str, Any], guild: int | None) -> int | None:
+        if guild is not None:
+            return guild
+        return int(message["guild_id"]) if message.get("guild_id") else None
 
     async def send(self, interaction: Interaction) -> Interaction:
         """Deliver an interaction over the gateway."""
         interaction.dispatched_at = time.monotonic()
         ws = None
         if self.shard_count:
-            shard = self.shard_of(int(interaction.payload["guild_id"]))
+            shard = self.shard_of(int(interaction.payload.get("guild_id") or 0))
             ws = self.shard_sockets.get(shard)
             assert ws is not None, f"gateway shard {shard} is not connected"
             self.dispatched_on[interaction.token] = shard

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from bot import render
 from bot.config import Config, ConfigError, load_config
 from retrieval.models import Answer, Article, Hit, Sentence, Status
+from retrieval.text import tokenize
 from tests.conftest import ROOT
 
 ARTICLE = Article(id=7, file="x.txt", title="T" * 400, outlet="O" * 300, date="2017-06-07")
@@ -46,16 +47,67 @@ def test_huge_answer_fits_every_limit() -> None:
     huge = "*_`|~ @everyone " * 2000
     embed = render.answer_embed(answer_with([huge, huge, huge]))
     within_limits(embed)
-    assert "@everyone" not in embed.description
-    assert embed.description.count("…") == 3
+    shown = embed.description + "\n" + embed.fields[0].value
+    assert "@everyone" not in shown
+    quotes = [line for line in shown.split("\n") if line.startswith("> ")]
+    assert len(quotes) == 3 and all(q.endswith("…") for q in quotes)  # shortened, none dropped
 
 
-def test_each_article_cited_once() -> None:
+def test_quotes_are_grouped_under_each_source_once() -> None:
     other = Article(id=8, file="y.txt", title="Other")
     embed = render.answer_embed(answer_with(["a.", "b.", "c."], articles=[ARTICLE, other, ARTICLE]))
-    sources = embed.fields[0].value.splitlines()
-    assert [line[:7] for line in sources] == ["**[1]**", "**[2]**"]
-    assert "**[1]** “a.”" in embed.description and "**[1]** “c.”" in embed.description
+    assert embed.description.startswith("> a.\n— **[1]** ")
+    (support,) = embed.fields
+    # c. is grouped with its article [1], b. under [2]: each source line once.
+    blocks = support.value.split("\n\n")
+    assert [b.split("\n")[0] for b in blocks] == ["> b.", "> c."]
+    assert blocks[0].endswith("— **[2]** Other") and "**[1]**" in blocks[1]
+
+
+def test_one_source_has_no_numbers_and_no_added_quotation_marks() -> None:
+    quote = '"In order to tell Jiangxi\'s story," said Ding Yue.'
+    embed = render.answer_embed(answer_with([quote, "Second."]))
+    assert "[1]" not in embed.description + embed.fields[0].value
+    assert embed.description.startswith('> "In order to tell') and "“" not in embed.description
+
+
+def test_the_question_words_are_bold_in_the_quote() -> None:
+    shown = render.highlight(
+        "The Tourism Year launched in Kazakhstan in 2017.", tokenize("tourism year 2017"), 500
+    )
+    assert shown == "The **Tourism Year** launched in Kazakhstan in **2017**."
+    # Inert first, bold after: markdown inside the quote stays literal.
+    assert render.highlight("**tourism** @everyone", tokenize("tourism"), 500) == (
+        "\\*\\***tourism**\\*\\* @\u200beveryone"
+    )
+    # Shortened between words, never inside a bold span or an escape.
+    long = render.highlight("tourism word " * 100, tokenize("tourism"), 101)
+    assert len(long) <= 101 and long.endswith("…") and long.count("**") % 2 == 0
+
+
+def test_citation_numbers_carry_over_pages() -> None:
+    other = Article(id=8, file="y.txt", title="Other")
+    page = answer_with(["x.", "y."], articles=[other, ARTICLE])
+    embed = render.answer_embed(page, {ARTICLE.id: 1})  # ARTICLE was [1] on the page before
+    assert "— **[2]** Other" in embed.description
+    assert "— **[1]** " in embed.fields[0].value
+
+
+def test_attachment_names_are_cut_between_words() -> None:
+    article = Article(
+        id=1, file="f", title="Jiangxi showcases clean energy and culture at Expo Astana 2017"
+    )
+    assert render.article_filename(article) == (
+        "1-jiangxi-showcases-clean-energy-and-culture-at-expo-astana.txt"
+    )
+    assert render.article_filename(Article(id=2, file="f", title="🙂")) == "2-article.txt"
+    assert render.article_filename(Article(id=3, file="f", title="x" * 90)) == f"3-{'x' * 60}.txt"
+
+
+def test_a_single_page_says_no_page_number() -> None:
+    (page,) = render.article_pages(ARTICLE, "Short text.")
+    assert "Page" not in (page.footer.text or "")
+    assert len(render.article_pages(ARTICLE, "word " * 2000)) > 1
 
 
 def test_article_pages_fit_and_keep_every_word() -> None:
@@ -94,16 +146,17 @@ def test_choice_names_fit_autocomplete() -> None:
     assert render.choice_name(Article(id=3, file="f", title="")).startswith(("—", "Article"))
 
 
-def test_not_found_explains_the_search() -> None:
+def test_not_found_shows_the_question_not_stems() -> None:
     answer = Answer(
-        question="zebra?",
+        question="zebras?",
         status=Status.NOT_FOUND,
         terms=("zebra",),
         message="No sentence contains the searched terms.",
     )
     embed = render.answer_embed(answer)
     assert embed.title == "Not found in the corpus"
-    assert "zebra" in embed.description and "/source" in embed.description
+    assert "zebras?" in embed.description and "/source" in embed.description
+    assert "Searched for" not in embed.description
 
 
 def test_config_reads_and_hides_the_token(tmp_path: Path) -> None:

@@ -148,18 +148,30 @@ def _answer(question: str, texts: list[str], titles: list[str]) -> Answer:
     return Answer(question=question, status=Status.ANSWERED, hits=hits, terms=("x",), has_more=True)
 
 
+def _quote_and_source_inert(block: str) -> None:
+    """One group of the answer: ``> quote`` lines, then ``— [**[n]** ]source``."""
+    *quotes, source = block.split("\n")
+    assert quotes, block
+    for line in quotes:
+        assert line.startswith("> "), line
+        # Take out the bold marks the renderer puts around the question's words (they are
+        # never escaped); what is left came from the corpus and must be inert.
+        marks = re.findall(r"(?<!\\)\*\*", line[2:])
+        assert len(marks) % 2 == 0, line
+        assert_inert(re.sub(r"(?<!\\)\*\*", "", line[2:]))
+    m = re.fullmatch(r"— (?:\*\*\[\d+\]\*\* )?(.*)", source)
+    assert m, source
+    assert_inert(m.group(1))
+
+
 def _assert_answer_embed_inert(embed) -> None:
     within_limits(embed)
     assert_inert(embed.title)
-    # Quotes: "**[n]** “…”" blocks; the template's own ** and [ are not the corpus's.
-    for block in embed.description.split("\n\n"):
-        m = re.fullmatch(r"\*\*\[\d+\]\*\* “(.*)”", block, re.DOTALL)
-        assert m, block
-        assert_inert(m.group(1))
-    for line in embed.fields[0].value.split("\n"):
-        m = re.fullmatch(r"\*\*\[\d+\]\*\* (.*)", line)
-        assert m, line
-        assert_inert(m.group(1))
+    _quote_and_source_inert(embed.description)
+    for field in embed.fields:
+        assert field.name == "Supporting quotes"
+        for block in field.value.split("\n\n"):
+            _quote_and_source_inert(block)
 
 
 @settings(max_examples=150, deadline=None)
@@ -182,7 +194,7 @@ def test_article_pages_are_inert_and_within_limits(text: str, title: str) -> Non
         within_limits(page)
         assert_inert(page.title)
         assert_inert(page.description)
-        assert not inert_problems(page.footer.text.split(" · ", 1)[-1])
+        assert not inert_problems((page.footer.text or "").split(" · ", 1)[-1])
 
 
 @settings(max_examples=100, deadline=None)
@@ -194,16 +206,18 @@ def test_not_found_and_candidates_are_inert(question: str, not_found: bool, mess
     )
     within_limits(embed)
     # Take out the template's own markdown; what is left came from the user or the corpus.
-    shown = re.sub(r"\*\*(Your question|Searched for):\*\* ", "", embed.description)
+    shown = re.sub(r"\*\*Your question:\*\* ", "", embed.description)
     shown = shown.replace(
         "Try other words (names, places, years), or browse the articles with `/source`.", ""
     )
     assert_inert(shown)
-    listing = render.candidates_message(
-        question, [Article(id=1, file="f", title=message, outlet=question)]
-    )
-    assert len(listing) <= render.CONTENT_LIMIT
-    assert not re.search(r"<(?!\u200b)|@(everyone|here)|://", listing, re.IGNORECASE)
+    nothing = render.no_article_message(question)
+    assert len(nothing) <= 2000  # Discord: message content
+    assert not re.search(r"<(?!\u200b)|@(everyone|here)|://", nothing, re.IGNORECASE)
+    # Menu options are plain text in Discord (no markdown): they only need to fit.
+    article = Article(id=1, file="f", title=message, outlet=question)
+    assert 1 <= len(render.option_label(article)) <= 100
+    assert len(render.option_description(article) or "") <= 100
 
 
 def test_article_url_links_the_title_only_when_sane() -> None:
@@ -264,8 +278,10 @@ def test_hostile_corpus_text_is_quoted_exactly_and_shown_inert(hostile_corpus, q
         text = hostile_corpus.article_text(hit.article.id)
         assert text[hit.sentence.start : hit.sentence.end] == hit.sentence.text
     _assert_answer_embed_inert(render.answer_embed(answer))
-    contexts = [hostile_corpus.context(h.sentence.id) for h in answer.hits]
-    context = render.context_embed(answer, contexts)
+    ids = [h.sentence.id for h in answer.hits]
+    passages = hostile_corpus.contexts(ids)
+    articles = {h.article.id: h.article for h in answer.hits}
+    context = render.context_embed(passages, ids, articles)
     within_limits(context)
     assert not re.search(r"<(?!\u200b)|@(everyone|here)|://", context.description)
 
