@@ -770,6 +770,14 @@ class FakeDiscord:
     async def wait_reply(self, interaction: Interaction, timeout: float = 20.0) -> Sent:
         return await self.wait_for(lambda: self.reply(interaction.token), timeout)
 
+    def answer(self, token: str) -> Sent | None:
+        """The first request of an interaction that carries embeds (an answer, an article),
+        past a deferral and any short private note sent before it."""
+        return next((s for s in self.sent_for(token) if s.embeds), None)
+
+    async def wait_answer(self, interaction: Interaction, timeout: float = 20.0) -> Sent:
+        return await self.wait_for(lambda: self.answer(interaction.token), timeout)
+
 
 class ThreadedFake:
     """Run a :class:`FakeDiscord` on its own loop in a daemon thread (for subprocess bots)."""

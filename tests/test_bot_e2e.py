@@ -26,7 +26,6 @@ import pytest
 from retrieval.corpus import Corpus
 from tests.fakediscord import (
     CHANNEL_MESSAGE,
-    DEFERRED_CHANNEL_MESSAGE,
     GUILD_ID,
     UPDATE_MESSAGE,
     FakeDiscord,
@@ -40,7 +39,8 @@ TOKEN = "FAKE.e2e-token.never-logged-7f3a9c"
 HEARTBEAT = 0.25  # seconds: short, so "keeps heartbeating while busy" shows up quickly
 SEED_QUESTION = "Which tourism year was launched in Kazakhstan in 2017?"
 SEED_QUOTE = "The China Tourism Year that has been launched in Kazakhstan in 2017"
-SEED_CITATION = "President Xi’s visit cements China-Kazakhstan ties — Alwihda Info, 2017-06-07"
+SEED_TITLE = "President Xi’s visit cements China-Kazakhstan ties"
+SEED_SOURCE = f"{SEED_TITLE} · Alwihda Info, 2017-06-07"
 PRIVILEGED_INTENTS = (1 << 1) | (1 << 8) | (1 << 15)  # members, presences, message content
 
 
@@ -56,7 +56,12 @@ class Live:
         return self.thread.run(self.fake.send(interaction))
 
     def reply(self, interaction: Interaction, timeout: float = 20.0) -> Sent:
+        """The first message-bearing response (past a bare deferral)."""
         return self.thread.run(self.fake.wait_reply(interaction, timeout), timeout + 5)
+
+    def answer(self, interaction: Interaction, timeout: float = 20.0) -> Sent:
+        """The first response with embeds (past a deferral and a private placeholder)."""
+        return self.thread.run(self.fake.wait_answer(interaction, timeout), timeout + 5)
 
     def wait(self, predicate: Any, timeout: float = 20.0) -> Any:
         return self.thread.run(self.fake.wait_for(predicate, timeout), timeout + 5)
@@ -65,8 +70,13 @@ class Live:
         """Read the fake's state on its own loop."""
         return self.thread.call(fn)
 
-    def ask(self, question: str, user_id: int) -> Sent:
-        return self.reply(self.send(self.fake.slash("ask", user_id, question=question)))
+    def ask(self, question: str, user_id: int, **where: Any) -> Sent:
+        """``/ask`` and its answer (or the private refusal when there is no answer)."""
+        interaction = self.send(self.fake.slash("ask", user_id, question=question, **where))
+        reply = self.reply(interaction)
+        if reply.embeds or reply.kind != "edit":
+            return reply
+        return self.answer(interaction)  # past the private "Here is your answer." note
 
     def click(self, message: dict[str, Any], label: str, user_id: int) -> Sent:
         custom_id = button(message, label)["custom_id"]
@@ -76,9 +86,14 @@ class Live:
 def button(message: dict[str, Any], label: str) -> dict[str, Any]:
     for row in message["components"]:
         for item in row["components"]:
-            if item.get("label") == label or (item.get("emoji") or {}).get("name") == label:
+            if item.get("label") == label:
                 return item
     raise AssertionError(f"no {label!r} button in {message['components']}")
+
+
+def unbold(text: str) -> str:
+    """Text as read, without the bold marks around the question's words."""
+    return text.replace("**", "")
 
 
 def bot_env(fake: FakeDiscord, db: Path, token: str) -> dict[str, str]:
@@ -158,33 +173,35 @@ def test_sync_payload(live: Live) -> None:
     synced = live.fake.synced
     assert list(synced) == [GUILD_ID]  # --sync with DISCORD_GUILD_ID: that guild only
     commands = {c["name"]: c for c in synced[GUILD_ID]}
-    assert set(commands) == {"ask", "source", "about"}
+    assert set(commands) == {"ask", "source", "help", "about"}
+    assert all(sorted(c["contexts"]) == [0, 1] for c in commands.values())  # guild, bot DM
     (question,) = commands["ask"]["options"]
     assert (question["type"], question["required"]) == (3, True)
     assert (question["min_length"], question["max_length"]) == (1, 300)
-    (article,) = commands["source"]["options"]
+    article, public = commands["source"]["options"]
     assert (article["type"], article["autocomplete"]) == (3, True)
+    assert (public["type"], public["required"]) == (5, False)
 
 
 # ---------------------------------------------------------------------------- /ask
 
 
-def test_ask_defers_then_follows_up_with_quote_and_citation(live: Live) -> None:
+def test_ask_answers_with_the_quote_first_and_its_source(live: Live) -> None:
     ask = live.send(live.fake.slash("ask", 101, question=SEED_QUESTION))
-    answer = live.reply(ask)
-    defer = live.fake.sent_for(ask.token)[0]
-    assert defer.callback_type == DEFERRED_CHANNEL_MESSAGE
-    assert answer.kind == "followup"
+    first = live.reply(ask)
+    answer = live.answer(ask)
+    # Fast: the answer is the first response; slow: a private deferral came first.
+    assert first is answer or (first.ephemeral and not answer.ephemeral)
+    assert not answer.ephemeral
     (embed,) = answer.embeds
-    assert SEED_QUOTE in embed["description"]
-    assert SEED_CITATION in embed["fields"][0]["value"]
-    # The follow-up replaced the "thinking…" message, as on Discord.
-    assert answer.message and answer.message["id"] == str(live.fake._original[ask.token])
+    quote, source = embed["description"].split("\n")
+    assert quote.startswith("> ") and SEED_QUOTE in unbold(quote)
+    assert source == f"— {SEED_SOURCE}"
 
 
-def test_not_found(live: Live) -> None:
+def test_not_found_is_private(live: Live) -> None:
     reply = live.ask("zebra quantum chromodynamics", 102)
-    assert reply.embeds[0]["title"] == "Not found in the corpus"
+    assert reply.ephemeral and reply.embeds[0]["title"] == "Not found in the corpus"
     assert "zebra" in reply.embeds[0]["description"]
 
 
@@ -198,24 +215,39 @@ def test_every_answer_button(live: Live) -> None:
 
     broad = live.ask("China Kazakhstan cooperation", 103).message  # more than one page
     assert broad is not None
-    more = live.click(broad, "More", 103)
-    assert more.ephemeral and "results 4–" in more.embeds[0]["footer"]["text"]
+    more = live.send(live.fake.click(broad, button(broad, "More")["custom_id"], 103))
+    page = live.answer(more)
+    assert page.ephemeral and page.embeds[0]["footer"]["text"].startswith("Quotes 4–")
 
-    source = live.click(message, "Source [1]", 104)
+    source = live.click(message, "Read the article", 104)
     assert source.ephemeral
-    assert source.embeds[0]["title"] == "President Xi’s visit cements China-Kazakhstan ties"
+    assert source.embeds[0]["title"] == SEED_TITLE
     ((name, content),) = source.files
     assert name.endswith(".txt") and SEED_QUOTE.encode() in content
 
-    assert "recorded" in live.click(message, "👍", 103).text
-    assert "recorded" in live.click(message, "👎", 104).text
+    assert live.click(message, "👍 Helpful", 103).text == "Thanks! Your vote: 👍 Helpful."
+    assert live.click(message, "👎 Not helpful", 103).text.startswith("Changed to 👎")
+    assert live.click(message, "👎 Not helpful", 104).text.startswith("Thanks! Your vote: 👎")
     with sqlite3.connect(live.db) as db:
-        votes = db.execute(
-            "select user_id, vote, question, sentence_ids from feedback where user_id in "
-            "('103', '104') order by vote"
-        ).fetchall()
-    assert [(u, v) for u, v, *_ in votes] == [("104", -1), ("103", 1)]
-    assert all(q == SEED_QUESTION and ids.startswith("[") for _, _, q, ids in votes)
+        votes = db.execute("select vote from votes order by vote").fetchall()
+    assert votes == [(-1,), (-1,)]  # 103 changed their vote: one row a person
+
+
+def test_a_reason_form_after_a_thumbs_down(live: Live) -> None:
+    message = live.ask(SEED_QUESTION, 120).message
+    down = live.click(message, "👎 Not helpful", 120)
+    why = live.send(
+        live.fake.click(down.message, button(down.message, "Say what was wrong")["custom_id"], 120)
+    )
+    live.reply(why)
+    form = live.call(lambda: live.fake.modal(why.token))
+    ((field,),) = [row["components"] for row in form["components"]]
+    done = live.reply(
+        live.send(live.fake.submit(form["custom_id"], {field["custom_id"]: "Off topic"}, 120))
+    )
+    assert done.ephemeral and "Thanks" in done.text
+    with sqlite3.connect(live.db) as db:
+        assert ("Off topic",) in db.execute("select reason from votes").fetchall()
 
 
 def test_cooldown_answer(live: Live) -> None:
@@ -226,11 +258,17 @@ def test_cooldown_answer(live: Live) -> None:
     assert "Please wait" in blocked.text
 
 
-def test_everyone_and_markdown_are_inert(live: Live) -> None:
+def test_mentions_and_markdown_are_left_out_and_nothing_pings(live: Live) -> None:
     reply = live.ask("@everyone @here **Astana** `Expo` ||2017||?", 106)
-    title = reply.embeds[0]["title"]
-    assert "@\u200beveryone" in title and "@\u200bhere" in title
-    assert r"\*\*Astana\*\*" in title and r"\`Expo\`" in title and r"\|\|2017\|\|" in title
+    assert reply.embeds[0]["title"] == "Astana Expo 2017?"
+
+
+def test_ask_and_help_in_a_dm(live: Live) -> None:
+    reply = live.ask(SEED_QUESTION, 121, guild=None)
+    assert SEED_QUOTE in unbold(reply.embeds[0]["description"])
+    assert "guild_id" not in (reply.message or {})
+    helped = live.reply(live.send(live.fake.slash("help", 121, guild=None)))
+    assert helped.ephemeral and "</ask:" in helped.embeds[0]["description"]
 
 
 # ---------------------------------------------------------------------------- /source
@@ -245,18 +283,21 @@ def test_source_autocomplete_and_paging(live: Live) -> None:
     assert chosen["name"].startswith("Expo to deepen Northeast Asia biz ties")
 
     shown = live.reply(live.send(fake.slash("source", 107, article=chosen["value"])))
-    assert not shown.ephemeral and shown.files
+    assert shown.ephemeral and shown.files  # private unless shared
     assert shown.embeds[0]["footer"]["text"].startswith("Page 1/2")
     message = shown.message
     assert message is not None
 
-    refused = live.click(message, "Next", 108)
-    assert refused.ephemeral and "Only the person" in refused.text
     nxt = live.click(message, "Next", 107)
     assert nxt.callback_type == UPDATE_MESSAGE
     assert nxt.embeds[0]["footer"]["text"].startswith("Page 2/2")
     back = live.click(nxt.message or {}, "Previous", 107)
     assert back.embeds[0]["footer"]["text"].startswith("Page 1/2")
+
+    shared = live.click(message, "Share in channel", 107)
+    assert not shared.ephemeral and shared.embeds[0]["title"] == shown.embeds[0]["title"]
+    refused = live.click(shared.message, "Next", 108)
+    assert refused.ephemeral and "Only the person" in refused.text
 
     unknown = live.reply(live.send(fake.slash("source", 107, article="xyzzy plugh")))
     assert unknown.ephemeral and "No article matches" in unknown.text
@@ -264,6 +305,7 @@ def test_source_autocomplete_and_paging(live: Live) -> None:
 
 def test_about(live: Live) -> None:
     reply = live.reply(live.send(live.fake.slash("about", 109)))
+    assert reply.ephemeral
     fields = {f["name"]: f["value"] for f in reply.embeds[0]["fields"]}
     assert fields["Articles"] == "5"
 
@@ -277,7 +319,7 @@ def test_dropped_websocket_resumes_and_replays(live: Live) -> None:
     live.thread.run(fake.drop(4000))
     # Sent while the bot is disconnected: the fake keeps it and replays it on RESUME.
     missed = live.send(fake.slash("ask", 110, question=SEED_QUESTION))
-    assert SEED_QUOTE in live.reply(missed, timeout=30).embeds[0]["description"]
+    assert SEED_QUOTE in unbold(live.answer(missed, timeout=30).embeds[0]["description"])
     assert len(fake.identifies) == 1  # resumed, not re-identified
     assert fake.resumes and fake.resumes[-1]["session_id"] == fake.session_id
     assert fake.connections == before + 1
@@ -286,11 +328,11 @@ def test_dropped_websocket_resumes_and_replays(live: Live) -> None:
 def test_slow_query_keeps_heartbeats_and_answers_others(live: Live) -> None:
     """A Corpus call stuck on a locked database must not stall the event loop.
 
-    The test holds SQLite's write lock, so the bot's feedback write waits (up to the
-    store's busy timeout) in its worker thread. Meanwhile the bot must keep heartbeating,
-    keep acknowledging new interactions and keep answering them (questions read their
-    own snapshot on their thread's connection, so a waiting write does not hold them up);
-    once the lock goes, the vote completes.
+    The test holds SQLite's write lock, so the bot's vote waits (up to the question log's
+    busy timeout) in its worker thread and then says, privately, that it could not be
+    saved. Meanwhile the bot must keep heartbeating, keep acknowledging new interactions and
+    keep answering them (questions read their own snapshot; their log row is given up
+    rather than the answer); once the lock goes, votes are saved again.
     """
     fake = live.fake
     connections = fake.connections
@@ -299,19 +341,19 @@ def test_slow_query_keeps_heartbeats_and_answers_others(live: Live) -> None:
     holder = sqlite3.connect(live.db, isolation_level=None, timeout=1)
     try:
         holder.execute("BEGIN IMMEDIATE")
-        vote = live.send(fake.click(message, button(message, "👍")["custom_id"], 111))
+        vote = live.send(fake.click(message, button(message, "👍 Helpful")["custom_id"], 111))
         beats = live.call(lambda: len(fake.heartbeats))
         queued = live.send(fake.slash("ask", 112, question=SEED_QUESTION))
         # Deadlines shorter than the store's 10 s busy timeout: a blocked loop fails here.
-        live.wait(lambda: fake.sent_for(queued.token), timeout=8.0)  # deferred at once
+        live.wait(lambda: fake.sent_for(queued.token), timeout=8.0)  # acknowledged at once
         live.wait(lambda: len(fake.heartbeats) >= beats + 3, timeout=8.0)  # loop not blocked
-        assert SEED_QUOTE in live.reply(queued, timeout=8.0).text  # reads go on
-        # ...while the write really is stuck: no thanks yet.
-        assert live.call(lambda: fake.reply(vote.token)) is None
+        assert SEED_QUOTE in unbold(live.answer(queued, timeout=8.0).text)  # reads go on
+        refused = live.reply(vote, timeout=8.0)
+        assert refused.ephemeral and "could not be saved" in refused.text
         holder.execute("COMMIT")
     finally:
         holder.close()
-    assert "recorded" in live.reply(vote).text
+    assert live.click(message, "👍 Helpful", 111).text == "Thanks! Your vote: 👍 Helpful."
     assert fake.connections == connections  # no reconnect: heartbeats never lapsed
 
 
@@ -321,7 +363,7 @@ def test_burst_of_questions_all_answered_without_reconnecting(live: Live) -> Non
     long_question = ("Kazakhstan Astana Expo energy tourism cooperation China 2017 " * 5)[:300]
     burst = [live.send(fake.slash("ask", 200 + i, question=long_question)) for i in range(30)]
     for interaction in burst:
-        assert live.reply(interaction, timeout=60).embeds
+        assert live.answer(interaction, timeout=60).embeds
     assert fake.connections == connections and len(fake.identifies) == 1
 
 
@@ -371,3 +413,47 @@ def test_missing_or_rejected_token_is_one_line_and_status_1(
     errors = [line for line in done.stderr.splitlines() if line.startswith("corpusbot:")]
     assert len(errors) == 1 and says in errors[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+# ---------------------------------------------------------------------------- restarts
+
+
+def test_buttons_work_after_the_bot_restarts(tmp_path: Path) -> None:
+    """Answer, stop the bot, start a new process, then press the old message's buttons.
+
+    Every button keeps its state in its custom_id and the question log keeps the
+    question, so the new process serves clicks on messages the old one sent."""
+    db = tmp_path / "corpus.db"
+    Corpus.open(db, create=True).close()
+    fake = FakeDiscord(token=TOKEN, heartbeat_interval=HEARTBEAT)
+    with ThreadedFake(fake) as thread:
+        first = start_bot(fake, db, tmp_path, tmp_path / "first.log")
+        live = Live(fake, thread, first, db, tmp_path / "first.log")
+        try:
+            live.wait(lambda: fake.session_id and fake.connected, timeout=60)
+            broad = live.ask("China Kazakhstan cooperation", 301).message
+            article = live.reply(live.send(fake.slash("source", 301, article="Northeast Asia")))
+        finally:
+            stop_bot(first)
+        assert first.returncode == 0
+        live.wait(lambda: not fake.connected, timeout=30)
+
+        second = start_bot(fake, db, tmp_path, tmp_path / "second.log")
+        live = Live(fake, thread, second, db, tmp_path / "second.log")
+        try:
+            live.wait(lambda: len(fake.identifies) == 2 and fake.connected, timeout=60)
+            voted = live.click(broad, "👍 Helpful", 302)
+            assert voted.ephemeral and voted.text == "Thanks! Your vote: 👍 Helpful."
+            more = live.send(fake.click(broad, button(broad, "More")["custom_id"], 301))
+            page = live.answer(more)
+            assert page.ephemeral and page.embeds[0]["footer"]["text"].startswith("Quotes 4–")
+            context = live.click(broad, "Context", 303)
+            assert context.ephemeral and context.embeds[0]["title"] == "Context"
+            read = live.click(broad, "Read [1]", 303)
+            assert read.ephemeral and read.embeds[0]["title"] == SEED_TITLE
+            turned = live.click(article.message, "Next", 301)
+            assert turned.embeds[0]["footer"]["text"].startswith("Page 2/2")
+            # Every press got its answer: nothing was left for Discord to call "failed".
+            assert all(fake.sent_for(i.token) for i in fake.interactions.values())
+        finally:
+            stop_bot(second)
