@@ -18,12 +18,20 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from retrieval.corpus import Corpus
 from tests.conftest import SEEDS
-from tests.fakediscord import DEFERRED_CHANNEL_MESSAGE, FakeDiscord, Fault, ThreadedFake
+from tests.fakediscord import (
+    CHANNEL_MESSAGE,
+    DEFERRED_CHANNEL_MESSAGE,
+    EPHEMERAL,
+    FakeDiscord,
+    Fault,
+    ThreadedFake,
+)
 from tests.test_bot_e2e import (
     SEED_QUESTION,
     SEED_QUOTE,
@@ -33,6 +41,7 @@ from tests.test_bot_e2e import (
     running_bot,
     start_bot,
     stop_bot,
+    unbold,
 )
 from tests.test_hardening_render import write_hostile_article
 
@@ -101,23 +110,25 @@ def test_hostile_questions_and_corpus_text_reach_discord_inert(live: Live) -> No
     question = "@everyone <@123> <@&role> ```x``` ||Zanzibar|| [x](http://evil.example) notice"
     answer = live.ask(question, 3001)
     (embed,) = answer.embeds
-    shown = "\n".join([embed["title"], embed["description"], embed["fields"][0]["value"]])
-    assert "Zanzibar harbour notice" in shown  # the hostile article was found and quoted
+    shown = "\n".join(
+        [embed["title"], embed["description"], *(f["value"] for f in embed.get("fields", []))]
+    )
+    assert "Zanzibar harbour notice" in unbold(shown)  # the hostile article was found and quoted
     assert not re.search(r"@(everyone|here)|<(?!\u200b)|://", shown)
-    assert r"\|\|Zanzibar\|\|" in embed["title"] and r"\`\`\`x\`\`\`" in embed["title"]
-    assert "http:\u200b//evil.example" in shown and r"\[x](" in embed["title"]
+    # Mentions, spoilers, code and link markup were taken out before searching.
+    assert "||" not in embed["title"] and "`" not in embed["title"] and "evil" not in embed["title"]
 
     article = live.reply(live.send(fake.slash("source", 3001, article="zanzibar.txt")))
     page = article.embeds[0]
     assert "@\u200beveryone" in page["description"] and "https:\u200b//evil" in page["description"]
-    assert "\\# Zanzibar heading line" in page["description"]
     assert not re.search(r"@(everyone|here)|<(?!\u200b)|://", page["title"] + page["description"])
     ((_, attached),) = article.files  # the attachment is the article exactly as stored
     assert b"@everyone <@123456789012345678>" in attached
 
     for name in ("../../etc/passwd", "/etc/passwd", "x" * 100_000):
         reply = live.reply(live.send(fake.slash("source", 3002, article=name)))
-        assert reply.ephemeral and "No article matches" in reply.text and not reply.files
+        assert reply.ephemeral and not reply.files
+        assert "No article matches" in reply.text or "Several articles match" in reply.text
         assert "root:" not in reply.text and len(reply.text) <= 2000
 
 
@@ -143,18 +154,18 @@ def test_200_concurrent_asks_all_answered_within_discords_deadline(
     ]
     started = time.monotonic()
     live.thread.run(fake.send_many(burst))
-    live.wait(lambda: all(fake.reply(i.token) for i in burst), timeout=50)
+    live.wait(lambda: all(fake.answer(i.token) for i in burst), timeout=50)
     elapsed = time.monotonic() - started
 
     def first_and_answer(token: str, sent_at: float) -> tuple[float, float]:
         first = fake.sent_for(token)[0]
-        return first.at - sent_at, fake.reply(token).at - sent_at
+        return first.at - sent_at, fake.answer(token).at - sent_at
 
     timings = live.call(lambda: [first_and_answer(i.token, i.dispatched_at) for i in burst])
     firsts = sorted(t[0] for t in timings)
     answers = sorted(t[1] for t in timings)
-    kinds = live.call(lambda: [fake.sent_for(i.token)[0].callback_type for i in burst])
-    replies = live.call(lambda: [fake.reply(i.token) for i in burst])
+    firsts_sent = live.call(lambda: [fake.sent_for(i.token)[0] for i in burst])
+    replies = live.call(lambda: [fake.answer(i.token) for i in burst])
     beat_times = live.call(lambda: fake.heartbeats[beats:])
     heartbeats = len(beat_times)
     # The longest silence of the gateway during the burst, its start and end included: a
@@ -172,10 +183,17 @@ def test_200_concurrent_asks_all_answered_within_discords_deadline(
     with capsys.disabled():
         print(
             f"\n[load] {LOAD} concurrent /ask in {elapsed:.1f} s; "
-            f"first response (defer): {dist(firsts)}; full answer: {dist(answers)}; "
+            f"first response: {dist(firsts)}; full answer: {dist(answers)}; "
             f"{heartbeats} heartbeats during the burst, longest silence {silence:.2f} s"
         )
-    assert kinds == [DEFERRED_CHANNEL_MESSAGE] * LOAD  # every one deferred first
+    deferred = sum(f.callback_type == DEFERRED_CHANNEL_MESSAGE for f in firsts_sent)
+    with capsys.disabled():
+        print(f"[load] answered in the first response: {LOAD - deferred}, deferred: {deferred}")
+    for first in firsts_sent:
+        # The answer itself, or a private "thinking…" (never a public one).
+        assert first.callback_type in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE)
+        if first.callback_type == DEFERRED_CHANNEL_MESSAGE:
+            assert first.body["data"]["flags"] & EPHEMERAL
     assert all(r is not None and r.embeds for r in replies)  # and every one answered
     assert firsts[-1] <= DEADLINE, dist(firsts)
     assert live.call(lambda: fake.connections) == connections  # heartbeats never lapsed
@@ -186,44 +204,56 @@ def test_200_concurrent_asks_all_answered_within_discords_deadline(
 # ---------------------------------------------------------------------------- Discord faults
 
 
-def test_429_on_the_defer_and_the_follow_up_is_waited_out(live: Live) -> None:
+def more_of(live: Live, user_id: int) -> Any:
+    """A ``More`` press on a fresh answer (not yet sent): it defers, then follows up."""
+    message = live.ask("China Kazakhstan cooperation", user_id).message
+    return live.fake.click(message, button(message, "More")["custom_id"], user_id)
+
+
+def test_429_on_the_first_response_and_a_follow_up_is_waited_out(live: Live) -> None:
     fake = live.fake
     ask = fake.slash("ask", 3101, question=SEED_QUESTION)
     on_callback = Fault.rate_limited(for_token(ask.token, kind="callback"), retry_after=0.4)
-    on_followup = Fault.rate_limited(for_token(ask.token, kind="followup"), retry_after=0.4)
-    live.call(lambda: fake.faults.extend([on_callback, on_followup]))
-    answer = live.reply(live.send(ask))
-    assert SEED_QUOTE in answer.embeds[0]["description"]
-    assert len(on_callback.hits) == 1 and len(on_followup.hits) == 1
-    defer = live.call(lambda: fake.sent_for(ask.token)[0])
-    assert defer.at - ask.dispatched_at <= DEADLINE  # retried after 0.4 s: still in time
+    live.call(lambda: fake.faults.append(on_callback))
+    answer = live.answer(live.send(ask))
+    assert SEED_QUOTE in unbold(answer.embeds[0]["description"])
+    assert len(on_callback.hits) == 1
+    first = live.call(lambda: fake.sent_for(ask.token)[0])
+    assert first.at - ask.dispatched_at <= DEADLINE  # retried after 0.4 s: still in time
     wait_for_log(live, r"rate limited\. Retrying in 0\.40 seconds")
+
+    more = more_of(live, 3105)
+    on_followup = Fault.rate_limited(for_token(more.token, kind="followup"), retry_after=0.4)
+    live.call(lambda: fake.faults.append(on_followup))
+    page = live.answer(live.send(more))
+    assert page.embeds[0]["footer"]["text"].startswith("Quotes 4–")
+    assert len(on_followup.hits) == 1
 
 
 def test_a_follow_up_500_is_retried(live: Live) -> None:
     fake = live.fake
-    ask = fake.slash("ask", 3102, question=SEED_QUESTION)
-    fault = Fault(for_token(ask.token, kind="followup"), 500, {"message": "500: Internal"})
+    more = more_of(live, 3102)
+    fault = Fault(for_token(more.token, kind="followup"), 500, {"message": "500: Internal"})
     live.call(lambda: fake.faults.append(fault))
-    assert SEED_QUOTE in live.reply(live.send(ask)).embeds[0]["description"]
+    assert live.answer(live.send(more)).embeds[0]["footer"]["text"].startswith("Quotes 4–")
     assert len(fault.hits) == 1
 
 
 def test_a_follow_up_that_keeps_failing_is_logged_and_the_bot_keeps_serving(live: Live) -> None:
     fake = live.fake
-    ask = fake.slash("ask", 3103, question=SEED_QUESTION)
+    more = more_of(live, 3103)
     gone = Fault(
-        for_token(ask.token, kind="followup"),
+        for_token(more.token, kind="followup"),
         404,
         {"message": "Unknown Webhook", "code": 10015},
         times=10,
     )
     live.call(lambda: fake.faults.append(gone))
-    live.send(ask)
+    live.send(more)
     log = wait_for_log(live, r"could not tell the user about an error: 404")
-    assert re.search(r"unhandled error in ask .*\n(.*\n)*.*NotFound: 404 Not Found", log)
+    assert re.search(r"unhandled error in component .*\n(.*\n)*.*NotFound: 404 Not Found", log)
     assert live.proc.poll() is None
-    assert SEED_QUOTE in live.ask(SEED_QUESTION, 3104).embeds[0]["description"]
+    assert SEED_QUOTE in unbold(live.ask(SEED_QUESTION, 3104).embeds[0]["description"])
 
 
 def test_a_gateway_drop_mid_burst_loses_nothing(live: Live) -> None:
@@ -233,7 +263,7 @@ def test_a_gateway_drop_mid_burst_loses_nothing(live: Live) -> None:
     live.thread.run(fake.drop(4000))
     live.thread.run(fake.send_many(burst[5:]))  # sent while disconnected: replayed on RESUME
     for interaction in burst:
-        assert SEED_QUOTE in live.reply(interaction, timeout=30).text
+        assert SEED_QUOTE in unbold(live.answer(interaction, timeout=30).text)
 
 
 def test_the_token_never_reaches_the_log(live: Live) -> None:
@@ -307,9 +337,11 @@ def _broken_bot(tmp_path: Path, db: Path, **popen) -> tuple[Live, ThreadedFake]:
     return live, thread
 
 
-def test_a_read_only_database_still_answers_and_says_votes_cannot_be_saved(
+def test_a_read_only_database_still_answers_without_votes_or_more(
     seed_db: Path, tmp_path: Path
 ) -> None:
+    """Nothing can be kept in a read-only file: answers come without the buttons that need
+    the question log (votes, More), and the rest of them work."""
     folder = tmp_path / "ro"
     folder.mkdir()
     db = folder / "corpus.db"
@@ -319,14 +351,15 @@ def test_a_read_only_database_still_answers_and_says_votes_cannot_be_saved(
     live, thread = _broken_bot(tmp_path, db, preexec_fn=without_root_powers)
     try:
         answer = live.ask(SEED_QUESTION, 1)
-        assert SEED_QUOTE in answer.embeds[0]["description"]
+        assert SEED_QUOTE in unbold(answer.embeds[0]["description"])
         message = answer.message
         assert message is not None
-        vote = live.reply(
-            live.send(live.fake.click(message, button(message, "👍")["custom_id"], 1))
-        )
-        assert vote.ephemeral and vote.text == "corpus.db is read-only: nothing can be saved"
+        names = [c.get("label") for row in message["components"] for c in row["components"]]
+        assert names == ["Context", "Read the article"]
+        context = live.click(message, "Context", 1)
+        assert context.ephemeral and SEED_QUOTE in context.embeds[0]["description"]
         assert live.proc.poll() is None
+        assert "question not logged" in live.log.read_text(encoding="utf-8", errors="replace")
     finally:
         stop_bot(live.proc)
         thread.__exit__()
