@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WHEELS := $(VENV)/wheels
 
-.PHONY: run test lint bench scifact clean
+.PHONY: run test lint bench scifact screenshot clean
 
 # The stamp depends on pyproject.toml so a changed dependency list reinstalls.
 # Every dependency is fetched once as a wheel into .venv/wheels and installed from there:
@@ -42,6 +42,14 @@ bench: $(STAMP)
 
 scifact: $(STAMP)
 	$(BIN)/python -m retrieval.beir
+
+# docs/images/answer.png from the bot's real answer payload, drawn by headless Chromium
+# (installed here with apt when missing, as root or through sudo).
+screenshot: $(STAMP)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-color-emoji; } 1>&2 || true; }
+	$(BIN)/python tools/screenshot.py
 
 clean:
 	rm -rf $(VENV) data/corpus.db data/corpus.db-wal data/corpus.db-shm

@@ -36,8 +36,9 @@ from discord import app_commands
 
 from bot import render
 from retrieval import backend
+from retrieval.answer import MAX_K
 from retrieval.errors import StoreError
-from retrieval.models import Answer, Article
+from retrieval.models import Answer, Article, Hit
 
 if TYPE_CHECKING:
     from retrieval.corpus import Corpus
@@ -123,8 +124,14 @@ async def ask(
         started = time.perf_counter()
         answer = corpus.ask(question, k=k, offset=offset)
         latency_ms = (time.perf_counter() - started) * 1000
-        # Earlier pages' articles keep their numbers on this one.
-        earlier = corpus.ask(question, k=offset, offset=0).hits if offset else ()
+        # Earlier pages' articles keep their numbers on this one: read those pages again
+        # (a page is at most MAX_K quotes).
+        earlier: list[Hit] = []
+        while len(earlier) < offset:
+            page = corpus.ask(question, k=min(MAX_K, offset - len(earlier)), offset=len(earlier))
+            earlier += page.hits
+            if not page.hits:
+                break
         question_id = None
         if querylog is not None:
             question_id = querylog.record(
@@ -282,12 +289,15 @@ class VoteButton(
     async def run(self, interaction: discord.Interaction) -> None:
         querylog = querylog_of(interaction)
         emoji, label = VOTES[self.vote]
+        if querylog is None:  # the log was turned off since this answer was sent
+            await interaction.response.send_message(
+                "Votes are not being kept right now.", ephemeral=True
+            )
+            return
         try:
-            status = "unknown"
-            if querylog is not None:
-                status = await asyncio.to_thread(
-                    querylog.vote, self.question_id, interaction.user.id, self.vote
-                )
+            status = await asyncio.to_thread(
+                querylog.vote, self.question_id, interaction.user.id, self.vote
+            )
         except StoreError as exc:
             log.warning("vote not saved user=%s: %s", interaction.user.id, exc)
             await interaction.response.send_message(
