@@ -133,7 +133,9 @@ async def help_command(interaction: discord.Interaction) -> None:
 @app_commands.command(name=_("about"), description=_("What this bot knows."))
 async def about_command(interaction: discord.Interaction) -> None:
     stats = await asyncio.to_thread(corpus_of(interaction).stats)
-    await interaction.response.send_message(embed=render.about_embed(stats), ephemeral=True)
+    mentions = await interaction.client.command_mentions()  # type: ignore[attr-defined]
+    embed = render.about_embed(stats, mentions.get("help"))
+    await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
 def add_commands(tree: app_commands.CommandTree) -> None:

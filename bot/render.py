@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import discord
 
@@ -27,6 +26,9 @@ EMBED_TOTAL_LIMIT = 6000
 CHOICE_NAME_LIMIT = 100
 CONTENT_LIMIT = 2000
 URL_LIMIT = 2048
+BUTTON_URL_LIMIT = 512  # a link button's url
+# A title is linked inline only to an address this short, so a source line stays short.
+INLINE_URL_LIMIT = 300
 
 # One quoted sentence at most this long, so three quotes and their markers fit one description.
 QUOTE_LIMIT = 1000
@@ -136,11 +138,6 @@ def _one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def citation_line(article: Article, limit: int = 300) -> str:
-    """``Title — Outlet, date`` made inert, on one line."""
-    return safe_short(_one_line(article.citation()), limit)
-
-
 def choice_name(article: Article) -> str:
     """An autocomplete choice name (1–100 characters; shown as plain text, so not escaped)."""
     name = shorten(_one_line(article.citation()), CHOICE_NAME_LIMIT)
@@ -212,7 +209,7 @@ def source_link(article: Article, limit: int = 200) -> str:
     """The article's title, linked to its ``url`` when it has a sane one, then outlet and date."""
     title = safe_short(_one_line(article.title), limit // 2) or f"Article {article.id}"
     tail = safe_short(_one_line(", ".join(p for p in (article.outlet, article.date) if p)), 80)
-    if _linkable(article.url):
+    if _linkable(article.url) and len(article.url or "") <= INLINE_URL_LIMIT:
         # Inside a link label a "]" would end the label early.
         label = title.replace("]", "\\]")
         title = f"[{label}]({_link_target(article.url or '')})"
@@ -267,7 +264,9 @@ def answer_embed(answer: Answer, numbers: Mapping[int, int] | None = None) -> di
     return embed
 
 
-def _support(hits: Sequence[Hit], terms: frozenset[str], number: Any) -> str:
+def _support(
+    hits: Sequence[Hit], terms: frozenset[str], number: Callable[[Hit], int | None]
+) -> str:
     """Supporting quotes grouped by article (first appearance order), within a field value."""
     groups: dict[int, list[Hit]] = {}
     for hit in hits:
@@ -307,20 +306,17 @@ def context_embed(
     windows: Sequence[Sequence[Sentence]],
     quoted: Iterable[int],
     articles: Mapping[int, Article],
-    numbers: Mapping[int, int] | None = None,
 ) -> discord.Embed:
     """Each passage around the quotes (overlapping windows already merged), the quoted
     sentences in bold, under the article they come from."""
     quoted = set(quoted)
-    numbers = numbers or {}
     budget = (DESCRIPTION_LIMIT - 200) // max(1, len(windows))
     blocks = []
     for window in windows:
         article = articles.get(window[0].article_id) if window else None
         if article is None:
             continue
-        head = f"**[{numbers[article.id]}]** " if len(numbers) > 1 else ""
-        heading = head + source_link(article, 160)
+        heading = source_link(article, 160)
         per = max(50, (budget - len(heading)) // max(1, len(window)) - 10)
         parts = []
         for sentence in window:
@@ -397,8 +393,10 @@ def _linkable(url: str | None) -> bool:
 
 
 def link_url(article: Article) -> str | None:
-    """The address a link button may open: the article's ``url`` when it is sane."""
-    return article.url if _linkable(article.url) else None
+    """The address a link button may open: the article's ``url`` when it is sane and
+    within a link button's limit."""
+    url = article.url
+    return url if _linkable(url) and len(url or "") <= BUTTON_URL_LIMIT else None
 
 
 FILENAME_STEM = 60
@@ -443,7 +441,7 @@ def option_description(article: Article) -> str | None:
     return shorten(tail, OPTION_DESCRIPTION_LIMIT) or None
 
 
-def about_embed(stats: CorpusStats) -> discord.Embed:
+def about_embed(stats: CorpusStats, help_command: str | None = None) -> discord.Embed:
     """What the bot is, what it knows, how to ask."""
     embed = discord.Embed(
         title="corpusbot",
@@ -456,7 +454,9 @@ def about_embed(stats: CorpusStats) -> discord.Embed:
     )
     embed.add_field(name="Articles", value=f"{stats.articles:,}")
     embed.add_field(name="Sentences", value=f"{stats.sentences:,}")
-    embed.add_field(name="How to ask", value="Use `/help` to see how.", inline=False)
+    embed.add_field(
+        name="How to ask", value=f"Use {help_command or '`/help`'} to see how.", inline=False
+    )
     return embed
 
 

@@ -627,6 +627,29 @@ class PickMenu(
             await show_article(interaction, article_id, public=False, replace=True)
 
 
+class Label(
+    Persistent,
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"cb:at:(?P<what>[0-9a-z:]{1,60})",
+):
+    """A disabled button that only shows something (the page number, an end of the pages).
+
+    Dynamic like the others so that no message's view has to be kept in memory: discord.py
+    keeps a view with any other kind of button until it times out, and these never do."""
+
+    def __init__(self, label: str, custom_id: str) -> None:
+        super().__init__(discord.ui.Button(label=label, disabled=True, custom_id=custom_id, row=0))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> Label:
+        return cls(item.label or "-", item.custom_id or f"cb:at:{match['what']}")
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer()  # disabled: Discord never sends a press
+
+
 PERSISTENT_ITEMS = (
     VoteButton,
     ReasonButton,
@@ -636,6 +659,7 @@ PERSISTENT_ITEMS = (
     PageButton,
     ShareButton,
     PickMenu,
+    Label,
 )
 
 
@@ -679,11 +703,7 @@ def article_view(
     article = opened.article
     if count > 1:
         view.add_item(_page_button(article.id, page - 1, count, owner_id, "Previous"))
-        view.add_item(
-            discord.ui.Button(
-                label=f"{page + 1}/{count}", disabled=True, custom_id=f"cb:at:{article.id}", row=0
-            )
-        )
+        view.add_item(Label(f"{page + 1}/{count}", f"cb:at:{article.id}:page"))
         view.add_item(_page_button(article.id, page + 1, count, owner_id, "Next"))
     if shareable:
         view.add_item(ShareButton(article.id))
@@ -701,9 +721,7 @@ def _page_button(
     if 0 <= target < count:
         return PageButton(article_id, target, owner_id, label=label)
     # Two buttons of one message may not share a custom_id: the label tells them apart.
-    return discord.ui.Button(
-        label=label, disabled=True, custom_id=f"cb:at:{article_id}:{label.lower()}", row=0
-    )
+    return Label(label, f"cb:at:{article_id}:{label.lower()}")
 
 
 async def show_article(

@@ -61,6 +61,7 @@ EMBED_TITLE_LIMIT, EMBED_DESCRIPTION_LIMIT = 256, 4096
 FIELDS_LIMIT, FIELD_NAME_LIMIT, FIELD_VALUE_LIMIT = 25, 256, 1024
 FOOTER_LIMIT, EMBED_TOTAL_LIMIT, EMBEDS_PER_MESSAGE = 2048, 6000, 10
 CUSTOM_ID_LIMIT, BUTTON_LABEL_LIMIT, BUTTONS_PER_ROW, ROWS_LIMIT = 100, 80, 5, 5
+BUTTON_URL_LIMIT = 512
 SELECT_OPTIONS_LIMIT, OPTION_TEXT_LIMIT = 25, 100
 CHOICES_LIMIT, CHOICE_NAME_LIMIT = 25, 100
 COMMAND_NAME_LIMIT, COMMAND_DESCRIPTION_LIMIT = 32, 100
@@ -205,6 +206,7 @@ def assert_within_discord_limits(data: dict[str, Any]) -> None:
                 assert len(item.get("label", "")) <= BUTTON_LABEL_LIMIT
                 if item.get("style") == LINK_STYLE:
                     assert item["url"].startswith("https://") and "custom_id" not in item
+                    assert len(item["url"]) <= BUTTON_URL_LIMIT
                     continue
             if item["type"] == STRING_SELECT:
                 assert 1 <= len(item["options"]) <= SELECT_OPTIONS_LIMIT
@@ -599,6 +601,22 @@ def test_more_on_a_private_page_edits_it_in_place(corpus: Corpus) -> None:
         for number, title in re.findall(r"\*\*\[(\d)\]\*\* (?:\[)?([^\]·\n(]+?)(?:\]| ·)", text):
             if title.startswith("President Xi"):
                 assert number == "1"
+
+    run(scenario, corpus)
+
+
+def test_buttons_never_time_out_and_no_view_is_kept_in_memory(corpus: Corpus) -> None:
+    async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+        (reply,) = await invoke(fake, bot, fake.slash("ask", 23, question=SEED_QUESTION))
+        (jiangxi,) = await invoke(fake, bot, fake.slash("source", 23, article="1"))
+        await click(fake, bot, jiangxi.message, "Next", 23)
+        store = bot._connection._view_store
+        # Every button is matched by its custom_id's pattern: nothing waits on a timer,
+        # nothing per message stays in memory, and a click after any delay is served.
+        assert store._views == {} and store._synced_message_views == {}
+        assert len(store._dynamic_items) == len(views.PERSISTENT_ITEMS)
+        later = await click(fake, bot, reply.message, "Context", 24)
+        assert later.embeds[0]["title"] == "Context"
 
     run(scenario, corpus)
 
