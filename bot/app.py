@@ -19,11 +19,13 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot import render
+from bot import admin, metrics, render
 from bot.commands import add_commands
 from bot.config import Config, ConfigError, load_config
+from retrieval import querylog
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
+from retrieval.querylog import QueryLog
 
 log = logging.getLogger("corpusbot.bot")
 
@@ -94,7 +96,13 @@ class CorpusBot(discord.Client):
     """
 
     def __init__(
-        self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False, **options: Any
+        self,
+        corpus: Corpus,
+        *,
+        guild_id: int | None = None,
+        sync: bool = False,
+        query_log: QueryLog | None = None,
+        **options: Any,
     ):
         # The bot never joins voice: don't warn at every start that voice libraries are absent.
         discord.VoiceClient.warn_nacl = False
@@ -106,9 +114,13 @@ class CorpusBot(discord.Client):
         self.corpus = corpus
         self.guild_id = guild_id
         self.sync_commands = sync
+        # Every /ask and More is logged here (bot/asking.py); off with CORPUSBOT_QUERY_LOG=off.
+        self.query_log = query_log if query_log is not None else querylog.for_corpus(corpus)
+        self.background: list[asyncio.Task[None]] = []  # bot/admin.py's periodic work
 
     async def setup_hook(self) -> None:
         add_commands(self.tree)
+        admin.setup(self)
         if self.sync_commands:
             await self.sync_tree()
 
@@ -126,6 +138,12 @@ class CorpusBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("ready as %s (id %s)", self.user, self.user.id if self.user else "?")
+
+    async def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await super().close()
+        self.query_log.close()
 
 
 class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
@@ -178,11 +196,22 @@ def serve(*, sync: bool = False) -> int:
         config = load_config()
     except ConfigError as exc:
         return _fail(str(exc))
+    try:
+        querylog.settings()  # a bad CORPUSBOT_QUERY_LOG* is one line here, not at a question
+        metrics_config = metrics.settings()
+    except ValueError as exc:
+        return _fail(str(exc))
     use_endpoints(config)
     try:
         corpus = Corpus.open(config.db_path)
     except CorpusError as exc:
         return _fail(str(exc))
+    try:
+        metrics.serve(metrics_config)
+    except OSError as exc:
+        corpus.close()
+        return _fail(f"cannot serve metrics on {metrics_config.host}:{metrics_config.port}: {exc}")
+    metrics.track_corpus(corpus)
     # Load the re-ranker now, not at the first question (a model takes seconds to load);
     # one that cannot load is one warning here, and answers use lexical evidence only.
     log.info("re-ranker: %s", corpus.reranker.name if corpus.reranker else "none")

@@ -19,12 +19,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
+from retrieval import querylog
 from retrieval.corpus import Corpus, default_db_path
 from retrieval.embed import EmbedProgress, embed
 from retrieval.errors import CorpusError, StoreError
 from retrieval.evaluate import SquadSet
 from retrieval.ingest import IngestProgress
 from retrieval.models import Answer, Article, CorpusStats, SourceMatch, Status
+from retrieval.querylog import QueryLog, backend_name
 from retrieval.rerank import ENV as RERANKER_ENV
 from retrieval.rerank import INSTALL_HINT, NAMES, describe_reranker
 
@@ -119,15 +121,39 @@ def _questions(arg: str, stdin: TextIO) -> Iterable[str]:
 
 
 def cmd_ask(corpus: Corpus, args: argparse.Namespace) -> int:
+    qlog = _cli_log(corpus) if args.log else None
     for question in _questions(args.question, sys.stdin):
+        started = time.perf_counter()
         answer = corpus.ask(question, k=args.k)
+        if qlog is not None:
+            latency_ms = (time.perf_counter() - started) * 1000
+            qlog.record(answer, k=args.k, latency_ms=latency_ms, backend=backend_name(corpus),
+                        source="cli", question=question)  # fmt: skip
         if args.json:
             print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
         else:
             print(answer_text(answer), flush=True)
             if args.question == "-":
                 print(flush=True)
+    if qlog is not None:
+        qlog.close()
     return 0
+
+
+def _cli_log(corpus: Corpus) -> QueryLog | None:
+    """``ask --log``: the corpus's question log, unless CORPUSBOT_QUERY_LOG is off or
+    the corpus lives on Xapian shards (said once on stderr; the answers still come)."""
+    try:
+        enabled = querylog.settings().enabled
+    except ValueError as err:
+        raise CorpusError(str(err)) from err
+    if not enabled:
+        print(f"{PROG}: not logged: {querylog.ENABLED_ENV} is off", file=sys.stderr)
+        return None
+    if backend_name(corpus) != "sqlite":
+        print(f"{PROG}: not logged: the question log needs the SQLite backend", file=sys.stderr)
+        return None
+    return querylog.for_corpus(corpus, enabled=True)
 
 
 def cmd_source(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -470,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with '-')")
     p.add_argument("-k", type=int, default=3, help="how many sentences (default 3)")
+    p.add_argument(
+        "--log", action="store_true", help="store the question in the question log (docs/admin.md)"
+    )
     _reranker_option(p)
     p.set_defaults(func=cmd_ask)
 

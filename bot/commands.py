@@ -38,7 +38,7 @@ async def ask_command(
         return
     # Defer first: the first response must come within 3 seconds.
     await interaction.response.defer(thinking=True)
-    answer = await ask(corpus_of(interaction), question, user_id=interaction.user.id)
+    answer = await ask(interaction, question)
     await send_answer(interaction, answer)
 
 
