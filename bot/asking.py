@@ -45,24 +45,30 @@ async def ask_logged(
     latency_ms = (time.perf_counter() - started) * 1000
     backend = backend_name(corpus)
     qlog = getattr(client, "query_log", None)
-    question_id = None
+    question_id = user = None
     if qlog is not None and qlog.enabled:
-        question_id = await asyncio.to_thread(
-            qlog.record,
-            answer,
-            k=k,
-            latency_ms=latency_ms,
-            backend=backend,
-            source="discord",
-            guild_id=interaction.guild_id,
-            channel_id=interaction.channel_id,
-            user_id=interaction.user.id,
-            question=question,
-        )
+
+        def record() -> tuple[int | None, str | None]:
+            row = qlog.record(
+                answer,
+                k=k,
+                latency_ms=latency_ms,
+                backend=backend,
+                source="discord",
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+                user_id=interaction.user.id,
+                question=question,
+            )
+            return row, qlog.safe_user_hash(interaction.user.id)
+
+        question_id, user = await asyncio.to_thread(record)
     metrics.observe_question(answer.status.value, latency_ms / 1000)
     log.info(
-        "question id=%s status=%s hits=%d offset=%d has_more=%s latency_ms=%.1f backend=%s "
-        "guild=%s question=%r",
+        # The user as the question log stores them (a salted hash), never the raw id.
+        "question user=%s id=%s status=%s hits=%d offset=%d has_more=%s latency_ms=%.1f "
+        "backend=%s guild=%s question=%r",
+        user or "-",
         question_id,
         answer.status.value,
         len(answer.hits),

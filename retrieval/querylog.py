@@ -275,6 +275,16 @@ class QueryLog:
         assert hashed is not None
         return hashed
 
+    def safe_user_hash(self, user_id: str | int) -> str | None:
+        """The user's hash for a log line, or None when the log is off or has no salt
+        (never raises, never makes a salt for a disabled log)."""
+        if not self.enabled:
+            return None
+        try:
+            return self.user_hash(user_id)
+        except (OSError, ValueError):
+            return None
+
     # -- writing -------------------------------------------------------------------------
 
     def record(
