@@ -19,11 +19,12 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot import render
+from bot import admin, metrics, render
 from bot.commands import ASK_PER, ASK_RATE, add_commands
 from bot.config import Config, ConfigError, load_config
 from bot.translator import Translator
 from bot.views import PERSISTENT_ITEMS, AskLimit
+from retrieval import querylog
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
 from retrieval.querylog import QueryLog
@@ -96,17 +97,17 @@ class CorpusBot(discord.Client):
     A ``discord.Client`` with an ``app_commands.CommandTree``, as in discord.py's slash
     command examples, rather than ``commands.Bot``: the bot has slash commands only, and
     ``commands.Bot`` would add prefix-command parsing (and demand a prefix) for none.
-    ``querylog`` None (or disabled) means no question is kept: answers then carry no vote
-    or More buttons (README "Discord").
+    With the question log off (``CORPUSBOT_QUERY_LOG=off``) no question is kept: answers
+    then carry no vote or More buttons (docs/discord.md).
     """
 
     def __init__(
         self,
         corpus: Corpus,
         *,
-        querylog: QueryLog | None = None,
         guild_id: int | None = None,
         sync: bool = False,
+        query_log: QueryLog | None = None,
         **options: Any,
     ):
         # The bot never joins voice: don't warn at every start that voice libraries are absent.
@@ -117,15 +118,18 @@ class CorpusBot(discord.Client):
         )
         self.tree = CorpusTree(self)
         self.corpus = corpus
-        self.querylog = querylog if querylog is not None and querylog.enabled else None
         self.guild_id = guild_id
         self.sync_commands = sync
+        # Every /ask and More is logged here (bot/asking.py); off with CORPUSBOT_QUERY_LOG=off.
+        self.query_log = query_log if query_log is not None else querylog.for_corpus(corpus)
+        self.background: list[asyncio.Task[None]] = []  # bot/admin.py's periodic work
         self.ask_limit = AskLimit(ASK_RATE, ASK_PER)
         self._mentions: dict[str, str] = {}
 
     async def setup_hook(self) -> None:
         await self.tree.set_translator(Translator())
         add_commands(self.tree)
+        admin.setup(self)
         # Buttons are matched by their custom_id, whichever process sent them.
         self.add_dynamic_items(*PERSISTENT_ITEMS)
         if self.sync_commands:
@@ -160,21 +164,24 @@ class CorpusBot(discord.Client):
     async def on_ready(self) -> None:
         log.info("ready as %s (id %s)", self.user, self.user.id if self.user else "?")
 
+    async def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await super().close()
+        self.query_log.close()
+
 
 class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
     """The same bot on several gateway shards (``DISCORD_SHARD_COUNT``), or on some of
     them (``DISCORD_SHARD_IDS``) so several processes can split a large bot's shards."""
 
 
-def build_bot(
-    corpus: Corpus, config: Config, *, sync: bool = False, querylog: QueryLog | None = None
-) -> CorpusBot:
+def build_bot(corpus: Corpus, config: Config, *, sync: bool = False) -> CorpusBot:
     """The bot the settings ask for: unsharded, or the given gateway shards."""
     if config.shard_count is None:
-        return CorpusBot(corpus, querylog=querylog, guild_id=config.guild_id, sync=sync)
+        return CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
     return ShardedCorpusBot(
         corpus,
-        querylog=querylog,
         guild_id=config.guild_id,
         sync=sync,
         shard_count=config.shard_count,
@@ -214,21 +221,27 @@ def serve(*, sync: bool = False) -> int:
         config = load_config()
     except ConfigError as exc:
         return _fail(str(exc))
+    try:
+        querylog.settings()  # a bad CORPUSBOT_QUERY_LOG* is one line here, not at a question
+        metrics_config = metrics.settings()
+    except ValueError as exc:
+        return _fail(str(exc))
     use_endpoints(config)
     try:
         corpus = Corpus.open(config.db_path)
     except CorpusError as exc:
         return _fail(str(exc))
     try:
-        querylog = QueryLog.from_env(config.db_path)
-    except ValueError as exc:
+        metrics.serve(metrics_config)
+    except OSError as exc:
         corpus.close()
-        return _fail(str(exc))
+        return _fail(f"cannot serve metrics on {metrics_config.host}:{metrics_config.port}: {exc}")
+    metrics.track_corpus(corpus)
     # Load the re-ranker now, not at the first question (a model takes seconds to load);
     # one that cannot load is one warning here, and answers use lexical evidence only.
     log.info("re-ranker: %s", corpus.reranker.name if corpus.reranker else "none")
 
-    bot = build_bot(corpus, config, sync=sync, querylog=querylog)
+    bot = build_bot(corpus, config, sync=sync)
     try:
         asyncio.run(_run(bot, config.token))
     except discord.LoginFailure:
@@ -249,7 +262,6 @@ def serve(*, sync: bool = False) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        querylog.close()
         corpus.close()
     return 0
 

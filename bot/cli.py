@@ -19,12 +19,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
+from retrieval import querylog
 from retrieval.corpus import Corpus, default_db_path
 from retrieval.embed import EmbedProgress, embed
 from retrieval.errors import CorpusError, StoreError
 from retrieval.evaluate import SquadSet
 from retrieval.ingest import IngestProgress
 from retrieval.models import Answer, Article, CorpusStats, SourceMatch, Status
+from retrieval.querylog import QueryLog, backend_name
 from retrieval.rerank import ENV as RERANKER_ENV
 from retrieval.rerank import INSTALL_HINT, NAMES, describe_reranker
 
@@ -119,15 +121,39 @@ def _questions(arg: str, stdin: TextIO) -> Iterable[str]:
 
 
 def cmd_ask(corpus: Corpus, args: argparse.Namespace) -> int:
+    qlog = _cli_log(corpus) if args.log else None
     for question in _questions(args.question, sys.stdin):
+        started = time.perf_counter()
         answer = corpus.ask(question, k=args.k)
+        if qlog is not None:
+            latency_ms = (time.perf_counter() - started) * 1000
+            qlog.record(answer, k=args.k, latency_ms=latency_ms, backend=backend_name(corpus),
+                        source="cli", question=question)  # fmt: skip
         if args.json:
             print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
         else:
             print(answer_text(answer), flush=True)
             if args.question == "-":
                 print(flush=True)
+    if qlog is not None:
+        qlog.close()
     return 0
+
+
+def _cli_log(corpus: Corpus) -> QueryLog | None:
+    """``ask --log``: the corpus's question log, unless CORPUSBOT_QUERY_LOG is off or
+    the corpus lives on Xapian shards (said once on stderr; the answers still come)."""
+    try:
+        enabled = querylog.settings().enabled
+    except ValueError as err:
+        raise CorpusError(str(err)) from err
+    if not enabled:
+        print(f"{PROG}: not logged: {querylog.ENABLED_ENV} is off", file=sys.stderr)
+        return None
+    if backend_name(corpus) != "sqlite":
+        print(f"{PROG}: not logged: the question log needs the SQLite backend", file=sys.stderr)
+        return None
+    return querylog.for_corpus(corpus, enabled=True)
 
 
 def cmd_source(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -372,6 +398,44 @@ def _token_configured() -> bool:
     return bool(os.environ.get("DISCORD_TOKEN", "").strip())
 
 
+def cmd_report(corpus: Corpus, args: argparse.Namespace) -> int:
+    """What people asked and where the corpus falls short (docs/admin.md)."""
+    from retrieval import report as reporting
+
+    if backend_name(corpus) != "sqlite":
+        raise CorpusError("the question log lives in the SQLite file: report needs that backend")
+    try:
+        since = reporting.parse_since(args.since or ("all" if args.gold else "7d"))
+    except ValueError as err:
+        raise CorpusError(str(err)) from err
+    with QueryLog(corpus.path) as qlog:
+        asked, votes = qlog.questions(since=since), qlog.votes(since=since)
+    if args.gold:
+        return _write_gold(args.gold, *reporting.gold_lines(asked, votes))
+    report = reporting.build(asked, votes, corpus.articles(), since=since, top=args.top)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        Console().print(reporting.render(report))
+    return 0
+
+
+def _write_gold(path: Path, confirmed: list[dict], todo: list[dict]) -> int:
+    """``report --gold FILE``: FILE (confirmed answers) and FILE's stem + ``.todo.jsonl``."""
+    todo_path = path.with_name(path.name.removesuffix(".jsonl") + ".todo.jsonl")
+    for target, lines in ((path, confirmed), (todo_path, todo)):
+        try:
+            with target.open("w", encoding="utf-8") as f:
+                f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        except OSError as err:
+            raise CorpusError(f"cannot write {target}: {err.strerror or err}") from err
+    print(f"{len(confirmed)} confirmed answers → {path}")
+    print(f"{len(todo)} questions to label (not found, or more 👎 than 👍) → {todo_path}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``make run``: the Discord bot when a token is configured, else the local harness."""
     if _token_configured():
@@ -470,6 +534,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with '-')")
     p.add_argument("-k", type=int, default=3, help="how many sentences (default 3)")
+    p.add_argument(
+        "--log", action="store_true", help="store the question in the question log (docs/admin.md)"
+    )
     _reranker_option(p)
     p.set_defaults(func=cmd_ask)
 
@@ -512,6 +579,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     _reranker_option(p)
     p.set_defaults(func=None, run=cmd_eval)
+
+    p = add_parser("report", help="what people asked, and where the corpus falls short")
+    p.add_argument(
+        "--since", help="7d (the report's default), 24h, 2w, a date, or all (--gold's default)"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--top", type=int, default=10, help="rows in each list (default 10)")
+    p.add_argument(
+        "--gold",
+        type=Path,
+        metavar="FILE",
+        help="write confirmed answers as a gold file for `eval`, the rest to FILE.todo.jsonl",
+    )
+    p.set_defaults(func=cmd_report)
 
     p = add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the harness")
     _reranker_option(p)

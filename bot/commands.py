@@ -73,7 +73,7 @@ async def ask_command(
             ephemeral=True,
         )
         return
-    work = asyncio.ensure_future(ask(interaction, plain))
+    work = asyncio.ensure_future(ask(interaction, plain, typed=question))
     deferred = await answer_within(interaction, work, ephemeral=True)
     await send_answer(interaction, await work, deferred=deferred)
 

@@ -35,7 +35,8 @@ import discord
 from discord import app_commands
 
 from bot import render
-from retrieval import backend
+from bot.asking import ask_logged
+from bot.question import plain_question
 from retrieval.answer import MAX_K
 from retrieval.errors import StoreError
 from retrieval.models import Answer, Article, Hit
@@ -62,8 +63,9 @@ def corpus_of(interaction: discord.Interaction) -> Corpus:
 
 
 def querylog_of(interaction: discord.Interaction) -> QueryLog | None:
-    """The bot's question log, or None when it has none."""
-    return getattr(interaction.client, "querylog", None)
+    """The bot's question log, or None when it keeps none (``CORPUSBOT_QUERY_LOG=off``)."""
+    found = getattr(interaction.client, "query_log", None)
+    return found if found is not None and found.enabled else None
 
 
 # ---------------------------------------------------------------------------- the /ask limit
@@ -100,9 +102,10 @@ def ask_limit(interaction: discord.Interaction) -> bool:
 
 
 @dataclass(frozen=True)
-class Asked:
-    """An answer as shown: its id in the question log (None when not logged) and the
-    citation numbers of earlier pages' articles (so ``[1]`` stays the same article)."""
+class Page:
+    """An answer (or a page of ``More``) as shown: its id in the question log (None when
+    not logged) and the citation numbers of earlier pages' articles (so ``[1]`` stays the
+    same article)."""
 
     answer: Answer
     question_id: int | None
@@ -113,52 +116,30 @@ async def ask(
     interaction: discord.Interaction,
     question: str,
     *,
+    typed: str | None = None,
     offset: int = 0,
     k: int = RESULTS_PER_ANSWER,
-) -> Asked:
-    """Run one question off the event loop, log it, and log one structured line."""
-    corpus = corpus_of(interaction)
-    querylog = querylog_of(interaction)
+) -> Page:
+    """Ask ``question`` (``typed`` is how the person wrote it, for the log), logged by
+    :func:`bot.asking.ask_logged`, with the numbering of the pages before ``offset``."""
+    asked = await ask_logged(interaction, question, typed=typed, offset=offset, k=k)
+    numbers: dict[int, int] = {}
+    if offset:
+        corpus = corpus_of(interaction)
+        numbers = await asyncio.to_thread(earlier_numbers, corpus, question, offset)
+    return Page(asked.answer, asked.question_id, numbers)
 
-    def work() -> Asked:
-        started = time.perf_counter()
-        answer = corpus.ask(question, k=k, offset=offset)
-        latency_ms = (time.perf_counter() - started) * 1000
-        # Earlier pages' articles keep their numbers on this one: read those pages again
-        # (a page is at most MAX_K quotes).
-        earlier: list[Hit] = []
-        while len(earlier) < offset:
-            page = corpus.ask(question, k=min(MAX_K, offset - len(earlier)), offset=len(earlier))
-            earlier += page.hits
-            if not page.hits:
-                break
-        question_id = None
-        if querylog is not None:
-            question_id = querylog.record(
-                answer,
-                k=k,
-                latency_ms=latency_ms,
-                backend=backend.settings().kind,
-                source="discord",
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
-                user_id=interaction.user.id,
-            )
-        log.info(
-            "question user=%s status=%s hits=%d offset=%d has_more=%s latency_ms=%.1f "
-            "id=%s question=%r",
-            interaction.user.id,
-            answer.status.value,
-            len(answer.hits),
-            offset,
-            answer.has_more,
-            latency_ms,
-            question_id,
-            question,
-        )
-        return Asked(answer, question_id, render.citation_numbers(earlier))
 
-    return await asyncio.to_thread(work)
+def earlier_numbers(corpus: Corpus, question: str, offset: int) -> dict[int, int]:
+    """The citation numbers of the articles quoted before ``offset``: those pages are read
+    again (the same ranking, at most ``MAX_K`` quotes a call)."""
+    earlier: list[Hit] = []
+    while len(earlier) < offset:
+        page = corpus.ask(question, k=min(MAX_K, offset - len(earlier)), offset=len(earlier))
+        earlier += page.hits
+        if not page.hits:
+            break
+    return render.citation_numbers(earlier)
 
 
 async def answer_within(
@@ -174,13 +155,13 @@ async def answer_within(
         return True
 
 
-def answer_view(asked: Asked) -> discord.ui.View | None:
+def answer_view(page: Page) -> discord.ui.View | None:
     """The buttons under an answer: votes, Context and More on the first row, a Read
     button per cited article, and a link button per article with a web address.
 
     Votes and More need the question log (a vote is kept with its answer; More reads the
     question back from it): when the log is off they are not offered."""
-    answer, question_id = asked.answer, asked.question_id
+    answer, question_id = page.answer, page.question_id
     if not answer.answered:
         return None
     view = discord.ui.View(timeout=None)
@@ -192,7 +173,7 @@ def answer_view(asked: Asked) -> discord.ui.View | None:
         view.add_item(context)
     if question_id is not None and answer.has_more:
         view.add_item(MoreButton(question_id))
-    order = dict(asked.numbers)
+    order = dict(page.numbers)
     for hit in answer.hits:
         order.setdefault(hit.article.id, len(order) + 1)
     cited = list({hit.article.id: hit.article for hit in answer.hits}.values())
@@ -211,16 +192,16 @@ def answer_view(asked: Asked) -> discord.ui.View | None:
 
 
 async def send_answer(
-    interaction: discord.Interaction, asked: Asked, *, deferred: bool, public: bool = True
+    interaction: discord.Interaction, page: Page, *, deferred: bool, public: bool = True
 ) -> None:
     """Send an answer: in the channel when it answers (``public``), privately otherwise.
 
     ``deferred`` says the interaction was deferred privately first (the answer was slow):
     the "thinking…" message is private, so a public answer goes out as a follow-up and
     the private placeholder is removed."""
-    answer = asked.answer
-    embed = render.answer_embed(answer, asked.numbers)
-    view = answer_view(asked)
+    answer = page.answer
+    embed = render.answer_embed(answer, page.numbers)
+    view = answer_view(page)
     kwargs: dict[str, Any] = {"embed": embed}
     if view is not None:
         kwargs["view"] = view
@@ -425,17 +406,22 @@ class MoreButton(
         else:
             await interaction.response.defer(ephemeral=True, thinking=True)
         querylog = querylog_of(interaction)
-        earlier = await asyncio.to_thread(querylog.get, self.question_id) if querylog else None
-        if earlier is None:
+        shown = await asyncio.to_thread(querylog.get, self.question_id) if querylog else None
+        if shown is None:
             await interaction.followup.send(
                 "That answer is too old to page on; ask again with /ask.", ephemeral=True
             )
             return
-        asked = await ask(
-            interaction, earlier.question, k=earlier.k, offset=earlier.offset + len(earlier.shown)
+        # The log keeps the question as typed; it is searched as /ask searched it.
+        page = await ask(
+            interaction,
+            plain_question(shown.question),
+            typed=shown.question,
+            k=shown.k,
+            offset=shown.offset + len(shown.shown),
         )
-        embed = render.answer_embed(asked.answer, asked.numbers)
-        view = answer_view(asked) or discord.ui.View(timeout=None)
+        embed = render.answer_embed(page.answer, page.numbers)
+        view = answer_view(page) or discord.ui.View(timeout=None)
         if in_place:
             await interaction.edit_original_response(embed=embed, view=view)
         else:

@@ -39,11 +39,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlite_utils
 
 from retrieval.errors import StoreError
 from retrieval.models import Answer
+from retrieval.store import Store
+
+if TYPE_CHECKING:
+    from retrieval.corpus import Corpus
 
 log = logging.getLogger("corpusbot.querylog")
 
@@ -270,6 +275,16 @@ class QueryLog:
         assert hashed is not None
         return hashed
 
+    def safe_user_hash(self, user_id: str | int) -> str | None:
+        """The user's hash for a log line, or None when the log is off or has no salt
+        (never raises, never makes a salt for a disabled log)."""
+        if not self.enabled:
+            return None
+        try:
+            return self.user_hash(user_id)
+        except (OSError, ValueError):
+            return None
+
     # -- writing -------------------------------------------------------------------------
 
     def record(
@@ -283,9 +298,12 @@ class QueryLog:
         guild_id: str | int | None = None,
         channel_id: str | int | None = None,
         user_id: str | int | None = None,
+        question: str | None = None,
     ) -> int | None:
         """Log one answered (or not) question; its row id, or None when the log is off or
-        the row could not be written (logged as one warning: answering goes on)."""
+        the row could not be written (logged as one warning: answering goes on).
+        ``question`` is the text as typed when the front end cleaned it before asking
+        (default: ``answer.question``)."""
         if not self.enabled:
             return None
         shown = [
@@ -302,7 +320,7 @@ class QueryLog:
         try:
             row = {
                 "asked_at": now_iso(),
-                "question": answer.question[:QUESTION_CHARS],
+                "question": (answer.question if question is None else question)[:QUESTION_CHARS],
                 "k": int(k),
                 "offset": int(answer.offset),
                 "status": str(answer.status),
@@ -473,3 +491,22 @@ def _asked(row: dict) -> Asked:
 def _is_rowid(value: object) -> bool:
     """Whether ``value`` can name a row (a crafted button id may hold any number)."""
     return isinstance(value, int) and -(2**63) <= value < 2**63
+
+
+def backend_name(corpus: Corpus) -> str:
+    """``sqlite`` or ``xapian``: where the corpus that answered lives."""
+    return "sqlite" if isinstance(corpus.store, Store) else "xapian"
+
+
+def for_corpus(
+    corpus: Corpus, *, enabled: bool | None = None, environ: Mapping[str, str] | None = None
+) -> QueryLog:
+    """The question log of ``corpus``'s SQLite file; ``enabled`` None reads
+    ``CORPUSBOT_QUERY_LOG``. Xapian shards have no SQLite file: their log is off."""
+    if enabled is None:
+        enabled = settings(environ).enabled
+    if backend_name(corpus) != "sqlite":
+        if enabled:
+            log.info("question log off: the Xapian backend has no SQLite file to keep it in")
+        return QueryLog(str(corpus.path), enabled=False)
+    return QueryLog(corpus.path, enabled=enabled)

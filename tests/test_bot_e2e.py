@@ -173,8 +173,9 @@ def test_sync_payload(live: Live) -> None:
     synced = live.fake.synced
     assert list(synced) == [GUILD_ID]  # --sync with DISCORD_GUILD_ID: that guild only
     commands = {c["name"]: c for c in synced[GUILD_ID]}
-    assert set(commands) == {"ask", "source", "help", "about"}
-    assert all(sorted(c["contexts"]) == [0, 1] for c in commands.values())  # guild, bot DM
+    assert set(commands) == {"ask", "source", "help", "about", "corpus"}
+    for name in ("ask", "source", "help", "about"):
+        assert sorted(commands[name]["contexts"]) == [0, 1]  # servers and DMs with the bot
     (question,) = commands["ask"]["options"]
     assert (question["type"], question["required"]) == (3, True)
     assert (question["min_length"], question["max_length"]) == (1, 300)

@@ -140,8 +140,7 @@ def answer_payload(question: str) -> dict[str, Any]:
         build(db, [seeds_dir()])
         with Corpus.open(db, create=False) as corpus:
             answer = corpus.ask(question, k=views.RESULTS_PER_ANSWER)
-    asked = views.Asked(answer, question_id=1, numbers={})
-    view = views.answer_view(asked)
+    view = views.answer_view(views.Page(answer, question_id=1, numbers={}))
     return {
         "embeds": [render.answer_embed(answer).to_dict()],
         "components": view.to_components() if view is not None else [],
