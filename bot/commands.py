@@ -24,7 +24,7 @@ from bot import render
 from bot.question import plain_question
 from bot.views import (
     PickMenu,
-    answer_within,
+    answer_first,
     ask,
     ask_limit,
     corpus_of,
@@ -73,9 +73,10 @@ async def ask_command(
             ephemeral=True,
         )
         return
-    work = asyncio.ensure_future(ask(interaction, plain, typed=question))
-    deferred = await answer_within(interaction, work, ephemeral=True)
-    await send_answer(interaction, await work, deferred=deferred)
+    page, deferred = await answer_first(
+        interaction, lambda: ask(interaction, plain, typed=question), ephemeral=True
+    )
+    await send_answer(interaction, page, deferred=deferred)
 
 
 @everywhere

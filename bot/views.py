@@ -28,8 +28,9 @@ import io
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import discord
 from discord import app_commands
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from retrieval.querylog import QueryLog
 
 log = logging.getLogger("corpusbot.bot")
+T = TypeVar("T")
 
 RESULTS_PER_ANSWER = 3
 CUSTOM_ID_LIMIT = 100  # Discord: a component's custom_id is 1–100 characters
@@ -142,17 +144,40 @@ def earlier_numbers(corpus: Corpus, question: str, offset: int) -> dict[int, int
     return render.citation_numbers(earlier)
 
 
-async def answer_within(
-    interaction: discord.Interaction, work: asyncio.Future[Any], *, ephemeral: bool
-) -> bool:
-    """Wait up to :data:`ANSWER_WITHIN` for ``work``; if it is slower, defer (privately
-    when ``ephemeral``) so Discord's 3-second limit holds. Returns whether it deferred."""
-    try:
-        await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN)
-        return False
-    except TimeoutError:
+# How many searches may run before a first response. More would only queue for the worker
+# threads (a handful on a small machine) and, while queued, make every one of them late:
+# beyond these, a question is deferred first and searched after.
+SEARCHES_AT_ONCE = 4
+_searching = 0
+
+
+async def answer_first(
+    interaction: discord.Interaction,
+    work: Callable[[], Awaitable[T]],
+    *,
+    ephemeral: bool,
+) -> tuple[T, bool]:
+    """Run ``work()`` and return its result and whether the interaction was deferred.
+
+    When the bot is not busy the search starts at once and, if it ends within
+    :data:`ANSWER_WITHIN`, its result can be the first response (private or not, as it
+    turns out). A slower search, or any search while :data:`SEARCHES_AT_ONCE` run already,
+    is deferred first (privately when ``ephemeral``), so Discord's 3-second limit holds and
+    a burst's first responses are not held up by the searches themselves."""
+    global _searching
+    if _searching >= SEARCHES_AT_ONCE:
         await interaction.response.defer(ephemeral=ephemeral, thinking=True)
-        return True
+        return await work(), True
+    _searching += 1
+    try:
+        task = asyncio.ensure_future(work())
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), ANSWER_WITHIN), False
+        except TimeoutError:
+            await interaction.response.defer(ephemeral=ephemeral, thinking=True)
+            return await task, True
+    finally:
+        _searching -= 1
 
 
 def answer_view(page: Page) -> discord.ui.View | None:
