@@ -404,6 +404,33 @@ def test_a_slow_not_found_stays_private(corpus: Corpus, monkeypatch: pytest.Monk
     run(scenario, corpus)
 
 
+def test_a_busy_bot_defers_first_and_searches_after(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "SEARCHES_AT_ONCE", 0)  # as if four searches were running
+    searched_after: list[bool] = []
+    ask = corpus.ask
+
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        searched_after.append(bool(fake_ref[0].sent))  # was anything sent before the search?
+        return ask(*args, **kwargs)
+
+    monkeypatch.setattr(corpus, "ask", watched)
+    fake_ref: list[FakeDiscord] = []
+
+    async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+        fake_ref.append(fake)
+        fake.sent.clear()
+        ask = fake.slash("ask", 3, question=SEED_QUESTION)
+        await invoke(fake, bot, ask)
+        defer, *_ = await settled(fake, ask.token, 4)
+        assert defer.callback_type == DEFERRED_CHANNEL_MESSAGE and defer.ephemeral
+        assert searched_after == [True]  # the deferral went out before the search began
+        assert SEED_QUOTE in unbold(fake.answer(ask.token).embeds[0]["description"])
+
+    run(scenario, corpus)
+
+
 @pytest.mark.parametrize(
     ("question", "says"),
     [
