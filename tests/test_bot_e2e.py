@@ -33,6 +33,7 @@ from tests.fakediscord import (
     Sent,
     ThreadedFake,
 )
+from tests.test_bot_commands import question_with_pages
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "FAKE.e2e-token.never-logged-7f3a9c"
@@ -304,6 +305,47 @@ def test_source_autocomplete_and_paging(live: Live) -> None:
     assert unknown.ephemeral and "No article matches" in unknown.text
 
 
+def test_source_menu_public_option_and_a_single_page(live: Live) -> None:
+    fake = live.fake
+    menu = live.reply(live.send(fake.slash("source", 130, article="Astana Expo")))
+    assert menu.ephemeral and menu.text == "Several articles match — pick one."
+    (select,) = menu.components()
+    titles = {o["label"]: o["value"] for o in select["options"]}
+    chosen = titles["Zhejiang seeks cooperation at Astana Expo"]
+    picked = live.reply(live.send(fake.choose(menu.message, select["custom_id"], [chosen], 130)))
+    assert picked.ephemeral and picked.embeds[0]["title"].startswith("Zhejiang")
+    # One page: no "Page 1/1", no pager, only the Share button.
+    assert "Page" not in (picked.embeds[0].get("footer") or {}).get("text", "")
+    assert [b["label"] for b in picked.buttons()] == ["Share in channel"]
+
+    public = live.reply(live.send(fake.slash("source", 130, article=chosen, public=True)))
+    assert not public.ephemeral and public.buttons() == []
+
+
+def test_more_edits_its_page_in_place_and_stops_at_the_end(live: Live) -> None:
+    fake = live.fake
+    with Corpus.open(live.db, create=False) as corpus:
+        long_one, pages = question_with_pages(corpus, 3, 100)
+        short_one, _ = question_with_pages(corpus, 2, 2)
+    message = live.ask(long_one, 131).message
+    first = live.send(fake.click(message, button(message, "More")["custom_id"], 131))
+    page = live.answer(first)
+    assert page.ephemeral
+    assert page.embeds[0]["footer"]["text"].startswith(f"Quotes {pages[0] + 1}–")
+    again = live.send(fake.click(page.message, button(page.message, "More")["custom_id"], 131))
+    edited = live.wait(lambda: [s for s in fake.sent_for(again.token) if s.kind == "edit"])[0]
+    assert edited.message["id"] == page.message["id"]  # the same private message, edited
+
+    message = live.ask(short_one, 134).message
+    last = live.answer(live.send(fake.click(message, button(message, "More")["custom_id"], 134)))
+    assert "More" not in [b.get("label") for b in last.buttons()]  # nothing after it
+
+
+def test_a_blank_question_is_a_private_hint(live: Live) -> None:
+    reply = live.ask("   ", 133)
+    assert reply.ephemeral and reply.text.startswith("Please type a question in words")
+
+
 def test_about(live: Live) -> None:
     reply = live.reply(live.send(live.fake.slash("about", 109)))
     assert reply.ephemeral
@@ -458,3 +500,38 @@ def test_buttons_work_after_the_bot_restarts(tmp_path: Path) -> None:
             assert all(fake.sent_for(i.token) for i in fake.interactions.values())
         finally:
             stop_bot(second)
+
+
+# ---------------------------------------------------------------------------- a broken database
+
+
+def test_a_database_broken_while_running_is_private_generic_and_quiet(tmp_path: Path) -> None:
+    """The database's pages are overwritten while the bot runs (its schema already read):
+    every reply is private and generic, the detail is in the log, autocomplete offers
+    nothing without a traceback, and the bot stays up."""
+    db = tmp_path / "corpus.db"
+    Corpus.open(db, create=True).close()
+    with running_bot(tmp_path, db, TOKEN, HEARTBEAT) as live:
+        assert live.ask(SEED_QUESTION, 401).embeds  # healthy first
+        size = db.stat().st_size
+        with db.open("r+b") as f:  # keep the 100-byte header, wreck every page after it
+            f.seek(4096)
+            f.write(b"\xa5" * (size - 4096))
+        fake = live.fake
+        for interaction in (
+            fake.slash("ask", 402, question="Astana Expo energy"),
+            fake.slash("source", 402, article="Zhejiang"),
+            fake.slash("about", 402),
+        ):
+            reply = live.reply(live.send(interaction))
+            assert reply.ephemeral, reply.text
+            assert (
+                reply.text == "Search is unavailable right now. Please try again in a little while."
+            )
+        typed = live.reply(live.send(fake.autocomplete("source", "article", "Expo", 402)))
+        assert typed.body["data"]["choices"] == []
+        log = live.log.read_text(encoding="utf-8", errors="replace")
+        assert "malformed" in log or "not a database" in log  # the detail, for the admin
+        autocomplete = [line for line in log.splitlines() if "autocomplete unavailable" in line]
+        assert autocomplete and "Traceback" not in log
+        assert live.proc.poll() is None
