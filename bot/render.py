@@ -205,6 +205,19 @@ def citation_numbers(hits: Iterable[Hit]) -> dict[int, int]:
     return numbers
 
 
+def page_numbers(answer: Answer, earlier: Mapping[int, int] | None = None) -> dict[int, int]:
+    """Citation numbers for a page: ``earlier`` pages' numbers kept, new articles after."""
+    numbers = dict(earlier or {})
+    for hit in answer.hits:
+        numbers.setdefault(hit.article.id, len(numbers) + 1)
+    return numbers
+
+
+def shows_numbers(answer: Answer, numbers: Mapping[int, int]) -> bool:
+    """Whether ``[n]`` markers are needed: more than one source, or one that is not [1]."""
+    return {numbers[h.article.id] for h in answer.hits} != {1}
+
+
 def source_link(article: Article, limit: int = 200) -> str:
     """The article's title, linked to its ``url`` when it has a sane one, then outlet and date."""
     title = safe_short(_one_line(article.title), limit // 2) or f"Article {article.id}"
@@ -241,11 +254,8 @@ def answer_embed(answer: Answer, numbers: Mapping[int, int] | None = None) -> di
     """
     if not answer.answered:
         return not_found_embed(answer)
-    numbers = dict(numbers or {})
-    for hit in answer.hits:
-        numbers.setdefault(hit.article.id, len(numbers) + 1)
-    cited = {numbers[h.article.id] for h in answer.hits}
-    numbered = len(cited) > 1 or cited != {1}
+    numbers = page_numbers(answer, numbers)
+    numbered = shows_numbers(answer, numbers)
 
     def number(hit: Hit) -> int | None:
         return numbers[hit.article.id] if numbered else None

@@ -27,7 +27,6 @@ import asyncio
 import io
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -83,9 +82,8 @@ class AskLimit:
 
     def check(self, interaction: discord.Interaction) -> bool:
         """Count one question; raise :class:`app_commands.CommandOnCooldown` when over."""
-        if len(self._buckets) > 10_000:  # forget people whose window has passed
-            now = time.time()
-            self._buckets = {u: b for u, b in self._buckets.items() if now - b._window <= self.per}
+        if len(self._buckets) > 10_000:  # forget people whose allowance is whole again
+            self._buckets = {u: b for u, b in self._buckets.items() if b.get_tokens() < b.rate}
         bucket = self._buckets.setdefault(
             interaction.user.id, app_commands.Cooldown(self.rate, self.per)
         )
@@ -198,11 +196,9 @@ def answer_view(page: Page) -> discord.ui.View | None:
         view.add_item(context)
     if question_id is not None and answer.has_more:
         view.add_item(MoreButton(question_id))
-    order = dict(page.numbers)
-    for hit in answer.hits:
-        order.setdefault(hit.article.id, len(order) + 1)
+    order = render.page_numbers(answer, page.numbers)
     cited = list({hit.article.id: hit.article for hit in answer.hits}.values())
-    single = len(cited) == 1 and order[cited[0].id] == 1
+    single = not render.shows_numbers(answer, order)
     for article in cited[:BUTTONS_PER_ROW]:
         label = "Read the article" if single else f"Read [{order[article.id]}]"
         view.add_item(ReadButton(article.id, label=label))

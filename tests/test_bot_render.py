@@ -193,3 +193,24 @@ def test_config_errors_are_one_line(env: dict[str, str], says: str) -> None:
 def test_more_past_the_end_says_so() -> None:
     answer = Answer(question="q", status=Status.NOT_FOUND, offset=3, message="No more results.")
     assert render.answer_embed(answer).title == "No more results"
+
+
+def test_the_ask_limit_is_shared_and_forgets_people_whose_allowance_is_whole() -> None:
+    from types import SimpleNamespace
+
+    from discord import app_commands
+
+    from bot.views import AskLimit
+
+    limit = AskLimit(3, 30.0)
+
+    def person(user_id: int) -> SimpleNamespace:
+        return SimpleNamespace(user=SimpleNamespace(id=user_id))
+
+    for _ in range(3):
+        assert limit.check(person(1))
+    with pytest.raises(app_commands.CommandOnCooldown):
+        limit.check(person(1))
+    limit._buckets |= {u: app_commands.Cooldown(3, 30.0) for u in range(2, 10_002)}
+    limit.check(person(5))  # past 10,000 people, those with nothing used are forgotten
+    assert set(limit._buckets) == {1, 5}
