@@ -23,7 +23,7 @@ from bot import admin, metrics, render
 from bot.commands import ASK_PER, ASK_RATE, add_commands
 from bot.config import Config, ConfigError, load_config
 from bot.translator import Translator
-from bot.views import PERSISTENT_ITEMS, AskLimit
+from bot.views import PERSISTENT_ITEMS, AskLimit, submit_reason
 from retrieval import querylog
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
@@ -163,6 +163,13 @@ class CorpusBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("ready as %s (id %s)", self.user, self.user.id if self.user else "?")
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        # Forms carry their state in their custom_id, like the buttons (bot/views.py).
+        try:
+            await submit_reason(interaction)
+        except Exception as error:
+            await self.tree.on_error(interaction, error)
 
     async def close(self) -> None:
         for task in self.background:

@@ -8,6 +8,7 @@ button ever times out. The ``custom_id`` formats (each at most 100 characters):
 =============================  =========================================================
 ``cb:vote:{question}:{up|down}``  👍 Helpful / 👎 Not helpful on a logged answer
 ``cb:why:{question}``          the optional "what was wrong?" form after a 👎
+``cb:reason:{question}``       that form itself (answered by :func:`submit_reason`)
 ``cb:more:{question}``         the next quotes after a logged answer (or ``More`` page)
 ``cb:ctx:{sentence},…``        the sentences around the quoted ones
 ``cb:read:{article}``          an article, privately, as ``/source`` shows it
@@ -352,45 +353,68 @@ class ReasonButton(
         return cls(int(match["question"]))
 
     async def run(self, interaction: discord.Interaction) -> None:
-        await interaction.response.send_modal(ReasonForm(self.question_id))
+        await interaction.response.send_modal(reason_form(self.question_id))
 
 
-class ReasonForm(discord.ui.Modal, title="What was wrong with this answer?"):
-    """A short, optional reason, stored with the person's 👎."""
+REASON_FORM = re.compile(r"cb:reason:(?P<question>\d{1,19})")
+REASON_FIELD = "reason"
 
-    reason: discord.ui.TextInput = discord.ui.TextInput(
-        label="What was wrong? (optional)",
-        style=discord.TextStyle.paragraph,
-        required=False,
-        max_length=REASON_LIMIT,
-        placeholder="For example: it quotes the wrong year; the article is off-topic.",
+
+def reason_form(question_id: int) -> discord.ui.Modal:
+    """The optional "what was wrong?" form. It is stopped before it is sent, so discord.py
+    keeps nothing in memory for it: :func:`submit_reason` answers it from its ``custom_id``,
+    in whichever process receives it (after a restart too)."""
+    form = discord.ui.Modal(
+        title="What was wrong with this answer?", custom_id=f"cb:reason:{question_id}"
     )
-
-    def __init__(self, question_id: int) -> None:
-        super().__init__(timeout=15 * 60, custom_id=f"cb:reason:{question_id}")
-        self.question_id = question_id
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        querylog = querylog_of(interaction)
-        reason = self.reason.value.strip() or None
-        try:
-            if querylog is not None:
-                await asyncio.to_thread(
-                    querylog.vote, self.question_id, interaction.user.id, -1, reason
-                )
-        except StoreError as exc:
-            log.warning("reason not saved user=%s: %s", interaction.user.id, exc)
-            await interaction.response.send_message(
-                "Sorry, that could not be saved right now.", ephemeral=True
-            )
-            return
-        await interaction.response.send_message(
-            "Thanks, that helps." if reason else "Thanks, your 👎 stays recorded.",
-            ephemeral=True,
+    form.add_item(
+        discord.ui.TextInput(
+            label="What was wrong? (optional)",
+            custom_id=REASON_FIELD,
+            style=discord.TextStyle.paragraph,
+            required=False,
+            max_length=REASON_LIMIT,
+            placeholder="For example: it quotes the wrong year; the article is off-topic.",
         )
+    )
+    form.stop()
+    return form
 
-    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
-        await interaction.client.tree.on_error(interaction, error)  # type: ignore[attr-defined]
+
+def _field_value(components: list[dict[str, Any]], custom_id: str) -> str | None:
+    for component in components:
+        if component.get("custom_id") == custom_id and "value" in component:
+            return str(component["value"])
+        if found := _field_value(component.get("components") or [], custom_id):
+            return found
+        if (inner := component.get("component")) and (found := _field_value([inner], custom_id)):
+            return found
+    return None
+
+
+async def submit_reason(interaction: discord.Interaction) -> bool:
+    """Store the reason of a submitted "what was wrong?" form with the person's 👎; False
+    when ``interaction`` is not such a form."""
+    data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+    match = REASON_FORM.fullmatch(str(data.get("custom_id", "")))
+    if interaction.type is not discord.InteractionType.modal_submit or match is None:
+        return False
+    question_id = int(match["question"])
+    reason = (_field_value(data.get("components") or [], REASON_FIELD) or "").strip() or None
+    querylog = querylog_of(interaction)
+    try:
+        if querylog is not None:
+            await asyncio.to_thread(querylog.vote, question_id, interaction.user.id, -1, reason)
+    except StoreError as exc:
+        log.warning("reason not saved user=%s: %s", interaction.user.id, exc)
+        await interaction.response.send_message(
+            "Sorry, that could not be saved right now.", ephemeral=True
+        )
+        return True
+    await interaction.response.send_message(
+        "Thanks, that helps." if reason else "Thanks, your 👎 stays recorded.", ephemeral=True
+    )
+    return True
 
 
 class MoreButton(

@@ -607,6 +607,7 @@ def test_one_vote_per_person_with_an_optional_reason(corpus: Corpus) -> None:
         why = fake.click(down.message, button(down.message, "Say what was wrong")["custom_id"], 11)
         opened = await dispatch(fake, bot, why)
         assert opened.callback_type == MODAL
+        assert bot._connection._view_store._modals == {}  # answered by its custom_id alone
         form = fake.modal(why.token)
         (row,) = form["components"]
         (field,) = row["components"]

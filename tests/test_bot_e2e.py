@@ -476,6 +476,14 @@ def test_buttons_work_after_the_bot_restarts(tmp_path: Path) -> None:
             live.wait(lambda: fake.session_id and fake.connected, timeout=60)
             broad = live.ask("China Kazakhstan cooperation", 301).message
             article = live.reply(live.send(fake.slash("source", 301, article="Northeast Asia")))
+            down = live.click(broad, "👎 Not helpful", 304)
+            why = live.send(
+                fake.click(
+                    down.message, button(down.message, "Say what was wrong")["custom_id"], 304
+                )
+            )
+            live.reply(why)
+            form = live.call(lambda: fake.modal(why.token))  # opened, not yet sent
         finally:
             stop_bot(first)
         assert first.returncode == 0
@@ -496,6 +504,11 @@ def test_buttons_work_after_the_bot_restarts(tmp_path: Path) -> None:
             assert read.ephemeral and read.embeds[0]["title"] == SEED_TITLE
             turned = live.click(article.message, "Next", 301)
             assert turned.embeds[0]["footer"]["text"].startswith("Page 2/2")
+            ((field,),) = [row["components"] for row in form["components"]]
+            sent = fake.submit(form["custom_id"], {field["custom_id"]: "Too vague"}, 304)
+            assert "Thanks" in live.reply(live.send(sent)).text
+            with sqlite3.connect(db) as conn:
+                assert ("Too vague",) in conn.execute("select reason from votes").fetchall()
             # Every press got its answer: nothing was left for Discord to call "failed".
             assert all(fake.sent_for(i.token) for i in fake.interactions.values())
         finally:
