@@ -41,7 +41,6 @@ QUESTION_MAX = 300
 ASK_RATE = 3
 ASK_PER = 30.0
 AUTOCOMPLETE_LIMIT = 25  # Discord's maximum number of choices
-COMMAND_NAMES = ("ask", "source", "help", "about")
 
 
 def everywhere(command: app_commands.Command) -> app_commands.Command:
