@@ -308,7 +308,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
             corpus = stack.enter_context(_open(args))
         else:
             corpus = stack.enter_context(_squad_corpus(squad, args.db, args.reranker))
-        report = evaluate.evaluate(questions, lambda q: corpus.ask(q, k=args.k))
+        report = evaluate.evaluate(
+            questions,
+            lambda q: corpus.ask(q, k=args.k, cut=False),
+            lambda q: corpus.ask(q, k=args.k),
+        )
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

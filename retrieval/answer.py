@@ -45,7 +45,7 @@ LEXICAL_CANDIDATES = 10
 class Weights:
     """The weight of each :class:`Features` value in the fused score (the BM25 share's is
     1). Fitted on SQuAD public by ``bench/fit_fusion.py``, one article held out at a time
-    (README "Answer quality")."""
+    (docs/decisions/006-fused-score-weights.md)."""
 
     coverage: float
     kind: float
@@ -55,34 +55,64 @@ class Weights:
     window_soft_coverage: float = 0.0
 
 
-# One set a re-ranker: their cosines are on different scales.
-SEMANTIC = {
-    "wordllama": Weights(
-        coverage=2.75,
-        kind=1.5,
-        similarity=1.0,
-        window_similarity=2.25,
-        soft_coverage=1.75,
-        window_soft_coverage=2.5,
+@dataclass(frozen=True)
+class Fusion:
+    """How one re-ranker's evidence becomes an answer: the fused score's ``weights``;
+    ``min_evidence``, below which no candidate is close enough to answer (None: never
+    abstain, as lexical evidence alone did not separate answerable questions from
+    off-topic ones); and ``max_gap``, the relevance cut: a quote is shown only while its
+    fused score is within ``max_gap`` of the first quote's (docs/answer-quality.md)."""
+
+    weights: Weights
+    min_evidence: float | None
+    max_gap: float
+
+
+# One set a re-ranker: their cosines are on different scales. min_evidence: the largest
+# value that refuses at most 0.5% of the answerable questions of SQuAD public and of
+# COVID-QA public, each; max_gap: the smallest gap that loses at most 2 points of hit
+# over the shown quotes on each of them (docs/decisions/014-relevance-cut.md).
+FUSION = {
+    "none": Fusion(Weights(coverage=1.75, kind=0.5), min_evidence=None, max_gap=1.25),
+    "wordllama": Fusion(
+        Weights(
+            coverage=2.75,
+            kind=1.5,
+            similarity=1.0,
+            window_similarity=2.25,
+            soft_coverage=1.75,
+            window_soft_coverage=2.5,
+        ),
+        min_evidence=0.45,
+        max_gap=1.25,
     ),
-    "minilm": Weights(
-        coverage=3.5,
-        kind=1.75,
-        similarity=2.75,
-        window_similarity=3.25,
-        soft_coverage=2.0,
-        window_soft_coverage=2.75,
+    "minilm": Fusion(
+        Weights(
+            coverage=3.5,
+            kind=1.75,
+            similarity=2.75,
+            window_similarity=3.25,
+            soft_coverage=2.0,
+            window_soft_coverage=2.75,
+        ),
+        min_evidence=0.5,
+        max_gap=1.25,
     ),
 }
-LEXICAL = Weights(coverage=1.75, kind=0.5)  # no re-ranker (``--reranker none``)
 
-# Abstention (needs a re-ranker): "not found" when no candidate's evidence, cosine
-# similarity plus half its window coverage, reaches MIN_EVIDENCE (per re-ranker: their
-# cosines differ). Chosen where it refuses no answerable question of dev.jsonl and under
-# 1% of SQuAD public's (README "Answer quality"); without a re-ranker no lexical signal
-# separated answerable from off-topic questions.
+# Abstention's evidence is a candidate's cosine similarity plus this share of its window
+# coverage (docs/decisions/008-abstention-evidence.md).
 EVIDENCE_COVERAGE = 0.5
-MIN_EVIDENCE = {"wordllama": 0.45, "minilm": 0.5}
+
+
+def fusion_for(reranker: Reranker | None) -> Fusion:
+    """The :class:`Fusion` of ``reranker`` (None: ``none``); an unknown re-ranker is an
+    error, not another re-ranker's constants."""
+    name = "none" if reranker is None else reranker.name
+    try:
+        return FUSION[name]
+    except KeyError:
+        raise ValueError(f"no fusion constants for re-ranker {name!r}") from None
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -163,7 +193,7 @@ _REASON_WORDS = frozenset(
         "thanks",
     ]
 )
-_REASON_PHRASES = (" in order to ", " so as to ", " so that ", " to help ", " as a result ")
+_REASON_PHRASES = (" in order to ", " so as to ", " so that ", " as a result ")
 _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 
 
@@ -275,7 +305,7 @@ class Scored:
     sentence: Sentence
     bm25: float  # the sentence's own BM25 score
     features: Features
-    evidence: float  # what abstention compares with MIN_EVIDENCE
+    evidence: float  # what abstention compares with Fusion.min_evidence
     fused: float  # the re-ranking score
 
 
@@ -311,8 +341,11 @@ class Pool:
     sentences: list[Sentence]
     bm25: np.ndarray  # each sentence's own BM25 score
     features: np.ndarray  # one row a sentence, the :class:`Features` fields in order
-    evidence: np.ndarray  # what abstention compares with MIN_EVIDENCE
+    evidence: np.ndarray  # what abstention compares with Fusion.min_evidence
     fused: np.ndarray
+    # Whether each sentence may be shown at all: it holds a query term, or is close in
+    # meaning to the question (its cosine reaches min_evidence).
+    relevant: np.ndarray
     order: np.ndarray  # indices into ``sentences``, best fused score first
     ranked: Ranked  # the BM25 ranking underneath
 
@@ -334,7 +367,8 @@ class Pool:
 
 def _empty_pool(ranked: Ranked) -> Pool:
     none = np.zeros(0)
-    return Pool([], none, np.zeros((0, len(fields(Features)))), none, none, none, ranked)
+    empty = np.zeros(0, bool)
+    return Pool([], none, np.zeros((0, len(fields(Features)))), none, none, empty, none, ranked)
 
 
 def rerank(
@@ -389,12 +423,20 @@ def rerank(
         # (README "Answer quality"); coverage keeps both neighbours.
         sim = reranker.similarities(question, keywords, sentences, windows[:, :2])
         evidence = sim.sentence + EVIDENCE_COVERAGE * coverage
-    weights = LEXICAL if reranker is None else SEMANTIC.get(reranker.name, SEMANTIC["wordllama"])
+    fusion = fusion_for(reranker)
+    weights = fusion.weights
+    holds_term = np.zeros(len(sentences), bool)
+    for t in present:
+        holds_term |= present[t]
+    relevant = holds_term
+    if fusion.min_evidence is not None:
+        relevant = holds_term | (sim.sentence >= fusion.min_evidence)
     columns = [share, coverage, holds, sim.sentence, sim.window, sim.terms, sim.window_terms]
     features = np.column_stack([np.asarray(c, np.float64) for c in columns])
     fused = Features.fused(Features(*columns), weights)  # the same sum, a column at a time
     order = np.lexsort((np.array(ids), -own, -fused))  # ties: higher BM25, then lower id
-    return Pool(sentences, own, features, np.asarray(evidence, np.float64), fused, order, ranked)
+    evidence = np.asarray(evidence, np.float64)
+    return Pool(sentences, own, features, evidence, fused, relevant, order, ranked)
 
 
 def answer(
@@ -404,8 +446,14 @@ def answer(
     k: int = DEFAULT_K,
     offset: int = 0,
     reranker: Reranker | None = None,
+    cut: bool = True,
 ) -> Answer:
-    """Answer ``question`` from ``store``: the best ``k`` sentences after ``offset``."""
+    """Answer ``question`` from ``store``: at most ``k`` quotes after ``offset``.
+
+    The quotes are the pool's sentences in fused order, each text once, that may be shown
+    (:attr:`Pool.relevant`) and, with ``cut``, whose fused score is within the
+    re-ranker's ``max_gap`` of the first one's: ``k`` is a maximum, never padding.
+    ``cut=False`` gives the plain ranked list (``corpusbot eval`` scores both)."""
     raw = question
     question = clean(question)
     k = max(1, min(k, MAX_K))
@@ -441,26 +489,23 @@ def answer(
             terms=searched,
             message="No sentence in the corpus contains any of the searched terms.",
         )
-    if reranker is not None and pool.evidence.max() < MIN_EVIDENCE.get(
-        reranker.name, MIN_EVIDENCE["wordllama"]
-    ):
+    fusion = fusion_for(reranker)
+    if fusion.min_evidence is not None and pool.evidence.max() < fusion.min_evidence:
         return Answer(
             question,
             Status.NOT_FOUND,
             terms=searched,
             message="No sentence in the corpus is close enough to the question.",
         )
-    # Each text once, in fused order, as far as the page and one more (for has_more).
-    unique: list[Scored] = []
-    seen: set[str] = set()
-    for i in pool.order.tolist():
-        norm = " ".join(pool.sentences[i].text.split()).casefold()
-        if norm not in seen:
-            seen.add(norm)
-            unique.append(pool.at(i))
-            if len(unique) > offset + k:
-                break
-    page = unique[offset : offset + k]
+    quotes = _quotes(pool, offset + k + 1, fusion.max_gap if cut else math.inf)
+    if not quotes and offset == 0:
+        return Answer(
+            question,
+            Status.NOT_FOUND,
+            terms=searched,
+            message="No sentence in the corpus is close enough to the question.",
+        )
+    page = quotes[offset : offset + k]
     # Only the page's articles: fetching the whole pool's cost more than ranking it.
     articles = {a.id: a for a in store.articles(sorted({x.sentence.article_id for x in page}))}
     hits = tuple(
@@ -483,5 +528,24 @@ def answer(
         hits=hits,
         terms=searched,
         offset=offset,
-        has_more=len(unique) > offset + k,
+        has_more=len(quotes) > offset + k,
     )
+
+
+def _quotes(pool: Pool, limit: int, max_gap: float) -> list[Scored]:
+    """Up to ``limit`` quotes: the pool's relevant sentences in fused order, each text
+    once, while their fused score is within ``max_gap`` of the first's."""
+    out: list[Scored] = []
+    seen: set[str] = set()
+    for i in pool.order.tolist():
+        if not pool.relevant[i]:
+            continue
+        if out and out[0].fused - pool.fused[i] > max_gap:
+            break
+        norm = " ".join(pool.sentences[i].text.split()).casefold()
+        if norm not in seen:
+            seen.add(norm)
+            out.append(pool.at(i))
+            if len(out) >= limit:
+                break
+    return out

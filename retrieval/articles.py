@@ -103,20 +103,23 @@ def units(text: str) -> list[tuple[int, int]]:
     # One pass, no slicing: a line's line break is whitespace, so stripping the line
     # with it gives the same text and the same start as stripping it without.
     found: list[tuple[int, int]] = []
-    joinable = False
+    joinable = continued = False
     pos = 0
     for raw in text.splitlines(keepends=True):
         stripped = raw.strip()
         if not stripped:
-            joinable = False
+            joinable = continued = False
         else:
             start = pos + len(raw) - len(raw.lstrip())
             end = start + len(stripped)
-            if joinable:
+            # A line that goes on in lower case continues the sentence above it, however
+            # short the lines are wrapped ("a first or spring wave" / "began in March").
+            if joinable or (continued and stripped[0].islower()):
                 found[-1] = (found[-1][0], end)
             else:
                 found.append((start, end))
-            joinable = len(stripped) >= 60 and not stripped.endswith(_TERMINAL)
+            continued = not stripped.endswith(_TERMINAL)
+            joinable = continued and len(stripped) >= 60
         pos += len(raw)
     return found
 

@@ -175,11 +175,16 @@ class Corpus:
         return cls(Store.create(path), reranker=reranker)
 
     @_store_errors
-    def ask(self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0) -> Answer:
-        """Answer a question: the top ``k`` sentences after ``offset`` (``More`` pages on)."""
+    def ask(
+        self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0, cut: bool = True
+    ) -> Answer:
+        """Answer a question: at most ``k`` quotes after ``offset`` (``More`` pages on),
+        those that pass the relevance cut (``cut=False``: the plain ranked list)."""
         reranker = self.reranker  # loaded (once) before the snapshot opens
         with self.store.read():  # every read of one question from one snapshot
-            return answering.answer(self.store, question, k=k, offset=offset, reranker=reranker)
+            return answering.answer(
+                self.store, question, k=k, offset=offset, reranker=reranker, cut=cut
+            )
 
     @_store_errors
     def context(self, sentence_id: int, *, before: int = 1, after: int = 1) -> list[Sentence]:

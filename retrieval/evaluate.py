@@ -53,6 +53,9 @@ class Outcome:
     rank: int | None  # answerable: 1-based rank of the first hit; None if none
     top: str = ""  # the first returned sentence (for reports)
     article: str | None = None  # the gold article
+    # What a user is shown (the answer after its relevance cut), when it was asked:
+    shown: int | None = None  # how many quotes
+    shown_answering: int | None = None  # how many of them answer
 
 
 @dataclass
@@ -65,6 +68,17 @@ class Row:
     refused: int = 0  # answered "not found" although answerable
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What users are shown for the answerable questions: the share with an answering
+    quote among those shown, the mean number of quotes shown, and the share of shown
+    quotes that answer."""
+
+    hit: float
+    mean_quotes: float
+    answering: float
+
+
 @dataclass
 class Report:
     by_kind: dict[str, Row]
@@ -72,6 +86,7 @@ class Report:
     unanswerable: int
     abstained: int  # unanswerable questions answered "not found"
     outcomes: list[Outcome]
+    shown: Shown | None = None  # None when only the ranked lists were asked
 
     @property
     def false_answers(self) -> int:
@@ -86,8 +101,16 @@ class Report:
                 "refused": r.refused,
             }
 
+        shown = None
+        if self.shown is not None:
+            shown = {
+                "hit": round(self.shown.hit, 4),
+                "mean_quotes": round(self.shown.mean_quotes, 4),
+                "answering": round(self.shown.answering, 4),
+            }
         return {
             "answerable": row(self.overall),
+            "shown": shown,
             "by_kind": {k: row(r) for k, r in sorted(self.by_kind.items())},
             "unanswerable": {"n": self.unanswerable, "not_found": self.abstained},
             "questions": [asdict(o) for o in self.outcomes],
@@ -287,10 +310,25 @@ def first_rank(answer: Answer, q: GoldQuestion) -> int | None:
     return None
 
 
-def outcome(q: GoldQuestion, answer: Answer) -> Outcome:
+def outcome(q: GoldQuestion, answer: Answer, shown: Answer | None = None) -> Outcome:
+    """How ``answer`` (the ranked list) scores on ``q``; with ``shown``, what a user is
+    shown too (the same question's answer after the relevance cut)."""
     top = answer.hits[0].sentence.text if answer.answered and answer.hits else ""
+    count = answering = None
+    if shown is not None:
+        quotes = shown.hits if shown.answered else ()
+        count = len(quotes)
+        answering = sum(is_hit(h.sentence, h.article.file, q) for h in quotes)
     return Outcome(
-        q.id, q.kind, q.answerable, answer.answered, first_rank(answer, q), top, q.article
+        q.id,
+        q.kind,
+        q.answerable,
+        answer.answered,
+        first_rank(answer, q),
+        top,
+        q.article,
+        count,
+        answering,
     )
 
 
@@ -325,12 +363,37 @@ def summarise(outcomes: Sequence[Outcome]) -> Report:
         unanswerable=unanswerable,
         abstained=abstained,
         outcomes=list(outcomes),
+        shown=_shown([o for o in outcomes if o.answerable]),
     )
 
 
-def evaluate(questions: Sequence[GoldQuestion], ask: Callable[[str], Answer]) -> Report:
-    """Ask every question with ``ask`` (e.g. ``lambda q: corpus.ask(q, k=5)``) and score."""
-    return summarise([outcome(q, ask(q.question)) for q in questions])
+def _shown(answerable: Sequence[Outcome]) -> Shown | None:
+    counted = [o for o in answerable if o.shown is not None]
+    if not counted or len(counted) < len(answerable):
+        return None
+    quotes = sum(o.shown or 0 for o in counted)
+    answering = sum(o.shown_answering or 0 for o in counted)
+    return Shown(
+        hit=sum(bool(o.shown_answering) for o in counted) / len(counted),
+        mean_quotes=quotes / len(counted),
+        answering=answering / quotes if quotes else 0.0,
+    )
+
+
+def evaluate(
+    questions: Sequence[GoldQuestion],
+    ask: Callable[[str], Answer],
+    shown: Callable[[str], Answer] | None = None,
+) -> Report:
+    """Ask every question with ``ask`` (the ranked list, e.g. ``lambda q: corpus.ask(q,
+    k=5, cut=False)``) and, with ``shown``, what users are shown (``corpus.ask(q, k=5)``),
+    and score both."""
+    return summarise(
+        [
+            outcome(q, ask(q.question), shown(q.question) if shown is not None else None)
+            for q in questions
+        ]
+    )
 
 
 def format_table(report: Report) -> str:
@@ -354,6 +417,12 @@ def format_table(report: Report) -> str:
         f"unanswerable: {report.abstained}/{report.unanswerable} answered “not found”; "
         f"answerable wrongly refused: {report.overall.refused}/{report.overall.n}"
     )
+    if report.shown is not None:
+        lines.append(
+            f"shown to users (after the relevance cut): hit {report.shown.hit:.2f}, "
+            f"{report.shown.mean_quotes:.2f} quotes a question, "
+            f"{report.shown.answering:.2f} of them answering"
+        )
     return "\n".join(lines)
 
 

@@ -3,6 +3,7 @@ set through the real CLI, and a SciFact smoke run of the published-table check."
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 
@@ -83,7 +84,7 @@ def test_hits_keep_their_own_bm25_and_come_in_fused_order(seed_corpus):
     terms = ans.query_terms(question)
     pool = ans.rerank(seed_corpus.store, question, terms, 30, seed_corpus.reranker)
     own = {x.sentence.id: x.bm25 for x in pool.scored}
-    answer = seed_corpus.ask(question, k=25)
+    answer = seed_corpus.ask(question, k=25, cut=False)
     assert answer.answered and len(answer.hits) == 25
     for hit in answer.hits:
         assert hit.score == own[hit.sentence.id]
@@ -95,13 +96,20 @@ def test_hits_keep_their_own_bm25_and_come_in_fused_order(seed_corpus):
     assert all(h.score == bm25[h.sentence.id] for h in answer.hits if h.sentence.id in bm25)
 
 
-def test_a_neighbour_with_no_query_term_does_not_end_the_list(seed_corpus):
-    # Sentences with BM25 0 (neighbours) may rank among the hits; every eligible hit is
-    # still returned, so k results come back whenever the pool holds k.
-    # (The previous release stopped at the first BM25-0 sentence: 3 results here.)
+def test_the_ranked_list_holds_every_relevant_sentence_and_no_other(seed_corpus):
+    # Without the cut, the list is the pool's relevant sentences (a query term, or a
+    # cosine at the abstention level) in fused order, each text once, up to k: a
+    # neighbour with BM25 0 does not end it, and one sharing nothing is never in it.
     question = "Which capabilities of Northeast Asia did Hao Mingjin praise?"
-    answer = seed_corpus.ask(question, k=10)
-    assert answer.answered and len(answer.hits) == 10
+    terms = ans.query_terms(question)
+    pool = ans.rerank(seed_corpus.store, question, terms, 30, seed_corpus.reranker)
+    relevant = [pool.sentences[i].id for i in pool.order.tolist() if pool.relevant[i]]
+    irrelevant = {pool.sentences[i].id for i in range(len(pool.sentences)) if not pool.relevant[i]}
+    assert irrelevant  # the question has sentences to leave out
+    answer = seed_corpus.ask(question, k=25, cut=False)
+    ids = [h.sentence.id for h in answer.hits]
+    assert ids == relevant[: len(ids)] and len(ids) >= 5
+    assert not irrelevant & set(ids)
 
 
 def test_tiny_corpus_answers_a_word_in_half_its_sentences(tmp_path):
@@ -124,7 +132,8 @@ def test_abstains_below_min_evidence(seed_corpus, monkeypatch):
     question = "Which theme did organisers pick for Astana Expo 2017?"
     assert seed_corpus.reranker is not None
     assert seed_corpus.ask(question).answered
-    monkeypatch.setitem(ans.MIN_EVIDENCE, "wordllama", 5.0)
+    strict = dataclasses.replace(ans.FUSION["wordllama"], min_evidence=5.0)
+    monkeypatch.setitem(ans.FUSION, "wordllama", strict)
     refused = seed_corpus.ask(question)
     assert refused.status is ans.Status.NOT_FOUND and refused.message and not refused.hits
 
@@ -222,7 +231,8 @@ def test_without_a_reranker_ten_candidates_and_pages_beyond_them(seed_corpus):
     assert len(semantic.ranked.ids) == ans.CANDIDATES
     # A page past the tenth still gets its own candidates, each sentence once.
     pages = [
-        ans.answer(seed_corpus.store, question, k=5, offset=o, reranker=None) for o in (0, 5, 10)
+        ans.answer(seed_corpus.store, question, k=5, offset=o, reranker=None, cut=False)
+        for o in (0, 5, 10)
     ]
     ids = [h.sentence.id for p in pages for h in p.hits]
     assert len(ids) == 15 == len(set(ids)) and pages[2].has_more
