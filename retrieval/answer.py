@@ -85,7 +85,7 @@ FUSION = {
             window_soft_coverage=2.5,
         ),
         min_evidence=0.45,
-        max_gap=1.25,
+        max_gap=1.3,
     ),
     "minilm": Fusion(
         Weights(
