@@ -96,8 +96,8 @@ FUSION = {
             soft_coverage=2.0,
             window_soft_coverage=2.75,
         ),
-        min_evidence=0.5,
-        max_gap=1.25,
+        min_evidence=0.55,
+        max_gap=1.5,
     ),
 }
 
