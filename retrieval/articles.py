@@ -63,6 +63,7 @@ _DATELINE = re.compile(r"^[A-Z][A-Z .,'()/]{2,60}?\s[-–—]{1,2}\s(?=\S)")
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _TERMINAL = tuple(".!?\"”’')…:;")
 _HEADING_MAX_WORDS = 15
+_BREADCRUMB_MAX_WORDS = 20
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,12 @@ def units(text: str) -> list[tuple[int, int]]:
     return found
 
 
+def _is_breadcrumb(line: str) -> bool:
+    # Only a short line: a paragraph holding a flattened table (">25 kDa ... >50 kDa")
+    # matches the pattern too, and its sentences are real.
+    return len(line.split()) <= _BREADCRUMB_MAX_WORDS and _BREADCRUMB.search(line) is not None
+
+
 def _is_heading(line: str) -> bool:
     return not line.endswith(_TERMINAL) and len(line.split()) <= _HEADING_MAX_WORDS
 
@@ -155,7 +162,7 @@ def parse_text(file: str, text: str) -> ParsedArticle:
             outlet = outlet or line.split("|")[0].strip()
             when = when or iso_date(line)
             continue
-        if _BREADCRUMB.search(line) or (" | " in line and _is_heading(line)):
+        if _is_breadcrumb(line) or (" | " in line and _is_heading(line)):
             continue
         if _is_heading(line):
             if line in seen_headings:
