@@ -11,8 +11,8 @@ is glued to. :func:`table_runs` finds the runs by their shape only, never by the
   cell figure scores +1, each stopword −1, any other word 0; a stretch scoring at least
   :data:`RUN_SCORE` is a run. Prose quotes its figures with commas, shares and words
   between them ("11, 12 and 10", "16 (3.8%)", "OR, 1.52; 95% CI, 1.11-2.09") and scores 0;
-- a line of three or more short cells split by tabs, pipes or wide gaps of spaces (a
-  plain-text or Markdown table row, or its ``|---|---|`` rule).
+- a line of three or more short cells split by tabs or pipes (a plain-text or Markdown
+  table row, or its ``|---|---|`` rule).
 
 :func:`is_table_row` judges a whole sentence: numbers and no stopword ("Hyperarousal,
 median (IQR) 6.0(2.0, 10.0) 6.0(2.0, 9.0) .29").
@@ -35,8 +35,8 @@ _TOKEN = re.compile(r"\S+")
 _DIGIT = re.compile(r"\d")
 _LETTER = re.compile(r"[^\W\d_]")
 _EDGE = re.compile(r"^\W+|\W+$")
-_CELL_SPLIT = re.compile(r"\t+| *\| *| {3,}")
-_MAYBE_TABLE = re.compile(r"\d[^\d]+\d[^\d]+\d|[\t|]| {3}\S")  # a cheap test before the scan
+_CELL_SPLIT = re.compile(r"\t+| *\| *")
+_MAYBE_TABLE = re.compile(r"\d[^\d]+\d[^\d]+\d|[\t|]")  # a cheap test before the scan
 
 
 def may_hold_table(block: str) -> bool:
@@ -128,8 +128,9 @@ def _unit_end(found: list[re.Match[str]], weights: list[int], last: int) -> int:
 
 
 def _row_lines(block: str) -> list[tuple[int, int]]:
-    """Lines of three or more short cells split by tabs, pipes or wide gaps."""
-    if "\t" not in block and "|" not in block and "   " not in block:
+    """Lines of three or more short cells split by tabs or pipes. (Not by runs of
+    spaces: text copied from PDFs has them between sentences.)"""
+    if "\t" not in block and "|" not in block:
         return []
     rows = []
     for m in re.finditer(r"[^\n]+", block):
