@@ -64,6 +64,7 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _TERMINAL = tuple(".!?\"”’')…:;")
 _HEADING_MAX_WORDS = 15
 _BREADCRUMB_MAX_WORDS = 20
+_FOOTER_MAX_WORDS = 300  # a footer is a few notices, not an article's worth of text
 
 
 @dataclass(frozen=True)
@@ -100,26 +101,33 @@ def iso_date(text: str) -> str | None:
 
 def units(text: str) -> list[tuple[int, int]]:
     """Non-empty lines as (start, end) spans, whitespace trimmed; hard-wrapped prose
-    lines (long, no final punctuation, followed by a non-empty line) are joined."""
+    lines are joined: a line with no final punctuation followed by a non-empty line that
+    is long (60 characters or more) or whose next line goes on in lower case (a sentence
+    wrapped at a narrow width, as text taken from a PDF's columns is)."""
     # One pass, no slicing: a line's line break is whitespace, so stripping the line
     # with it gives the same text and the same start as stripping it without.
     found: list[tuple[int, int]] = []
-    joinable = False
+    joinable = open_line = False
     pos = 0
     for raw in text.splitlines(keepends=True):
         stripped = raw.strip()
         if not stripped:
-            joinable = False
+            joinable = open_line = False
         else:
             start = pos + len(raw) - len(raw.lstrip())
             end = start + len(stripped)
-            if joinable:
+            if joinable or (open_line and stripped[0].islower()):
                 found[-1] = (found[-1][0], end)
             else:
                 found.append((start, end))
-            joinable = len(stripped) >= 60 and not stripped.endswith(_TERMINAL)
+            open_line = not stripped.endswith(_TERMINAL)
+            joinable = open_line and len(stripped) >= 60
         pos += len(raw)
     return found
+
+
+def _words_after(text: str, end: int) -> int:
+    return len(text[end:].split(maxsplit=_FOOTER_MAX_WORDS + 1))
 
 
 def _is_breadcrumb(line: str) -> bool:
@@ -144,8 +152,12 @@ def parse_text(file: str, text: str) -> ParsedArticle:
     seen_headings: set[str] = set()
     for start, end in units(text):
         line = text[start:end]
-        if in_footer or _FOOTER_START.match(line):
-            in_footer = True
+        if in_footer:
+            continue
+        if _FOOTER_START.match(line):
+            # The page's footer, unless the article goes on after it (a PDF's cover page
+            # ends with "© 2020 Published by ..." and the paper follows).
+            in_footer = _words_after(text, end) <= _FOOTER_MAX_WORDS
             continue
         if _FOOTER_LINE.match(line):
             continue
