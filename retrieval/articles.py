@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from retrieval.errors import IngestError
+from retrieval.stopwords import STOPWORDS
 
 METADATA_FILE = "metadata.json"
 OVERRIDABLE = ("title", "outlet", "byline", "date", "url")
@@ -101,26 +102,29 @@ def iso_date(text: str) -> str | None:
 
 def units(text: str) -> list[tuple[int, int]]:
     """Non-empty lines as (start, end) spans, whitespace trimmed; hard-wrapped prose
-    lines are joined: a line with no final punctuation followed by a non-empty line that
-    is long (60 characters or more) or whose next line goes on in lower case (a sentence
-    wrapped at a narrow width, as text taken from a PDF's columns is)."""
+    lines are joined: a line with no final punctuation and a non-empty next line, when
+    the line is long (60 characters or more), or ends with a lower-case function word
+    ("of", "the"), or the next line goes on in lower case (a sentence wrapped at a
+    narrow width, as text taken from a PDF's columns is)."""
     # One pass, no slicing: a line's line break is whitespace, so stripping the line
     # with it gives the same text and the same start as stripping it without.
     found: list[tuple[int, int]] = []
-    joinable = open_line = False
+    joinable = open_line = ends_open = False
     pos = 0
     for raw in text.splitlines(keepends=True):
         stripped = raw.strip()
         if not stripped:
-            joinable = open_line = False
+            joinable = open_line = ends_open = False
         else:
             start = pos + len(raw) - len(raw.lstrip())
             end = start + len(stripped)
-            if joinable or (open_line and stripped[0].islower()):
+            if joinable or (open_line and (stripped[0].islower() or ends_open)):
                 found[-1] = (found[-1][0], end)
             else:
                 found.append((start, end))
             open_line = not stripped.endswith(_TERMINAL)
+            last = stripped.rsplit(None, 1)[-1]
+            ends_open = last.islower() and last in STOPWORDS  # "of", "the": not "I", "A"
             joinable = open_line and len(stripped) >= 60
         pos += len(raw)
     return found

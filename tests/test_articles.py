@@ -15,6 +15,7 @@ from retrieval.articles import (
 from retrieval.errors import IngestError
 from retrieval.formats import body_spans
 from retrieval.segment import sentences
+from retrieval.stopwords import STOPWORDS
 
 from .conftest import SEEDS
 
@@ -133,6 +134,8 @@ def test_prose_wrapped_at_a_narrow_width_is_joined():
         "Case-fatality rates were high.\n"
         "Total deaths were estimated at\n"
         "fifty million.\n"
+        "Most of the deaths were among the\n"
+        "Young adults of every country.\n"
     )
     a = parse_text("pdf.txt", text)
     assert a.title == "The pandemic of 1918"
@@ -141,6 +144,7 @@ def test_prose_wrapped_at_a_narrow_width_is_joined():
         "infected and had clinically apparent illnesses.",
         "Case-fatality rates were high.",
         "Total deaths were estimated at\nfifty million.",
+        "Most of the deaths were among the\nYoung adults of every country.",
     ]
 
 
@@ -179,8 +183,8 @@ def test_every_sentence_is_an_exact_substring(path):
 
 def units_as_first_written(text: str) -> list[tuple[int, int]]:
     """articles.units before its one-pass rewrite (the reference for it), with the rule
-    for narrow wraps added since: a line with no final punctuation and a next line
-    going on in lower case are joined."""
+    for narrow wraps added since: a line with no final punctuation is joined to the next
+    when that goes on in lower case or the line ends with a lower-case stopword."""
     lines = []
     pos = 0
     for raw in text.splitlines(keepends=True):
@@ -200,7 +204,9 @@ def units_as_first_written(text: str) -> list[tuple[int, int]]:
             continue
         line = text[start:end]
         open_line = previous and not previous.endswith(_TERMINAL)
-        if found and open_line and (len(previous) >= 60 or line[0].islower()):
+        last = previous.split()[-1] if previous else ""
+        function_word = last.islower() and last in STOPWORDS
+        if found and open_line and (len(previous) >= 60 or line[0].islower() or function_word):
             found[-1] = (found[-1][0], end)
         else:
             found.append((start, end))
