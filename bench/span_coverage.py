@@ -1,6 +1,6 @@
 """Answer spans inside searchable sentences, for a SQuAD-format set read two ways.
 
-    .venv/bin/python bench/span_coverage.py [--reranker NAME] SET.json [SET.json ...]
+    .venv/bin/python bench/span_coverage.py [--reranker NAME] [--save DIR] SET.json [...]
 
 ``jsonl``: the articles as ``corpusbot eval`` ingests them (one JSON Lines file, every
 paragraph searchable). ``txt``: each article as a plain ``.txt`` file, read by the
@@ -8,13 +8,16 @@ plain-text heuristics (titles, bylines, footers and headings left out), as a use
 folder of articles would be. Both go through the real ingest into a temporary store;
 the figures are :func:`retrieval.evaluate.span_coverage`'s, the line ``corpusbot eval``
 prints, followed by hit@1 and hit@3 of the top 3 answers (``--reranker``, default
-wordllama) asked of that store.
+wordllama) asked of that store. ``--save DIR`` writes each run's report as
+``corpusbot eval --json`` prints it (``DIR/<set>-<jsonl|txt>.json``), for
+``bench/compare.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -59,6 +62,7 @@ def coverage(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reranker", default="wordllama")
+    parser.add_argument("--save", type=Path, help="write each report here")
     parser.add_argument("sets", nargs="+")
     args = parser.parse_args()
     for path in args.sets:
@@ -69,6 +73,10 @@ def main() -> None:
             hits = answers.overall.hits
             print(f"  {how:<6}{found.line() if found else 'no answer spans'}")
             print(f"        top 3 ({args.reranker}): hit@1 {hits[1]:.3f} hit@3 {hits[3]:.3f}")
+            if args.save:
+                args.save.mkdir(parents=True, exist_ok=True)
+                out = args.save / f"{Path(path).stem}-{how}.json"
+                out.write_text(json.dumps(answers.to_dict(), ensure_ascii=False))
 
 
 if __name__ == "__main__":
