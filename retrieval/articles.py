@@ -109,25 +109,32 @@ def units(text: str) -> list[tuple[int, int]]:
     # One pass, no slicing: a line's line break is whitespace, so stripping the line
     # with it gives the same text and the same start as stripping it without.
     found: list[tuple[int, int]] = []
-    joinable = open_line = ends_open = False
+    joinable = continued = False
     pos = 0
     for raw in text.splitlines(keepends=True):
         stripped = raw.strip()
         if not stripped:
-            joinable = open_line = ends_open = False
+            joinable = continued = False
         else:
             start = pos + len(raw) - len(raw.lstrip())
             end = start + len(stripped)
-            if joinable or (open_line and (stripped[0].islower() or ends_open)):
+            # A line that goes on in lower case continues the sentence above it, however
+            # short the lines are wrapped ("a first or spring wave" / "began in March").
+            if joinable or (continued and stripped[0].islower()):
                 found[-1] = (found[-1][0], end)
             else:
                 found.append((start, end))
-            open_line = not stripped.endswith(_TERMINAL)
-            last = stripped.rsplit(None, 1)[-1]
-            ends_open = last.islower() and last in STOPWORDS  # "of", "the": not "I", "A"
-            joinable = open_line and len(stripped) >= 60
+            continued = not stripped.endswith(_TERMINAL)
+            # A long line, or one ending with a function word ("were among the" / "Young
+            # adults"), goes on in the next line whatever its case.
+            joinable = continued and (len(stripped) >= 60 or _ends_with_function_word(stripped))
         pos += len(raw)
     return found
+
+
+def _ends_with_function_word(line: str) -> bool:
+    last = line.rsplit(None, 1)[-1]
+    return last.islower() and last in STOPWORDS  # "of", "the"; not "I" or "A"
 
 
 def _words_after(text: str, end: int) -> int:
