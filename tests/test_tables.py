@@ -3,10 +3,13 @@ the real sentences around it are kept, whatever the format, through the real ing
 
 from __future__ import annotations
 
+import itertools
 import json
 import sqlite3
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retrieval.corpus import Corpus
 from retrieval.segment import sentences
@@ -148,3 +151,25 @@ def test_a_table_inside_a_paragraph_through_the_real_ingest(tmp_path, suffix):
     for sentence in [*KEPT, "The review ends with open questions."]:
         assert sentence in stored
     assert not any("2700" in t or "kDa" in t for t in stored)
+
+
+cells = st.lists(
+    st.sampled_from(
+        ["2700", "3", "∼5-8", ">25", "<1", "(1994)", "16,", "(3.8%)", "[12]", "1a", "kDa", "the",
+         "of", "and", "Yes", "No", "Smith", "display", "protein.", "|", "\t", "\n", " ", ". "]
+    ),
+    max_size=60,
+).map(" ".join)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(cells)
+def test_kept_pieces_are_exact_ordered_and_outside_every_run(text):
+    spans = [(0, len(text))]
+    got = sentences(text, spans)
+    runs = table_runs(text)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(got))  # in order, disjoint
+    for s, e in got:
+        piece = text[s:e]
+        assert piece and piece == piece.strip()
+        assert not any(run_start < e and s < run_end for run_start, run_end in runs)
