@@ -313,13 +313,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
             lambda q: corpus.ask(q, k=args.k, cut=False),
             lambda q: corpus.ask(q, k=args.k),
         )
+        coverage = evaluate.span_coverage(questions, _searchable(corpus)) if squad else None
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        found = report.to_dict()
+        if coverage is not None:
+            found["answer_spans"] = coverage.to_dict()
+        print(json.dumps(found, ensure_ascii=False))
     else:
         print(evaluate.format_table(report))
+        if coverage is not None:
+            print(coverage.line())
         if args.verbose:
             print("\n".join(["", *evaluate.misses(report)]))
     return 0
+
+
+def _searchable(corpus: Corpus) -> Iterator[tuple[str, str, list[tuple[int, int]]]]:
+    """Each stored article's file, text and searchable sentences' offsets."""
+    for article in corpus.articles():
+        sentences = corpus.store.article_sentences(article.id)
+        yield article.file, corpus.article_text(article.id), [(s.start, s.end) for s in sentences]
 
 
 @contextlib.contextmanager

@@ -282,6 +282,65 @@ def load_squad(path: str | Path) -> SquadSet:
     return parse_squad(obj)
 
 
+@dataclass(frozen=True)
+class SpanCoverage:
+    """How many gold answer spans the searchable sentences reach (SQuAD-format sets)."""
+
+    spans: int
+    inside: int  # every character but whitespace lies in a searchable sentence
+    overlapping: int  # overlaps a searchable sentence (the rule a hit uses)
+
+    def to_dict(self) -> dict:
+        share = (lambda n: round(n / self.spans, 4)) if self.spans else (lambda n: 0.0)
+        return {
+            "spans": self.spans,
+            "inside": self.inside,
+            "overlapping": self.overlapping,
+            "inside_share": share(self.inside),
+            "overlapping_share": share(self.overlapping),
+        }
+
+    def line(self) -> str:
+        pct = (lambda n: 100 * n / self.spans) if self.spans else (lambda n: 0.0)
+        return (
+            f"answer spans inside searchable sentences: {self.inside}/{self.spans} "
+            f"({pct(self.inside):.1f}%); overlapping one: {self.overlapping}/{self.spans} "
+            f"({pct(self.overlapping):.1f}%)"
+        )
+
+
+def span_coverage(
+    questions: Iterable[GoldQuestion],
+    articles: Iterable[tuple[str, str, Sequence[tuple[int, int]]]],
+) -> SpanCoverage | None:
+    """The share of the questions' answer spans that searchable sentences reach, from each
+    stored article's ``(file, text, sentence (start, end) offsets)``; None when no
+    question has spans (a dev-format file). A span is *inside* when each of its
+    characters but whitespace (the gap between two sentences) lies in a sentence of its
+    gold article, and *overlapping* when it shares a character with one."""
+    wanted = [q for q in questions if q.answerable and q.spans and q.article]
+    if not wanted:
+        return None
+    stored = list(articles)
+    spans = inside = overlapping = 0
+    for q in wanted:
+        found = next((a for a in stored if same_article(a[0], q.article or "")), None)
+        for start, end in q.spans:
+            spans += 1
+            if found is None:
+                continue
+            text, sentences = found[1], found[2]
+            covered = bytearray(end - start)
+            for s, e in sentences:
+                if s < end and start < e:
+                    covered[max(s, start) - start : min(e, end) - start] = b"\x01" * (
+                        min(e, end) - max(s, start)
+                    )
+            overlapping += any(covered)
+            inside += all(c or text[start + i].isspace() for i, c in enumerate(covered))
+    return SpanCoverage(spans, inside, overlapping)
+
+
 def same_article(file: str, gold_article: str) -> bool:
     """Whether a stored article name is the gold one: the same path, or a stored path that
     ends with the gold's (gold files name articles relative to their corpus folder)."""
