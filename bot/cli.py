@@ -391,7 +391,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_shard_create(args: argparse.Namespace) -> int:
-    from retrieval.xapian_backend import create_shard
+    from retrieval.xapian_writer import create_shard
 
     create_shard(args.dir)
     print(f"created an empty shard in {args.dir}")

@@ -1,14 +1,16 @@
 """The corpus on N Xapian shards served by ``xapian-tcpsrv`` (README "Beyond one machine").
 
-Layout. Each article lives whole on one shard, chosen by a stable hash of its identity
-(its ``file`` key), so ``/source``, neighbours and context are shard-local. A shard holds:
+Layout. Each article lives whole on one shard, chosen by a stable hash of its key
+(:mod:`retrieval.discover`), so ``/source``, neighbours and context are shard-local. A
+shard holds:
 
 - one document per sentence, local docid ``2 * sentence id``: its terms with their counts
   (the document length is the sentence's token count, as in SQLite) and, as data, the
   article id, position, offsets and text;
 - one document per article, local docid ``2 * article id + 1``: boolean terms for lookups
-  (``A`` id, ``K`` file key, ``G`` JSONL file, ``N`` names), field words (``XF``, weighted
-  like the SQLite FTS5 columns) and the article's metadata as data;
+  (``A`` id, ``P`` key, ``J`` the key of its JSONL file, ``N`` names; ``K`` and ``G``,
+  the name and JSONL file name, on articles written before keys), field words (``XF``,
+  weighted like the SQLite FTS5 columns) and the article's metadata as data;
 - in its user metadata: the article texts (``t<id>``), its counts, and the corpus-wide
   figures the ingester keeps up to date (vocabulary size and idf sum for rank-bm25's
   mean-idf floor, the last ids given out).
@@ -35,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import itertools
 import json
 import math
 import re
@@ -50,20 +51,11 @@ from typing import Any
 import numpy as np
 
 from retrieval import text as textmod
-from retrieval.articles import ParsedArticle
 from retrieval.backend import Shard
+from retrieval.discover import ArticleKey
 from retrieval.errors import StoreError
-from retrieval.ingest import (
-    IngestProgress,
-    IngestReport,
-    Prepared,
-    date_words,
-    discover,
-    prepared_in_order,
-    tasks_for,
-)
 from retrieval.models import Article, Sentence
-from retrieval.postings import Chunk
+from retrieval.plan import IngestProgress, IngestReport, planned
 from retrieval.rank import EPSILON, K1, B, Ranked, bm25
 from retrieval.store import ID_DTYPE, Totals
 
@@ -103,7 +95,7 @@ def require_xapian() -> None:
 
 
 def shard_of(key: str, count: int) -> int:
-    """The shard of an article: a stable hash of its identity (not Python's hash())."""
+    """The shard of an article: a stable hash of its key (not Python's hash())."""
     digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
     return int.from_bytes(digest, "big") % count
 
@@ -113,6 +105,13 @@ def _term(prefix: str, value: str) -> str:
     if len(raw.encode("utf-8")) <= MAX_TERM_BYTES:
         return raw
     return prefix + "#" + hashlib.blake2b(value.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _key_terms(key: str) -> list[str]:
+    """An article's key (``P``), the keys of the JSONL file it may be a line of (``J``, at
+    each ``#``), and ``XP``: it has a key."""
+    groups = [_term("J", key[: m.start()]) for m in re.finditer("#", key)]
+    return [_term("P", key), *groups, "XP"]
 
 
 def index_term(term: str) -> str:
@@ -454,8 +453,10 @@ class XapianStore:
         return found[0][1] if found else None
 
     def article_by_name(self, name: str) -> Article | None:
-        found = self._articles_where([_term("N", name.casefold())], 1)
-        return found[0][1] if found else None
+        """The one article whose file name (with or without extension) or title is
+        ``name`` (case ignored); None when no article or several are named so."""
+        found = self._articles_where([_term("N", name.casefold())], 2)
+        return found[0][1] if len(found) == 1 else None
 
     def articles(self, ids: list[int] | None = None, *, limit: int = -1) -> list[Article]:
         if ids is None:
@@ -512,15 +513,37 @@ class XapianStore:
 
         return self._call(work)
 
-    def file_digests(self, file: str) -> dict[str, tuple[int, str]]:
-        """``{article key: (id, digest)}`` of the articles ingested from ``file``."""
+    def file_digests(self, key: ArticleKey) -> dict[ArticleKey, tuple[int, str]]:
+        """``{article key: (id, digest)}`` of the articles ingested from the file whose
+        key is ``key``: the file itself, or its ``key#id`` JSONL lines."""
 
-        def work(conn: _Connection) -> dict[str, tuple[int, str]]:
-            mset = _by_terms(conn.db, [_term("K", file), _term("G", file)], conn.db.get_doccount())
+        def work(conn: _Connection) -> dict[ArticleKey, tuple[int, str]]:
+            mset = _by_terms(conn.db, [_term("P", key), _term("J", key)], conn.db.get_doccount())
             out = {}
             for m in mset:
                 d = json.loads(m.collapse_key)
-                out[d["file"]] = (d["id"], d["digest"])
+                if d["key"] == key or d["key"].startswith(key + "#"):
+                    out[ArticleKey(d["key"])] = (d["id"], d["digest"])
+            return out
+
+        return self._call(work)
+
+    def has_unclaimed(self) -> bool:
+        """Whether any article was written before articles had keys."""
+        return self._call(lambda conn: conn.db.get_termfreq("XA") != conn.db.get_termfreq("XP"))
+
+    def unclaimed_digests(self, name: str) -> dict[str, tuple[int, str]]:
+        """``{article name: (id, digest)}`` of the articles written before keys, from the
+        file named ``name``."""
+
+        def work(conn: _Connection) -> dict[str, tuple[int, str]]:
+            terms = [_term("K", name), _term("G", name)]
+            mset = _by_terms(conn.db, terms, conn.db.get_doccount())
+            out = {}
+            for m in mset:
+                d = json.loads(m.collapse_key)
+                if "key" not in d:
+                    out[d["file"]] = (d["id"], d["digest"])
             return out
 
         return self._call(work)
@@ -549,10 +572,17 @@ class XapianStore:
         progress: Callable[[IngestProgress], None] | None = None,
         workers: int | None = None,
     ) -> IngestReport:
-        """Add or update the articles in ``paths`` (the SQLite ingest's rules)."""
+        """Add or update the articles in ``paths`` (the plan of :mod:`retrieval.plan`,
+        as the SQLite store applies it)."""
+        from retrieval.xapian_writer import ShardWriter
+
         try:
-            with _Writer(self) as writer:
-                return writer.ingest(paths, progress, workers)
+            with (
+                ShardWriter(self) as writer,
+                planned(self, paths, progress=progress, workers=workers) as plan,
+            ):
+                writer.apply(plan)
+            return plan.report
         except xapian.Error as err:
             # Uncommitted shard transactions are discarded with their connections.
             raise StoreError(f"ingest stopped, nothing saved: {err.get_msg()}") from err
@@ -560,11 +590,11 @@ class XapianStore:
             self._generation += 1
 
     def remove(self, article_id: int) -> None:
+        from retrieval.xapian_writer import ShardWriter
+
         try:
-            with _Writer(self) as writer:
-                found = self._articles_where([f"A{article_id}"])
-                if found:
-                    writer.delete(found[0][0], article_id)
+            with ShardWriter(self) as writer:
+                writer.delete(article_id)
         finally:
             self._generation += 1
 
@@ -672,276 +702,9 @@ def _field_words(text: str) -> list[str]:
     return textmod._stem(ws) if ws else []
 
 
-# -- the writer ---------------------------------------------------------------------------
-
-
-class _Writer:
-    """Writable connections to every shard for one ingest or removal. Each shard commits
-    once at the end; corpus-wide figures are then recomputed and written to every shard."""
-
-    def __init__(self, store: XapianStore):
-        self.store = store
-        self.dbs: list[Any] = []
-        self.counts: list[dict] = []
-
-    def __enter__(self) -> _Writer:
-        try:
-            for s in self.store.shards:
-                self.dbs.append(xapian.remote_open_writable(s.host, s.port, 60_000))
-        except xapian.DatabaseLockError as err:
-            self._close()
-            raise StoreError(f"another ingest is writing to the shards: {err.get_msg()}") from err
-        except xapian.Error as err:
-            self._close()
-            raise self.store._unavailable(err) from err
-        n = len(self.dbs)
-        for i, db in enumerate(self.dbs):
-            # In a transaction the server does not commit every 10,000 documents
-            # (XAPIAN_FLUSH_THRESHOLD): readers see the whole ingest or none of it.
-            db.begin_transaction(True)
-            db.set_metadata(_META_SHARD, json.dumps({"index": i, "count": n}))
-            self.counts.append(
-                {"sentences": 0, "tokens": 0, "articles": 0}
-                | json.loads(db.get_metadata(_META_COUNTS) or b"{}")
-            )
-        corpus = {}
-        for db in self.dbs:
-            got = json.loads(db.get_metadata(_META_CORPUS) or b"{}")
-            if got.get("max_sentence_id", -1) >= corpus.get("max_sentence_id", -1):
-                corpus = got
-        self.next_sentence = corpus.get("max_sentence_id", 0) + 1
-        self.next_article = corpus.get("max_article_id", 0) + 1
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        try:
-            if exc_type is None:
-                self._commit()
-        except xapian.Error as err:
-            raise StoreError(f"ingest not saved on every shard: {err.get_msg()}") from err
-        finally:
-            self._close()
-
-    def _close(self) -> None:
-        for db in self.dbs:
-            with contextlib.suppress(xapian.Error):
-                db.close()  # uncommitted changes are discarded
-
-    def _commit(self) -> None:
-        for db, counts in zip(self.dbs, self.counts, strict=True):
-            db.set_metadata(_META_COUNTS, json.dumps(counts))
-            db.commit_transaction()
-        # The mean idf needs every term's df over all shards: read the union's vocabulary.
-        union = xapian.Database()
-        for db in self.dbs:
-            union.add_database(db)
-        sentences = sum(c["sentences"] for c in self.counts)
-        dfs = np.fromiter(
-            (t.termfreq for t in union.allterms() if _is_sentence_term(t.term)), np.float64
-        )
-        idf_sum = (
-            float(np.sum(np.log(sentences - dfs + 0.5) - np.log(dfs + 0.5))) if len(dfs) else 0.0
-        )
-        corpus = json.dumps(
-            {
-                "terms": len(dfs),
-                "idf_sum": idf_sum,
-                "max_sentence_id": self.next_sentence - 1,
-                "max_article_id": self.next_article - 1,
-            }
-        )
-        for db in self.dbs:
-            db.set_metadata(_META_CORPUS, corpus)
-            db.commit()
-
-    def delete(self, shard: int, article_id: int) -> None:
-        db = self.dbs[shard]
-        local = 2 * article_id + 1
-        try:
-            d = json.loads(db.get_document(local).get_value(PAYLOAD))
-        except xapian.DocNotFoundError:
-            return
-        counts = self.counts[shard]
-        for sid in range(d["first"], d["first"] + d["sentences"]):
-            try:
-                length = db.get_doclength(2 * sid)
-            except xapian.DocNotFoundError:
-                continue
-            db.delete_document(2 * sid)
-            counts["sentences"] -= 1
-            counts["tokens"] -= length
-        db.delete_document(local)
-        db.set_metadata(f"t{article_id}", "")
-        counts["articles"] -= 1
-
-    def add(
-        self,
-        digest: str,
-        article: ParsedArticle,
-        spans: list[tuple[int, int]],
-        sentence_terms: list[list[tuple[str, int]]],
-    ) -> None:
-        """Write one article and its sentences (their terms counted) on its shard."""
-        n = len(self.dbs)
-        shard = shard_of(article.file, n)
-        db, counts = self.dbs[shard], self.counts[shard]
-        article_id, first = self.next_article, self.next_sentence
-        text = article.text
-        for i, ((s, e), terms) in enumerate(zip(spans, sentence_terms, strict=True)):
-            doc = xapian.Document()
-            for t, c in terms:
-                doc.add_term(index_term(t), c)
-            doc.add_boolean_term(f"Q{first + i}")
-            tokens = " ".join(t for t, c in terms for _ in range(c))
-            doc.add_value(PAYLOAD, json.dumps([article_id, i, s, e, text[s:e], tokens]))
-            db.replace_document(2 * (first + i), doc)
-            counts["sentences"] += 1
-            counts["tokens"] += sum(c for _, c in terms)
-        doc = xapian.Document()
-        for name in _names(article.file, article.title):
-            doc.add_boolean_term(name)
-        doc.add_boolean_term(f"A{article_id}")
-        doc.add_boolean_term("XA")
-        doc.add_boolean_term(_term("K", article.file))
-        for at in (m.start() for m in re.finditer("#", article.file)):
-            doc.add_boolean_term(_term("G", article.file[:at]))
-        fields = {
-            "title": article.title,
-            "outlet": article.outlet or "",
-            "byline": article.byline or "",
-            "dates": date_words(article.date),
-            "file": article.file,
-        }
-        for field, value in fields.items():
-            for w in _field_words(value):
-                doc.add_term(_term("XF", w), FIELD_WEIGHTS[field])
-        doc.add_value(
-            PAYLOAD,
-            json.dumps(
-                {
-                    "id": article_id,
-                    "file": article.file,
-                    "title": article.title,
-                    "outlet": article.outlet,
-                    "byline": article.byline,
-                    "date": article.date,
-                    "url": article.url,
-                    "sentences": len(spans),
-                    "first": first,
-                    "digest": digest,
-                }
-            ),
-        )
-        db.replace_document(2 * article_id + 1, doc)
-        db.set_metadata(f"t{article_id}", text)
-        counts["articles"] += 1
-        self.next_article += 1
-        self.next_sentence += len(spans)
-
-    def ingest(
-        self,
-        paths: Iterable[str | Path],
-        progress: Callable[[IngestProgress], None] | None,
-        workers: int | None = None,
-    ) -> IngestReport:
-        """The SQLite ingest's rules and its parsing, segmenting and term counting
-        (:func:`retrieval.ingest.prepare`, in worker processes for large inputs); only
-        the writing differs."""
-        report = IngestReport()
-        sources = {}
-        for item in discover(paths):
-            if isinstance(item, tuple):
-                report.failed.append(item)
-            else:
-                sources.setdefault(item.key, item)
-        # Shards name an article by its file key (the path relative to the folder given);
-        # the shared task list wants the stored digests by the file's identity.
-        known = {key: self.store.file_digests(key) for key in sources}
-        by_ident = {
-            s.ident: {s.identity(k): v for k, v in known[key].items()} for key, s in sources.items()
-        }
-        tasks = tasks_for(sources.values(), by_ident)
-        with prepared_in_order(tasks, sources.values(), workers) as results:
-            self._write(results, known, report, progress)
-        return report
-
-    def _write(
-        self,
-        results: Iterable[Prepared],
-        known: dict[str, dict[str, tuple[int, str]]],
-        report: IngestReport,
-        progress: Callable[[IngestProgress], None] | None,
-    ) -> None:
-        names: dict[str, list[str]] = {}  # each vocabulary's terms, by id
-        still: dict[str, set[str]] = {}  # file key -> article keys it still holds
-        troubled: set[str] = set()  # files with a problem: their missing lines are kept
-        batch_keys: set[str] = set()
-        done = articles = 0
-        for prepared in results:
-            chunk = prepared.chunk
-            names.setdefault(chunk.owner, []).extend(chunk.new_terms)
-            report.unchanged += prepared.unchanged
-            report.failed += prepared.problems
-            file_key = prepared.source.key
-            if prepared.problems:
-                troubled.add(file_key)
-            still.setdefault(file_key, set()).update(prepared.keys)
-            sentences, at = _sentence_terms(chunk, names[chunk.owner]), 0
-            for item in prepared.articles:
-                key, n = item.article.file, len(item.spans)
-                at += n
-                if key in batch_keys:  # the same id in two parts of one JSONL file
-                    report.failed.append((key, "duplicate article id in this ingest"))
-                    continue
-                batch_keys.add(key)
-                old = known[file_key].get(key)
-                if old is not None:
-                    self.delete(shard_of(key, len(self.dbs)), old[0])
-                self.add(item.digest, item.article, item.spans, sentences[at - n : at])
-                report.sentences += n
-                (report.replaced if old else report.added).append(key)
-                articles += 1
-            done += prepared.last_part
-            if progress:
-                progress(IngestProgress(done, len(known), articles, report.sentences))
-        for file_key, keys in still.items():
-            if file_key in troubled:
-                continue
-            for key, (article_id, _) in known[file_key].items():
-                if key not in keys and key != file_key:
-                    self.delete(shard_of(key, len(self.dbs)), article_id)
-                    report.removed.append(key)
-
-
-def _sentence_terms(chunk: Chunk, names: list[str]) -> list[list[tuple[str, int]]]:
-    """Each sentence's (term, count) pairs from a chunk of counted sentences."""
-    bounds = np.searchsorted(chunk.post_sents, np.arange(len(chunk.lengths) + 1)).tolist()
-    terms, tfs = chunk.post_terms.tolist(), chunk.post_tfs.tolist()
-    return [
-        [(names[t], c) for t, c in zip(terms[a:b], tfs[a:b], strict=True)]
-        for a, b in itertools.pairwise(bounds)
-    ]
-
-
 def _names(file: str, title: str) -> list[str]:
     """Boolean terms for naming an article exactly: its file, the file without each
     extension, its title (case ignored), as the SQLite store's article_by_name matches."""
     names = {file.casefold(), title.casefold()}
     names.update(file[:m.start()].casefold() for m in re.finditer(r"\.", file))  # fmt: skip
     return [_term("N", n) for n in names if n]
-
-
-def create_shard(path: str | Path) -> None:
-    """A new, empty shard database at ``path`` (a directory that must not hold one)."""
-    require_xapian()
-    path = Path(path)
-    if path.exists() and any(path.iterdir()):
-        raise StoreError(f"{path} exists and is not empty")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = xapian.WritableDatabase(str(path), xapian.DB_CREATE)
-        db.set_metadata(_META_APP, APP)
-        db.commit()
-        db.close()
-    except xapian.Error as err:
-        raise StoreError(f"cannot create a shard at {path}: {err.get_msg()}") from err

@@ -60,7 +60,7 @@ class ShardServer:
     """One shard directory and the xapian-tcpsrv process serving it."""
 
     def __init__(self, path: Path, *, idle_ms: int | None = None):
-        from retrieval.xapian_backend import create_shard
+        from retrieval.xapian_writer import create_shard
 
         self.path = path
         self.idle_ms = idle_ms
