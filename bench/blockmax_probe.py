@@ -36,7 +36,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retrieval.rank import _scratch, bm25, idf_of, rank, term_scores, union
+from retrieval.rank import _scratch, rank, term_scores, union
+from retrieval.scoring import idf as idf_of
+from retrieval.scoring import term_score as bm25
 from retrieval.store import Postings, Store
 from retrieval.text import tokenize
 

@@ -5,16 +5,14 @@ Owns :class:`Ranked` (a query's top sentences and what it takes to score others)
 (MaxScore, the lower-bound scan) with their tuning in :class:`Pruning`. The postings are
 written by :mod:`retrieval.postings` and read through :class:`retrieval.store.Store`.
 
-The scores are rank-bm25's ``BM25Okapi`` scores (k1=1.5, b=0.75, epsilon=0.25: a term
-in more than half the sentences gets idf ``epsilon * mean idf``), computed with the same
-float operations in the same order, so they agree to rounding (only the mean idf is
-summed in another order). rank-bm25 is the oracle
-the tests compare against; unlike it, nothing here grows with the corpus at start-up.
+The scores are rank-bm25's ``BM25Okapi`` scores, from the formulas of
+:mod:`retrieval.scoring`, added in the same order, so they agree to rounding. rank-bm25
+is the oracle the tests compare against; unlike it, nothing here grows with the corpus
+at start-up.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 import weakref
 from collections import Counter, OrderedDict
@@ -23,11 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from retrieval.store import ID_DTYPE, Postings, Store, Totals
-
-K1 = 1.5
-B = 0.75
-EPSILON = 0.25
+from retrieval import scoring
+from retrieval.scoring import Totals
+from retrieval.store import ID_DTYPE, Postings, Store
 
 
 @dataclass(frozen=True)
@@ -83,7 +79,7 @@ class Ranked:
         for t in self.terms:
             if t in self.idf:
                 tf = np.array([c.get(t, 0) for c in counts], np.int64)
-                out += bm25(self.idf[t], tf, lens, self.avgdl)
+                out += scoring.term_score(self.idf[t], tf, lens, self.avgdl)
         return out
 
     def score(self, ids: Sequence[int]) -> np.ndarray:
@@ -131,7 +127,7 @@ class Ranked:
             return scores, holds
         # Every term's hits in one expression (a few each: NumPy's cost is per call); the
         # same operations on the same values, so the same floats as one call a term.
-        values = bm25(
+        values = scoring.term_score(
             np.repeat([self.idf[t] for t in held], counts), np.concatenate(tfs).astype(np.int64),
             np.concatenate(lens).astype(np.int64), self.avgdl,
         )  # fmt: skip
@@ -154,19 +150,6 @@ def union(lists: Iterable[np.ndarray]) -> np.ndarray:
     return ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
 
 
-def idf_of(df: int, totals: Totals) -> float:
-    """rank-bm25's idf with its floor for terms in more than half the sentences."""
-    idf = math.log(totals.sentences - df + 0.5) - math.log(df + 0.5)
-    if idf < 0:
-        idf = EPSILON * (totals.idf_sum / totals.terms)
-    return idf
-
-
-def bm25(idf: float, q_freq: np.ndarray, doc_len: np.ndarray, avgdl: float) -> np.ndarray:
-    """rank-bm25's expression, operation for operation (int64 counts, as it has them)."""
-    return idf * (q_freq * (K1 + 1) / (q_freq + K1 * (1 - B + B * doc_len / avgdl)))
-
-
 # Below this many postings the table's set-up costs more than computing each posting
 # (measured: 2.5× more at 2,000 postings, even at 10,000). Longer lists are kept in the
 # TermCache, so their table is made once.
@@ -186,12 +169,12 @@ def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
     width = int(post.lens.max()) + 1
     rows = int(post.tfs.max()) + 1
     if len(post.lens) < TABLE_MIN_POSTINGS or rows * width > len(post.lens):
-        return bm25(idf, post.tfs.astype(np.int64), post.lens.astype(np.int64), avgdl)
+        return scoring.term_score(idf, post.tfs.astype(np.int64), post.lens.astype(np.int64), avgdl)
     tf = np.repeat(np.arange(rows, dtype=np.int64), width)
     length = np.tile(np.arange(width, dtype=np.int64), rows)
     at = post.tfs.astype(np.intp) * width
     at += post.lens
-    return bm25(idf, tf, length, avgdl).take(at)
+    return scoring.term_score(idf, tf, length, avgdl).take(at)
 
 
 @dataclass
@@ -331,7 +314,7 @@ def rank(
         totals = store.totals()
         distinct = list(dict.fromkeys(terms))
         postings = cache.postings(store, totals, distinct)
-    idf = {t: idf_of(postings[t].df, totals) for t in distinct if t in postings}
+    idf = {t: scoring.idf(postings[t].df, totals) for t in distinct if t in postings}
     if not postings or totals.sentences == 0:
         return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf, sentences=totals.sentences)
     avgdl = totals.tokens / totals.sentences
@@ -417,10 +400,12 @@ def upper_bound(post: Postings, idf: float, avgdl: float) -> float:
     """The highest score any sentence can get from this term (for idf > 0): BM25 falls as
     a sentence gets longer, so the best tf = 1 posting is the shortest sentence; the few
     postings with tf > 1 are scored one by one."""
-    best = float(bm25(idf, np.ones(1, np.int64), post.lens.min(keepdims=True), avgdl)[0])
+    best = float(
+        scoring.term_score(idf, np.ones(1, np.int64), post.lens.min(keepdims=True), avgdl)[0]
+    )
     repeated = np.flatnonzero(post.tfs != 1)
     if len(repeated):
-        best = max(best, float(bm25(
+        best = max(best, float(scoring.term_score(
             idf, post.tfs[repeated].astype(np.int64), post.lens[repeated].astype(np.int64),
             avgdl,
         ).max()))  # fmt: skip
@@ -446,7 +431,9 @@ def contributions_at(
         pos[pos == len(post.ids)] = 0
         hit = post.ids[pos] == candidates
         at, into = pos[hit], hit
-    out[into] = bm25(idf, post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl)
+    out[into] = scoring.term_score(
+        idf, post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl
+    )
     return out
 
 

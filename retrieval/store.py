@@ -47,6 +47,7 @@ import sqlite_utils
 from retrieval.articles import ParsedArticle
 from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
+from retrieval.scoring import Totals
 
 APP = "corpusbot"
 SCHEMA_VERSION = 2
@@ -94,17 +95,6 @@ _VECTORS_SCHEMA = (
     # Counting one model's vectors (stats) reads this small index, not the vectors.
     "CREATE INDEX IF NOT EXISTS vectors_model ON vectors(model)",
 )
-
-
-@dataclass(frozen=True)
-class Totals:
-    """Corpus-wide BM25 figures, kept in ``meta`` and updated by every ingest."""
-
-    sentences: int = 0  # N: every indexed sentence, even one with no terms
-    tokens: int = 0  # sum of sentence lengths (avgdl = tokens / sentences)
-    terms: int = 0  # vocabulary size
-    idf_sum: float = 0.0  # sum over the vocabulary of log((N-df+.5)/(df+.5))
-    max_sentence_id: int = 0
 
 
 @dataclass(frozen=True)

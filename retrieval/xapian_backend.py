@@ -50,14 +50,16 @@ from typing import Any
 
 import numpy as np
 
+from retrieval import scoring
 from retrieval import text as textmod
 from retrieval.backend import Shard
 from retrieval.discover import ArticleKey
 from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
 from retrieval.plan import IngestProgress, IngestReport, planned
-from retrieval.rank import EPSILON, K1, B, Ranked, bm25
-from retrieval.store import ID_DTYPE, Totals
+from retrieval.rank import Ranked
+from retrieval.scoring import K1, B, Totals
+from retrieval.store import ID_DTYPE
 
 try:
     import xapian
@@ -130,14 +132,6 @@ def xapian_idf(doccount: int, termfreq: int) -> float:
     if tw < 2:
         tw = max(tw, 1e-6) / 2 + 1
     return math.log(tw)
-
-
-def okapi_idf(df: int, sentences: int, mean_idf: float) -> float:
-    """rank-bm25's idf, floored at ``EPSILON * mean idf`` (:func:`retrieval.rank.idf_of`)."""
-    idf = math.log(sentences - df + 0.5) - math.log(df + 0.5)
-    if idf < 0:
-        idf = EPSILON * mean_idf
-    return idf
 
 
 # -- connections --------------------------------------------------------------------------
@@ -313,22 +307,9 @@ class XapianStore:
 
     @staticmethod
     def _totals_of(conn: _Connection) -> Totals:
-        sentences = tokens = 0
-        corpus: dict = {}
-        for sub in conn.subs:
-            counts = json.loads(sub.get_metadata(_META_COUNTS) or b"{}")
-            sentences += counts.get("sentences", 0)
-            tokens += counts.get("tokens", 0)
-            got = json.loads(sub.get_metadata(_META_CORPUS) or b"{}")
-            if got.get("max_sentence_id", -1) >= corpus.get("max_sentence_id", -1):
-                corpus = got
-        return Totals(
-            sentences=sentences,
-            tokens=tokens,
-            terms=corpus.get("terms", 0),
-            idf_sum=corpus.get("idf_sum", 0.0),
-            max_sentence_id=corpus.get("max_sentence_id", 0),
-        )
+        counts = [json.loads(sub.get_metadata(_META_COUNTS) or b"{}") for sub in conn.subs]
+        corpus = [json.loads(sub.get_metadata(_META_CORPUS) or b"{}") for sub in conn.subs]
+        return scoring.merged(counts, scoring.latest(corpus))
 
     def totals(self) -> Totals:
         return self._call(self._read_totals)
@@ -360,8 +341,7 @@ class XapianStore:
         distinct = list(dict.fromkeys(terms))
         dfs = {t: db.get_termfreq(index_term(t)) for t in distinct}
         dfs = {t: df for t, df in dfs.items() if df}
-        mean_idf = totals.idf_sum / totals.terms if totals.terms else 0.0
-        idf = {t: okapi_idf(df, totals.sentences, mean_idf) for t, df in dfs.items()}
+        idf = {t: scoring.idf(df, totals) for t, df in dfs.items()}
         empty = _XapianRanked(
             np.empty(0, ID_DTYPE), np.empty(0), idf, tuple(terms), sentences=totals.sentences,
             dfs=dfs,
@@ -656,7 +636,7 @@ def _score_docs(
     per_term = {}
     for t in idf:
         tf = np.array([d.counts.get(t, 0) for d in docs], np.int64)
-        per_term[t] = np.where(tf > 0, bm25(idf[t], tf, lens, avgdl), 0.0)
+        per_term[t] = np.where(tf > 0, scoring.term_score(idf[t], tf, lens, avgdl), 0.0)
     scores = np.zeros(len(docs))
     for t in terms:
         if t in per_term:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from retrieval import scoring
 from retrieval.articles import ParsedArticle, date_words
 from retrieval.discover import ArticleKey
 from retrieval.errors import StoreError
@@ -72,11 +73,9 @@ class ShardWriter:
                 {"sentences": 0, "tokens": 0, "articles": 0}
                 | json.loads(db.get_metadata(_META_COUNTS) or b"{}")
             )
-        corpus = {}
-        for db in self.dbs:
-            got = json.loads(db.get_metadata(_META_CORPUS) or b"{}")
-            if got.get("max_sentence_id", -1) >= corpus.get("max_sentence_id", -1):
-                corpus = got
+        corpus = scoring.latest(
+            json.loads(db.get_metadata(_META_CORPUS) or b"{}") for db in self.dbs
+        )
         self.next_sentence = corpus.get("max_sentence_id", 0) + 1
         self.next_article = corpus.get("max_article_id", 0) + 1
         return self
@@ -107,13 +106,10 @@ class ShardWriter:
         dfs = np.fromiter(
             (t.termfreq for t in union.allterms() if _is_sentence_term(t.term)), np.float64
         )
-        idf_sum = (
-            float(np.sum(np.log(sentences - dfs + 0.5) - np.log(dfs + 0.5))) if len(dfs) else 0.0
-        )
         corpus = json.dumps(
             {
                 "terms": len(dfs),
-                "idf_sum": idf_sum,
+                "idf_sum": scoring.idf_sum(dfs, sentences),
                 "max_sentence_id": self.next_sentence - 1,
                 "max_article_id": self.next_article - 1,
             }
