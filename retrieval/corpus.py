@@ -27,7 +27,7 @@ from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
 from retrieval.store import Store
 
 if TYPE_CHECKING:
-    from retrieval.backend import RemoteBackend
+    from retrieval.backend import Backend
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,7 +95,7 @@ class Corpus:
 
     def __init__(
         self,
-        store: Store | RemoteBackend,
+        store: Backend,
         *,
         reranker: str | rerank.Reranker | None = None,
     ):
@@ -114,9 +114,9 @@ class Corpus:
         """The loaded re-ranker (loaded on first use), or None for lexical evidence only."""
         with self._reranker_lock:
             if not self._reranker_loaded:
-                # Stored (MiniLM) vectors live in SQLite only; shards fall back to WordLlama.
-                stored = self.store if isinstance(self.store, Store) else None
-                self._reranker = rerank.load(self.reranker_name, store=stored)
+                # Stored (MiniLM) vectors: a backend without any (Xapian) gives none, and
+                # every sentence gets the fall-back's figures.
+                self._reranker = rerank.load(self.reranker_name, store=self.store)
                 self._reranker_loaded = True
             return self._reranker
 
@@ -227,7 +227,7 @@ class Corpus:
             db_bytes=self.store.size_bytes(),
             reranker=self.reranker_name,
             reranker_ready=self._reranker_ready(),
-            vectors=self.store.vector_count("minilm") if isinstance(self.store, Store) else 0,
+            vectors=self.store.vector_count("minilm"),
         )
 
     def _reranker_ready(self) -> bool:
@@ -246,9 +246,7 @@ class Corpus:
         workers: int | None = None,
     ) -> ingesting.IngestReport:
         """Add or update the articles in ``paths`` (files or folders), one transaction."""
-        if not isinstance(self.store, Store):
-            return self.store.ingest(paths, progress=progress, workers=workers)
-        return ingesting.ingest(self.store, paths, progress=progress, workers=workers)
+        return self.store.ingest(paths, progress=progress, workers=workers)
 
     @_store_errors
     def embed(
@@ -264,9 +262,7 @@ class Corpus:
     def remove(self, article_id: int) -> None:
         if self.store.article(article_id) is None:
             raise CorpusError(f"no article with id {article_id}")
-        if not isinstance(self.store, Store):
-            return self.store.remove(article_id)
-        ingesting.remove(self.store, article_id)
+        self.store.remove(article_id)
 
     @_store_errors
     def record_feedback(

@@ -18,12 +18,16 @@ import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from retrieval import scoring
 from retrieval.scoring import Totals
 from retrieval.store import ID_DTYPE, Postings, Store
+
+if TYPE_CHECKING:
+    from retrieval.backend import Backend
 
 
 @dataclass(frozen=True)
@@ -57,55 +61,76 @@ class Pruning:
 DEFAULT_PRUNING = Pruning()
 
 
+class Scorer(Protocol):
+    """How a backend scores other sentences for a query it ranked (the re-ranked pool's
+    neighbours): from the postings it read (SQLite), or from the sentences' own term
+    counts (Xapian)."""
+
+    def score(self, ids: Sequence[int]) -> np.ndarray:
+        """The exact BM25 scores of ``ids``; 0 for a sentence without a query term."""
+        ...
+
+    def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`score`, and for each query term the vocabulary has, which of ``ids``
+        hold it, in one pass."""
+        ...
+
+
 @dataclass(frozen=True)
 class Ranked:
-    """Top sentences for a query: ids and scores, best first (ties: lower id first), and
-    what it takes to score any other sentence for the same query."""
+    """Top sentences for a query: ids and scores, best first (ties: lower id first), the
+    figures they were scored with, and the backend's :class:`Scorer` for any other
+    sentence (None when nothing matched)."""
 
     ids: np.ndarray
     scores: np.ndarray
     idf: dict[str, float]  # idf of each distinct query term in the vocabulary
     terms: tuple[str, ...] = ()  # the query terms, in order, duplicates kept
-    postings: dict[str, Postings] = field(default_factory=dict, repr=False, compare=False)
     avgdl: float = 0.0
     sentences: int = 0  # N, the corpus size the idf values were computed with
-
-    def score_tokens(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
-        """BM25 scores of token lists outside the index (article titles, say) with this
-        query's idf and average length: rank-bm25's expression, term by term in order."""
-        lens = np.array([len(d) for d in docs], np.int64)
-        counts = [Counter(d) for d in docs]
-        out = np.zeros(len(docs))
-        for t in self.terms:
-            if t in self.idf:
-                tf = np.array([c.get(t, 0) for c in counts], np.int64)
-                out += scoring.term_score(self.idf[t], tf, lens, self.avgdl)
-        return out
+    dfs: dict[str, int] = field(default_factory=dict)  # df of each term in the vocabulary
+    scorer: Scorer | None = field(default=None, repr=False, compare=False)
 
     def score(self, ids: Sequence[int]) -> np.ndarray:
-        """The exact BM25 scores of any sentences for this query, from the postings
-        already read (a binary search per term, no tokenizing); 0 for no query term."""
-        if not self.postings or not len(ids):
+        """The exact BM25 scores of any sentences for this query."""
+        if self.scorer is None or not len(ids):
             return np.zeros(len(ids))
+        return self.scorer.score(ids)
+
+    def frequencies(self) -> dict[str, int]:
+        """How many sentences hold each query term the vocabulary has (its df)."""
+        return dict(self.dfs)
+
+    def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """For each query term in the vocabulary, which of ``ids`` hold it."""
+        return self.lookup(ids)[1]
+
+    def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`score` and :meth:`contains` of the same ``ids``, in one pass."""
+        if self.scorer is None:
+            return np.zeros(len(ids)), {t: np.zeros(len(ids), bool) for t in self.dfs}
+        return self.scorer.lookup(ids)
+
+
+@dataclass(frozen=True)
+class PostingsScorer:
+    """Scores from the postings a ranking read (a binary search per term, no tokenizing)."""
+
+    postings: dict[str, Postings]
+    idf: dict[str, float]
+    terms: tuple[str, ...]
+    avgdl: float
+
+    def score(self, ids: Sequence[int]) -> np.ndarray:
         at = np.asarray(ids, ID_DTYPE)
         distinct = union([at])  # scores_at wants sorted ids without repeats
         scores = scores_at(distinct, self.postings, self.idf, list(self.terms), self.avgdl)
         return scores[np.searchsorted(distinct, at)]
 
-    def frequencies(self) -> dict[str, int]:
-        """How many sentences hold each query term the vocabulary has (its df)."""
-        return {t: p.df for t, p in self.postings.items()}
-
-    def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
-        """For each query term in the vocabulary, which of ``ids`` hold it (from the
-        postings already read: a binary search per term, no tokenizing)."""
-        return self.lookup(ids)[1]
-
     def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """:meth:`score` and :meth:`contains` of the same ``ids`` (a re-ranked pool, a
-        few dozen sentences): one binary search per term finds both, where the two apart
-        search every term twice. The scores are :meth:`score`'s floats (the same
-        contributions, added in query order)."""
+        """One binary search per term finds both the scores and which ids hold each term
+        (a re-ranked pool is a few dozen sentences); the scores are :meth:`score`'s
+        floats (the same contributions, added in query order)."""
         at = np.asarray(ids, ID_DTYPE)
         holds: dict[str, np.ndarray] = {}
         held, tfs, lens, counts = [], [], [], []
@@ -139,6 +164,20 @@ class Ranked:
             if t in term_values:
                 scores[holds[t]] += term_values[t]
         return scores, holds
+
+
+def _ranked(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    idf: dict[str, float],
+    terms: list[str],
+    postings: dict[str, Postings],
+    avgdl: float,
+    sentences: int,
+) -> Ranked:
+    scorer = PostingsScorer(postings, idf, tuple(terms), avgdl) if postings else None
+    dfs = {t: p.df for t, p in postings.items()}
+    return Ranked(ids, scores, idf, tuple(terms), avgdl, sentences, dfs, scorer)
 
 
 def union(lists: Iterable[np.ndarray]) -> np.ndarray:
@@ -285,7 +324,13 @@ def term_cache(store: Store) -> TermCache:
         return cache
 
 
-def rank(
+def rank(backend: Backend, terms: list[str], need: int) -> Ranked:
+    """BM25Okapi's top ``need`` sentences for ``terms`` on any backend: the same ids,
+    scores and order on each (SQLite's is :func:`rank_postings`)."""
+    return backend.rank(terms, need)
+
+
+def rank_postings(
     store: Store,
     terms: list[str],
     need: int,
@@ -304,11 +349,7 @@ def rank(
     the ``need``-th best score). All give the same sentences, scores and order;
     ``pruning`` says when each shortcut is tried (:class:`Pruning`). Long postings and
     their contributions come from ``cache`` (by default the store's :class:`TermCache`).
-
-    A store that ranks itself (the Xapian backend, retrieval/backend.py) is asked to.
     """
-    if not isinstance(store, Store):
-        return store.rank(terms, need)
     cache = cache or term_cache(store)
     with store.read():  # N and the postings from one snapshot, even during an ingest
         totals = store.totals()
@@ -324,9 +365,7 @@ def rank(
         if pruned is not None:
             ids, scores = pruned
             order = np.lexsort((ids, -scores))[:need]
-            return Ranked(
-                ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences
-            )
+            return _ranked(ids[order], scores[order], idf, terms, postings, avgdl, totals.sentences)
     contrib = {t: cache.contributions(t, postings[t], idf[t], avgdl) for t in postings}
     if len(postings) == 1:
         # One distinct term: its postings are the candidates; no scratch array needed.
@@ -368,7 +407,7 @@ def rank(
         ids, first = np.unique(ids, return_index=True)
         scores = scores[first]
     order = np.lexsort((ids, -scores))[:need]
-    return Ranked(ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences)
+    return _ranked(ids[order], scores[order], idf, terms, postings, avgdl, totals.sentences)
 
 
 def _above_lower_bound(

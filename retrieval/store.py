@@ -40,14 +40,20 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import sqlite_utils
 
 from retrieval.articles import ParsedArticle
+from retrieval.backend import NAME_FIELD_WEIGHTS, ArticleQuery
 from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
 from retrieval.scoring import Totals
+
+if TYPE_CHECKING:
+    from retrieval.plan import IngestProgress, IngestReport
+    from retrieval.rank import Ranked
 
 APP = "corpusbot"
 SCHEMA_VERSION = 2
@@ -81,7 +87,7 @@ LEN_DTYPE = np.dtype("<u2")
 
 _ARTICLE_COLUMNS = "id, file, title, outlet, byline, date, url, n_sentences"
 # The article fields of the name index (FTS5), and the trigger that indexes a new article.
-_NAME_FIELDS = ["title", "outlet", "byline", "dates", "file"]
+_NAME_FIELDS = list(NAME_FIELD_WEIGHTS)
 _NAME_COLUMNS = ", ".join(_NAME_FIELDS)
 _NAMES_INSERT_TRIGGER = "articles_ai"  # sqlite-utils' name: enable_fts(create_triggers=True)
 _SENTENCE_COLUMNS = "id, article_id, position, text, start, end"
@@ -738,12 +744,17 @@ class Store:
             ).fetchall()
         return [_row_to_sentence(r) for r in rows]
 
-    def search_articles(self, match: str, limit: int) -> list[tuple[Article, float]]:
-        """FTS5 over article fields, best first; ``match`` is an FTS5 query we built."""
-        # Column weights: title, outlet, byline, dates, file.
+    def search_articles(self, query: ArticleQuery, limit: int) -> list[tuple[Article, float]]:
+        """Articles whose naming fields hold the query's words (FTS5), best first."""
+        # Every word quoted, so nothing a person types is read as FTS5 syntax.
+        quoted = [f'"{w}"' for w in query.words]
+        if query.prefix:
+            quoted[-1] += "*"
+        match = (" AND " if query.every else " OR ").join(quoted)
+        weights = ", ".join(str(float(NAME_FIELD_WEIGHTS[f])) for f in _NAME_FIELDS)
         sql = (
             f"SELECT {', '.join('a.' + c.strip() for c in _ARTICLE_COLUMNS.split(','))}, "
-            "bm25(articles_fts, 10.0, 4.0, 2.0, 4.0, 4.0) AS rank "
+            f"bm25(articles_fts, {weights}) AS rank "
             "FROM articles_fts JOIN articles a ON a.id = articles_fts.rowid "
             "WHERE articles_fts MATCH ? ORDER BY rank LIMIT ?"
         )
@@ -762,6 +773,33 @@ class Store:
         return sum(
             os.path.getsize(p) for p in (self.path, Path(f"{self.path}-wal")) if os.path.exists(p)
         )
+
+    # -- what the backend protocol adds: ranking and ingest over this file --------------
+
+    def rank(self, terms: list[str], need: int) -> Ranked:
+        """BM25Okapi over this file's postings (:func:`retrieval.rank.rank_postings`)."""
+        from retrieval.rank import rank_postings
+
+        return rank_postings(self, terms, need)
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        progress: Callable[[IngestProgress], None] | None = None,
+        workers: int | None = None,
+    ) -> IngestReport:
+        """Add or update the articles in ``paths``, in one transaction
+        (:mod:`retrieval.plan`'s rules, applied by :func:`retrieval.ingest.apply`)."""
+        from retrieval.ingest import ingest
+
+        return ingest(self, paths, progress=progress, workers=workers)
+
+    def remove(self, article_id: int) -> None:
+        """Remove one article, in its own transaction."""
+        from retrieval.ingest import remove
+
+        remove(self, article_id)
 
     # -- sentence vectors (semantic re-ranking) ------------------------------------------
 

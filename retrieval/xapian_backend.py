@@ -52,7 +52,7 @@ import numpy as np
 
 from retrieval import scoring
 from retrieval import text as textmod
-from retrieval.backend import Shard
+from retrieval.backend import ArticleQuery, Shard
 from retrieval.discover import ArticleKey
 from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
@@ -75,8 +75,6 @@ CONNECT_TIMEOUT_MS = 2000
 REOPEN_AFTER_S = 1.0
 # Xapian refuses terms longer than 245 bytes: longer ones are indexed by a digest.
 MAX_TERM_BYTES = 200
-# Field weights of article documents, as the SQLite FTS5 columns weigh them.
-FIELD_WEIGHTS = {"title": 10, "outlet": 4, "byline": 2, "dates": 4, "file": 4}
 
 # Every document's payload (a sentence's or an article's JSON) is in this value slot,
 # which is also the collapse key of every search: each match then arrives with its
@@ -87,6 +85,9 @@ _META_APP = "corpusbot:app"
 _META_SHARD = "corpusbot:shard"  # {"index": i, "count": n}
 _META_COUNTS = "corpusbot:counts"  # this shard's sentences, tokens, articles
 _META_CORPUS = "corpusbot:corpus"  # corpus-wide: terms, idf_sum, last ids
+
+
+NO_VECTORS = "the Xapian backend stores no sentence vectors (`corpusbot embed` needs SQLite)"
 
 
 def require_xapian() -> None:
@@ -152,7 +153,7 @@ class _Connection:
         self.generation = 0  # the store's write count when last reopened
         # Sentences fetched since the last ranking or reopen: an answer asks for the
         # same ones several times (candidates, neighbours, their scores).
-        self.recent: dict[int, _Doc] = {}
+        self.recent: dict[int, SentenceDoc] = {}
         self.totals: Totals | None = None  # of the revision open
 
     def close(self) -> None:
@@ -162,7 +163,7 @@ class _Connection:
 
 
 @dataclass(frozen=True)
-class _Doc:
+class SentenceDoc:
     """A sentence as a ranking needs it: where it is, its text, its term counts."""
 
     sentence: Sentence
@@ -170,13 +171,13 @@ class _Doc:
     length: int
 
 
-def _doc_of(docid_local: int, payload: bytes) -> _Doc:
+def _doc_of(docid_local: int, payload: bytes) -> SentenceDoc:
     """A sentence document's payload: where it is, its text and its terms (each as often
     as it occurs, so a ranking scores candidates without tokenizing them again)."""
     article_id, position, start, end, text, terms = json.loads(payload)
     counts = Counter(terms.split())
     sentence = Sentence(docid_local // 2, article_id, position, text, start, end)
-    return _Doc(sentence, counts, sum(counts.values()))
+    return SentenceDoc(sentence, counts, sum(counts.values()))
 
 
 def _article_of(data: bytes) -> Article:
@@ -328,6 +329,22 @@ class XapianStore:
     def size_bytes(self) -> int:
         return 0  # on the shard servers' disks; `du` them there
 
+    # -- sentence vectors: none on shards ---------------------------------------------------
+
+    def vector_count(self, model: str) -> int:
+        return 0
+
+    def vectors(self, ids: list[int], model: str) -> dict[int, np.ndarray]:
+        """No sentence has a stored vector here: a stored-vector re-ranker uses its
+        fall-back's figures for every sentence."""
+        return {}
+
+    def unembedded(self, model: str, *, after: int = 0, limit: int = 256) -> list[Sentence]:
+        raise StoreError(NO_VECTORS)
+
+    def put_vectors(self, model: str, vectors: dict[int, np.ndarray]) -> None:
+        raise StoreError(NO_VECTORS)
+
     # -- ranking -----------------------------------------------------------------------------
 
     def rank(self, terms: list[str], need: int) -> Ranked:
@@ -342,12 +359,11 @@ class XapianStore:
         dfs = {t: db.get_termfreq(index_term(t)) for t in distinct}
         dfs = {t: df for t, df in dfs.items() if df}
         idf = {t: scoring.idf(df, totals) for t, df in dfs.items()}
-        empty = _XapianRanked(
-            np.empty(0, ID_DTYPE), np.empty(0), idf, tuple(terms), sentences=totals.sentences,
-            dfs=dfs,
-        )  # fmt: skip
         if not idf or totals.sentences == 0:
-            return empty
+            return Ranked(
+                np.empty(0, ID_DTYPE), np.empty(0), idf, tuple(terms), sentences=totals.sentences,
+                dfs=dfs,
+            )  # fmt: skip
         avgdl = totals.tokens / totals.sentences
         enquire = xapian.Enquire(db)
         enquire.set_docid_order(xapian.Enquire.ASCENDING)
@@ -384,16 +400,16 @@ class XapianStore:
         ids = np.array([d.sentence.id for d in docs], np.int64)
         scores = _score_docs(docs, terms, idf, avgdl)
         order = np.lexsort((ids, -scores))[:need]
-        return _XapianRanked(
-            ids[order].astype(ID_DTYPE), scores[order], idf, tuple(terms),
-            avgdl=avgdl, sentences=totals.sentences, store=self,
-            dfs=dfs,
+        scorer = DocScorer(self, idf, tuple(terms), avgdl, dfs)
+        return Ranked(
+            ids[order].astype(ID_DTYPE), scores[order], idf, tuple(terms), avgdl,
+            totals.sentences, dfs, scorer,
         )  # fmt: skip
 
-    def _docs(self, ids: Sequence[int]) -> list[_Doc]:
+    def documents(self, ids: Sequence[int]) -> list[SentenceDoc]:
         """Sentence documents by id, in the order given (unknown ids are left out)."""
 
-        def work(conn: _Connection) -> list[_Doc]:
+        def work(conn: _Connection) -> list[SentenceDoc]:
             recent = conn.recent
             missing = [i for i in dict.fromkeys(ids) if i not in recent and i > 0]
             if missing:
@@ -407,7 +423,7 @@ class XapianStore:
 
     def sentences(self, ids: list[int]) -> list[Sentence]:
         """Sentences by id, in the order given (unknown ids are left out)."""
-        return [d.sentence for d in self._docs([int(i) for i in ids])]
+        return [d.sentence for d in self.documents([int(i) for i in ids])]
 
     def neighbours(self, sentence: Sentence, before: int, after: int) -> list[Sentence]:
         """The sentences of the same article from ``before`` positions before to ``after``
@@ -465,12 +481,15 @@ class XapianStore:
 
         return self._call(work)
 
-    def search_articles(self, match: str, limit: int) -> list[tuple[Article, float]]:
-        """Article fields matching ``match`` (an FTS5 query as retrieval/sources.py
-        builds it: quoted words joined by AND or OR, the last maybe a prefix), best first."""
-        op = xapian.Query.OP_AND if " AND " in match else xapian.Query.OP_OR
+    def search_articles(self, query: ArticleQuery, limit: int) -> list[tuple[Article, float]]:
+        """Articles whose naming fields hold the query's words, best first (the fields
+        weighted as :data:`~retrieval.backend.NAME_FIELD_WEIGHTS` says, at ingest)."""
+        every = query.every and len(query.words) > 1
+        op = xapian.Query.OP_AND if every else xapian.Query.OP_OR
         parts = []
-        for word, star in re.findall(r'"([^"]*)"(\*?)', match):
+        last = len(query.words) - 1
+        for at, word in enumerate(query.words):
+            star = query.prefix and at == last
             for w in _field_words(word):
                 if star:
                     parts.append(
@@ -579,47 +598,33 @@ class XapianStore:
             self._generation += 1
 
 
-class _XapianRanked(Ranked):
-    """A ranking whose other sentences are scored from their text (no postings here)."""
+@dataclass(frozen=True)
+class DocScorer:
+    """Scores other sentences for a ranking from their documents' term counts (shards
+    hold no postings to search)."""
 
-    def __init__(
-        self,
-        ids: np.ndarray,
-        scores: np.ndarray,
-        idf: dict[str, float],
-        terms: tuple[str, ...] = (),
-        *,
-        avgdl: float = 0.0,
-        sentences: int = 0,
-        store: XapianStore | None = None,
-        dfs: dict[str, int] | None = None,
-    ):
-        super().__init__(ids, scores, idf, terms, {}, avgdl, sentences)
-        object.__setattr__(self, "_store", store)
-        object.__setattr__(self, "_dfs", dict(dfs or {}))
-
-    def frequencies(self) -> dict[str, int]:
-        return dict(self._dfs)
+    store: XapianStore
+    idf: dict[str, float]
+    terms: tuple[str, ...]
+    avgdl: float
+    dfs: dict[str, int]
 
     def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
         """Which of ``ids`` hold each term, from the documents' term counts."""
-        if self._store is None:
-            return {t: np.zeros(len(ids), bool) for t in self._dfs}
-        docs = {d.sentence.id: d for d in self._store._docs([int(i) for i in ids])}
+        docs = {d.sentence.id: d for d in self.store.documents([int(i) for i in ids])}
         return {
             t: np.array([i in docs and docs[i].counts.get(t, 0) > 0 for i in ids], bool)
-            for t in self._dfs
+            for t in self.dfs
         }
 
     def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """:meth:`score` and :meth:`contains`: from the documents, no postings to share."""
         return self.score(ids), self.contains(ids)
 
     def score(self, ids: Sequence[int]) -> np.ndarray:
-        if self._store is None or not len(ids):
+        if not len(ids):
             return np.zeros(len(ids))
         ids = [int(i) for i in ids]
-        docs = {d.sentence.id: d for d in self._store._docs(ids)}
+        docs = {d.sentence.id: d for d in self.store.documents(ids)}
         known = [docs[i] for i in ids if i in docs]
         scores = dict(
             zip([d.sentence.id for d in known], _score_docs(known, self.terms, self.idf,
@@ -629,7 +634,7 @@ class _XapianRanked(Ranked):
 
 
 def _score_docs(
-    docs: Sequence[_Doc], terms: Sequence[str], idf: dict[str, float], avgdl: float
+    docs: Sequence[SentenceDoc], terms: Sequence[str], idf: dict[str, float], avgdl: float
 ) -> np.ndarray:
     """rank-bm25's scores of ``docs``: each term's contribution, added in query order."""
     lens = np.array([d.length for d in docs], np.int64)
@@ -669,7 +674,7 @@ def _by_terms(db: Any, terms: list[str], limit: int = 0) -> Any:
     return enquire.get_mset(0, limit or len(terms))
 
 
-def _fetch(mset: Any, shards: int) -> list[_Doc]:
+def _fetch(mset: Any, shards: int) -> list[SentenceDoc]:
     docs = []
     for m in mset:
         docs.append(_doc_of((m.docid - 1) // shards + 1, m.collapse_key))

@@ -18,6 +18,7 @@ import numpy as np
 
 from retrieval import scoring
 from retrieval.articles import ParsedArticle, date_words
+from retrieval.backend import NAME_FIELD_WEIGHTS
 from retrieval.discover import ArticleKey
 from retrieval.errors import StoreError
 from retrieval.plan import Plan
@@ -28,7 +29,6 @@ from retrieval.xapian_backend import (
     _META_COUNTS,
     _META_SHARD,
     APP,
-    FIELD_WEIGHTS,
     PAYLOAD,
     _field_words,
     _is_sentence_term,
@@ -197,7 +197,7 @@ class ShardWriter:
         }
         for field, value in fields.items():
             for w in _field_words(value):
-                doc.add_term(_term("XF", w), FIELD_WEIGHTS[field])
+                doc.add_term(_term("XF", w), NAME_FIELD_WEIGHTS[field])
         doc.add_value(
             PAYLOAD,
             json.dumps(

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from retrieval.corpus import Corpus
+from retrieval.errors import StoreError
 from retrieval.rank import rank
 from retrieval.text import tokenize
 
@@ -169,6 +170,11 @@ def test_tricky_trees_give_the_same_corpus_on_both_backends(tmp_path: Path) -> N
             xapian.remove(victim.id)
             assert xapian.store.article(victim.id) is None
             _same(sqlite, xapian)
+
+            # What shards cannot do, they say: no sentence vectors to store.
+            assert xapian.stats().vectors == 0
+            with pytest.raises(StoreError, match="stores no sentence vectors"):
+                xapian.embed()
         finally:
             sqlite.close()
             xapian.close()

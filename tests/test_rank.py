@@ -13,7 +13,7 @@ from rank_bm25 import BM25Okapi
 from retrieval import rank as ranking
 from retrieval import scoring
 from retrieval.postings import Chunk, PostingsBuilder
-from retrieval.rank import DEFAULT_PRUNING, Pruning, TermCache, rank
+from retrieval.rank import DEFAULT_PRUNING, Pruning, TermCache, rank, rank_postings
 from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE, Postings, Store
 
 VOCAB = [f"w{i}" for i in range(12)]
@@ -62,12 +62,12 @@ def check_against_oracle(
     with tempfile.TemporaryDirectory() as tmp:
         store = build_store(Path(tmp) / "t.db", docs)
         try:
-            full = rank(store, query, need=len(docs), pruning=pruning)
-            top = rank(store, query, need=k, pruning=pruning)
+            full = rank_postings(store, query, need=len(docs), pruning=pruning)
+            top = rank_postings(store, query, need=k, pruning=pruning)
             # Kept postings and contributions (every list kept here): read, then reused.
             kept = TermCache(min_postings=0)
             for _ in range(2):
-                again = rank(store, query, need=k, pruning=pruning, cache=kept)
+                again = rank_postings(store, query, need=k, pruning=pruning, cache=kept)
                 assert again.ids.tolist() == top.ids.tolist()
                 assert again.scores.tolist() == top.scores.tolist()
         finally:
@@ -151,7 +151,7 @@ def test_lookup_is_score_and_contains_in_one_pass(docs, query, data):
             store.close()
     scores, holds = top.lookup(asked)
     assert scores.tolist() == top.score(asked).tolist()
-    assert holds.keys() == top.postings.keys()
+    assert holds.keys() == top.dfs.keys()
     for term, held in holds.items():
         expected = [1 <= i <= len(docs) and term in docs[i - 1] for i in asked]
         assert held.tolist() == expected
@@ -280,8 +280,8 @@ def test_kept_postings_are_read_again_after_any_write(tmp_path):
     kept = TermCache(min_postings=0)
 
     def check(corpus: Corpus) -> list[int]:
-        fresh = rank(corpus.store, query, need=10, cache=TermCache(min_postings=0))
-        got = rank(corpus.store, query, need=10, cache=kept)
+        fresh = rank_postings(corpus.store, query, need=10, cache=TermCache(min_postings=0))
+        got = rank_postings(corpus.store, query, need=10, cache=kept)
         assert got.ids.tolist() == fresh.ids.tolist()
         assert got.scores.tolist() == fresh.scores.tolist()
         return got.ids.tolist()
@@ -307,7 +307,7 @@ def test_kept_postings_are_read_again_after_any_write(tmp_path):
 def test_kept_contributions_cannot_be_changed_by_a_caller(tmp_path):
     store = build_store(tmp_path / "t.db", [["a", "b"], ["a"], ["c"]])
     kept = TermCache(min_postings=0)
-    rank(store, ["a", "c"], need=2, cache=kept)
+    rank_postings(store, ["a", "c"], need=2, cache=kept)
     post = kept.postings(store, store.totals(), ["a"])["a"]
     values = kept.contributions("a", post, 1.0, 1.0)
     assert values is kept.contributions("a", post, 1.0, 1.0)  # computed once
