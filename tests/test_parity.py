@@ -173,8 +173,11 @@ def test_tricky_trees_give_the_same_corpus_on_both_backends(tmp_path: Path) -> N
 
             # What shards cannot do, they say: no sentence vectors to store.
             assert xapian.stats().vectors == 0
+            assert xapian.store.vectors([1, 2], "minilm") == {}
             with pytest.raises(StoreError, match="stores no sentence vectors"):
-                xapian.embed()
+                xapian.store.unembedded("minilm")
+            with pytest.raises(StoreError, match="stores no sentence vectors"):
+                xapian.store.put_vectors("minilm", {1: np.zeros(3)})
         finally:
             sqlite.close()
             xapian.close()
