@@ -19,13 +19,8 @@ Ids are given out in ingest order exactly as the SQLite store gives them, so the
 corpus has the same ids in both. A combined docid ``(local - 1) * n + shard + 1`` grows
 with the sentence or article id, so docid order is id order.
 
-Exact BM25Okapi. Xapian's BM25Weight differs from rank-bm25 in its idf (and counts the
-article documents in N and the average length). Each query term is scaled with
-``OP_SCALE_WEIGHT`` by (count in the query × Okapi idf ÷ Xapian idf), and k1, b are
-adjusted for the average length Xapian sees, which makes Xapian's weights BM25Okapi's to
-~1e-15. The candidates are then scored again from their text with rank-bm25's
-expression (:func:`retrieval.rank.bm25`), so scores and tie order are the SQLite
-engine's, bit for bit.
+Exact BM25Okapi: :mod:`retrieval.xapian_rank`. Writes: :mod:`retrieval.xapian_writer`
+applies the ingest plan that SQLite applies (:mod:`retrieval.plan`).
 
 Faults. Each thread has its own connections (Xapian objects are not thread-safe). A
 ``NetworkError`` (a restarted shard, an idle connection the server dropped, a timeout)
@@ -36,103 +31,46 @@ shards answered, never a partial answer.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import math
-import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from retrieval import scoring
-from retrieval import text as textmod
+from retrieval import scoring, xapian_rank
 from retrieval.backend import ArticleQuery, Shard
 from retrieval.discover import ArticleKey
 from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
 from retrieval.plan import IngestProgress, IngestReport, planned
 from retrieval.rank import Ranked
-from retrieval.scoring import K1, B, Totals
-from retrieval.store import ID_DTYPE
+from retrieval.scoring import Totals
+from retrieval.xapian_layout import (
+    _META_APP,
+    _META_CORPUS,
+    _META_COUNTS,
+    _META_SHARD,
+    APP,
+    CONNECT_TIMEOUT_MS,
+    NO_VECTORS,
+    PAYLOAD,
+    REOPEN_AFTER_S,
+    TIMEOUT_MS,
+    SentenceDoc,
+    _article_of,
+    _by_terms,
+    _fetch,
+    _field_words,
+    _term,
+    require_xapian,
+    shard_of,
+    xapian,
+)
 
-try:
-    import xapian
-except ImportError:  # pragma: no cover - reported when the backend is chosen
-    xapian = None
-
-APP = "corpusbot"
-# Client timeouts (ms): a hung shard costs at most this much before the one retry.
-TIMEOUT_MS = 5000
-CONNECT_TIMEOUT_MS = 2000
-# Reads see other processes' ingests within this long: a connection calls reopen()
-# (one round trip per shard) when it last did so longer ago.
-REOPEN_AFTER_S = 1.0
-# Xapian refuses terms longer than 245 bytes: longer ones are indexed by a digest.
-MAX_TERM_BYTES = 200
-
-# Every document's payload (a sentence's or an article's JSON) is in this value slot,
-# which is also the collapse key of every search: each match then arrives with its
-# payload in the match set itself, instead of one round trip per document fetched.
-PAYLOAD = 0
-
-_META_APP = "corpusbot:app"
-_META_SHARD = "corpusbot:shard"  # {"index": i, "count": n}
-_META_COUNTS = "corpusbot:counts"  # this shard's sentences, tokens, articles
-_META_CORPUS = "corpusbot:corpus"  # corpus-wide: terms, idf_sum, last ids
-
-
-NO_VECTORS = "the Xapian backend stores no sentence vectors (`corpusbot embed` needs SQLite)"
-
-
-def require_xapian() -> None:
-    if xapian is None:
-        raise StoreError(
-            "the Xapian backend needs its Python bindings: pip install 'corpusbot[xapian]'"
-        )
-
-
-def shard_of(key: str, count: int) -> int:
-    """The shard of an article: a stable hash of its key (not Python's hash())."""
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % count
-
-
-def _term(prefix: str, value: str) -> str:
-    raw = prefix + value
-    if len(raw.encode("utf-8")) <= MAX_TERM_BYTES:
-        return raw
-    return prefix + "#" + hashlib.blake2b(value.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def _key_terms(key: str) -> list[str]:
-    """An article's key (``P``), the keys of the JSONL file it may be a line of (``J``, at
-    each ``#``), and ``XP``: it has a key."""
-    groups = [_term("J", key[: m.start()]) for m in re.finditer("#", key)]
-    return [_term("P", key), *groups, "XP"]
-
-
-def index_term(term: str) -> str:
-    """A sentence term as indexed (always starts lowercase, a digit or ``#``, never an
-    upper-case letter: those prefix the article documents' terms)."""
-    return _term("", term)
-
-
-def _is_sentence_term(term: bytes) -> bool:
-    return not term[:1].isupper()
-
-
-def xapian_idf(doccount: int, termfreq: int) -> float:
-    """Xapian 1.4 BM25Weight's idf (no relevance set)."""
-    tw = (doccount - termfreq + 0.5) / (termfreq + 0.5)
-    if tw < 2:
-        tw = max(tw, 1e-6) / 2 + 1
-    return math.log(tw)
+__all__ = ["XapianStore", "_by_terms", "shard_of"]
 
 
 # -- connections --------------------------------------------------------------------------
@@ -162,34 +100,8 @@ class _Connection:
         self.db.close()
 
 
-@dataclass(frozen=True)
-class SentenceDoc:
-    """A sentence as a ranking needs it: where it is, its text, its term counts."""
-
-    sentence: Sentence
-    counts: Counter
-    length: int
-
-
-def _doc_of(docid_local: int, payload: bytes) -> SentenceDoc:
-    """A sentence document's payload: where it is, its text and its terms (each as often
-    as it occurs, so a ranking scores candidates without tokenizing them again)."""
-    article_id, position, start, end, text, terms = json.loads(payload)
-    counts = Counter(terms.split())
-    sentence = Sentence(docid_local // 2, article_id, position, text, start, end)
-    return SentenceDoc(sentence, counts, sum(counts.values()))
-
-
-def _article_of(data: bytes) -> Article:
-    d = json.loads(data)
-    return Article(
-        d["id"], d["file"], d["title"], d["outlet"], d["byline"], d["date"], d["url"],
-        sentences=d["sentences"],
-    )  # fmt: skip
-
-
-class XapianStore:
-    """The corpus on remote Xapian shards; the same reads and writes as the SQLite Store."""
+class ShardConnections:
+    """Each thread's connections to the shards, their faults, and the corpus totals."""
 
     def __init__(self, shards: Sequence[Shard], *, timeout_ms: int = TIMEOUT_MS):
         require_xapian()
@@ -203,15 +115,6 @@ class XapianStore:
         self._lock = threading.Lock()
         self._generation = 0  # writes through this store: readers reopen after each
         self._call(self._check)
-
-    @contextlib.contextmanager
-    def read(self) -> Iterator[XapianStore]:
-        """The reads of one question (the SQLite store's ``read()``), here without one
-        snapshot across them: each shard connection reads its own snapshot until it is
-        reopened, which ``_conn`` does after a write here or at most once a second, so a
-        question's reads can straddle another process's ingest (README "Beyond one
-        machine", limits)."""
-        yield self
 
     # -- connections and faults ------------------------------------------------------------
 
@@ -315,6 +218,20 @@ class XapianStore:
     def totals(self) -> Totals:
         return self._call(self._read_totals)
 
+
+class XapianStore(ShardConnections):
+    """The corpus on remote Xapian shards: the :class:`~retrieval.backend.Backend` that
+    SQLite's :class:`~retrieval.store.Store` also is."""
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[XapianStore]:
+        """The reads of one question (the SQLite store's ``read()``), here without one
+        snapshot across them: each shard connection reads its own snapshot until it is
+        reopened, which ``_conn`` does after a write here or at most once a second, so a
+        question's reads can straddle another process's ingest (README "Beyond one
+        machine", limits)."""
+        yield self
+
     def counts(self) -> tuple[int, int, int]:
         def work(conn: _Connection) -> tuple[int, int, int]:
             totals = self._read_totals(conn)
@@ -350,61 +267,7 @@ class XapianStore:
     def rank(self, terms: list[str], need: int) -> Ranked:
         """BM25Okapi top ``need`` sentences: the same ids, scores and order as
         :func:`retrieval.rank.rank` over the same corpus in SQLite."""
-        return self._call(lambda conn: self._rank(conn, terms, need))
-
-    def _rank(self, conn: _Connection, terms: list[str], need: int) -> Ranked:
-        totals = self._read_totals(conn)
-        db = conn.db
-        distinct = list(dict.fromkeys(terms))
-        dfs = {t: db.get_termfreq(index_term(t)) for t in distinct}
-        dfs = {t: df for t, df in dfs.items() if df}
-        idf = {t: scoring.idf(df, totals) for t, df in dfs.items()}
-        if not idf or totals.sentences == 0:
-            return Ranked(
-                np.empty(0, ID_DTYPE), np.empty(0), idf, tuple(terms), sentences=totals.sentences,
-                dfs=dfs,
-            )  # fmt: skip
-        avgdl = totals.tokens / totals.sentences
-        enquire = xapian.Enquire(db)
-        enquire.set_docid_order(xapian.Enquire.ASCENDING)
-        enquire.set_collapse_key(PAYLOAD)
-        times = Counter(terms)
-        if all(w > 0 for w in idf.values()):
-            # Xapian normalises lengths by the average it sees (article documents
-            # included): k1' and b' give the same K = k1 (1 - b + b dl / avgdl), and
-            # the scale factors undo (k1' + 1) and Xapian's idf.
-            ratio = db.get_avlength() / avgdl
-            k1 = K1 * (1 - B) + K1 * B * ratio
-            b = K1 * B * ratio / k1
-            enquire.set_weighting_scheme(xapian.BM25Weight(k1, 0, 0, b, 0))
-            doccount = db.get_doccount()
-            parts = [
-                xapian.Query(
-                    xapian.Query.OP_SCALE_WEIGHT,
-                    xapian.Query(index_term(t)),
-                    times[t] * idf[t] * (K1 + 1) / (xapian_idf(doccount, df) * (k1 + 1)),
-                )
-                for t, df in dfs.items()
-            ]
-            enquire.set_query(xapian.Query(xapian.Query.OP_OR, parts))
-            mset = _top(enquire, need)
-        else:
-            # A term with idf <= 0 (tiny corpora) cannot be scaled: score every match.
-            enquire.set_weighting_scheme(xapian.BoolWeight())
-            enquire.set_query(
-                xapian.Query(xapian.Query.OP_OR, [xapian.Query(index_term(t)) for t in dfs])
-            )
-            mset = enquire.get_mset(0, db.get_doccount())
-        docs = _fetch(mset, len(self.shards))
-        conn.recent = {d.sentence.id: d for d in docs}
-        ids = np.array([d.sentence.id for d in docs], np.int64)
-        scores = _score_docs(docs, terms, idf, avgdl)
-        order = np.lexsort((ids, -scores))[:need]
-        scorer = DocScorer(self, idf, tuple(terms), avgdl, dfs)
-        return Ranked(
-            ids[order].astype(ID_DTYPE), scores[order], idf, tuple(terms), avgdl,
-            totals.sentences, dfs, scorer,
-        )  # fmt: skip
+        return self._call(lambda conn: xapian_rank.rank(self, conn, terms, need))
 
     def documents(self, ids: Sequence[int]) -> list[SentenceDoc]:
         """Sentence documents by id, in the order given (unknown ids are left out)."""
@@ -596,100 +459,3 @@ class XapianStore:
                 writer.delete(article_id)
         finally:
             self._generation += 1
-
-
-@dataclass(frozen=True)
-class DocScorer:
-    """Scores other sentences for a ranking from their documents' term counts (shards
-    hold no postings to search)."""
-
-    store: XapianStore
-    idf: dict[str, float]
-    terms: tuple[str, ...]
-    avgdl: float
-    dfs: dict[str, int]
-
-    def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
-        """Which of ``ids`` hold each term, from the documents' term counts."""
-        docs = {d.sentence.id: d for d in self.store.documents([int(i) for i in ids])}
-        return {
-            t: np.array([i in docs and docs[i].counts.get(t, 0) > 0 for i in ids], bool)
-            for t in self.dfs
-        }
-
-    def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        return self.score(ids), self.contains(ids)
-
-    def score(self, ids: Sequence[int]) -> np.ndarray:
-        if not len(ids):
-            return np.zeros(len(ids))
-        ids = [int(i) for i in ids]
-        docs = {d.sentence.id: d for d in self.store.documents(ids)}
-        known = [docs[i] for i in ids if i in docs]
-        scores = dict(
-            zip([d.sentence.id for d in known], _score_docs(known, self.terms, self.idf,
-                                                             self.avgdl), strict=True)
-        )  # fmt: skip
-        return np.array([scores.get(i, 0.0) for i in ids])
-
-
-def _score_docs(
-    docs: Sequence[SentenceDoc], terms: Sequence[str], idf: dict[str, float], avgdl: float
-) -> np.ndarray:
-    """rank-bm25's scores of ``docs``: each term's contribution, added in query order."""
-    lens = np.array([d.length for d in docs], np.int64)
-    per_term = {}
-    for t in idf:
-        tf = np.array([d.counts.get(t, 0) for d in docs], np.int64)
-        per_term[t] = np.where(tf > 0, scoring.term_score(idf[t], tf, lens, avgdl), 0.0)
-    scores = np.zeros(len(docs))
-    for t in terms:
-        if t in per_term:
-            scores += per_term[t]
-    return scores
-
-
-def _top(enquire: Any, need: int) -> Any:
-    """An MSet holding every sentence whose Xapian weight could put it in the exact top
-    ``need`` (within 1e-9 of the ``need``-th weight): the exact scores decide after."""
-    size = need + 16
-    while True:
-        mset = enquire.get_mset(0, size)
-        if len(mset) < size or len(mset) < need:
-            return mset
-        kth = mset[need - 1].weight
-        if mset[len(mset) - 1].weight < kth - 1e-9 * max(1.0, abs(kth)):
-            return mset
-        size *= 2
-
-
-def _by_terms(db: Any, terms: list[str], limit: int = 0) -> Any:
-    """Documents holding any of ``terms`` (boolean), in docid order, fetched."""
-    enquire = xapian.Enquire(db)
-    enquire.set_weighting_scheme(xapian.BoolWeight())
-    enquire.set_docid_order(xapian.Enquire.ASCENDING)
-    enquire.set_collapse_key(PAYLOAD)
-    enquire.set_query(xapian.Query(xapian.Query.OP_OR, [xapian.Query(t) for t in terms]))
-    # Id terms name one document each: asking for no more keeps the match set small.
-    return enquire.get_mset(0, limit or len(terms))
-
-
-def _fetch(mset: Any, shards: int) -> list[SentenceDoc]:
-    docs = []
-    for m in mset:
-        docs.append(_doc_of((m.docid - 1) // shards + 1, m.collapse_key))
-    return docs
-
-
-def _field_words(text: str) -> list[str]:
-    """Words of article fields as FTS5's porter tokenizer would see them (stemmed)."""
-    ws = [w for w in textmod.words(text) if w]
-    return textmod._stem(ws) if ws else []
-
-
-def _names(file: str, title: str) -> list[str]:
-    """Boolean terms for naming an article exactly: its file, the file without each
-    extension, its title (case ignored), as the SQLite store's article_by_name matches."""
-    names = {file.casefold(), title.casefold()}
-    names.update(file[:m.start()].casefold() for m in re.finditer(r"\.", file))  # fmt: skip
-    return [_term("N", n) for n in names if n]

@@ -23,7 +23,7 @@ from retrieval.discover import ArticleKey
 from retrieval.errors import StoreError
 from retrieval.plan import Plan
 from retrieval.postings import Chunk
-from retrieval.xapian_backend import (
+from retrieval.xapian_layout import (
     _META_APP,
     _META_CORPUS,
     _META_COUNTS,
