@@ -24,6 +24,7 @@ from bot.commands import add_commands
 from bot.config import Config, ConfigError, load_config
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
+from retrieval.settings import Settings
 
 log = logging.getLogger("corpusbot.bot")
 
@@ -171,8 +172,9 @@ async def _run(bot: CorpusBot, token: str) -> None:
         await bot.start(token)
 
 
-def serve(*, sync: bool = False) -> int:
-    """Run the bot until it is stopped; return the process exit status."""
+def serve(*, sync: bool = False, settings: Settings | None = None) -> int:
+    """Run the bot until it is stopped; return the process exit status. ``settings``
+    (default: from the environment and ``.env``) say where the corpus is."""
     discord.utils.setup_logging(level=logging.INFO, root=True)
     try:
         config = load_config()
@@ -180,7 +182,9 @@ def serve(*, sync: bool = False) -> int:
         return _fail(str(exc))
     use_endpoints(config)
     try:
-        corpus = Corpus.open(config.db_path)
+        if settings is None:
+            settings = Settings.load(db=config.db_path)
+        corpus = Corpus.open(settings=settings)
     except CorpusError as exc:
         return _fail(str(exc))
     # Load the re-ranker now, not at the first question (a model takes seconds to load);

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
-from retrieval.corpus import DEFAULT_DB
+from retrieval.settings import DEFAULT_DB
 
 API_VERSION = 10
 

@@ -2,23 +2,18 @@
 
 Two backends implement it: :class:`retrieval.store.Store` (one SQLite file, embedded, the
 default) and :class:`retrieval.xapian_backend.XapianStore` (N remote Xapian shards). The
-front ends never see the difference: ``Corpus.open`` picks one from the settings below.
-
-- ``CORPUSBOT_BACKEND``: ``sqlite`` (default) or ``xapian``.
-- ``CORPUSBOT_SHARDS``: ``host:port,host:port,…`` of the shard servers (xapian only). The
-  order matters: an article's shard is chosen by a hash of its identity modulo the count.
+front ends never see the difference: ``Corpus.open`` picks one from the
+:class:`~retrieval.settings.Settings`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
 
 if TYPE_CHECKING:
@@ -28,8 +23,6 @@ if TYPE_CHECKING:
     from retrieval.plan import IngestProgress, IngestReport
     from retrieval.rank import Ranked
     from retrieval.scoring import Totals
-
-BACKENDS = ("sqlite", "xapian")
 
 
 # The article fields that name an article, with their weights in a lookup by words
@@ -99,43 +92,10 @@ class Backend(Protocol):
 
 @dataclass(frozen=True)
 class Shard:
+    """A Xapian shard server (not a Discord gateway shard: see bot/config.py)."""
+
     host: str
     port: int
 
     def __str__(self) -> str:
         return f"{self.host}:{self.port}"
-
-
-@dataclass(frozen=True)
-class BackendSettings:
-    kind: str = "sqlite"
-    shards: tuple[Shard, ...] = ()
-
-
-def parse_shards(value: str) -> tuple[Shard, ...]:
-    """``host:port,host:port`` → shards; a malformed entry raises a one-line StoreError."""
-    shards = []
-    for item in (s.strip() for s in value.split(",")):
-        if not item:
-            continue
-        host, _, port = item.rpartition(":")
-        if not host or not port.isdecimal() or not 0 < int(port) < 65536:
-            raise StoreError(f"CORPUSBOT_SHARDS: {item!r} is not host:port")
-        shards.append(Shard(host.strip("[]"), int(port)))
-    if len(set(shards)) != len(shards):
-        raise StoreError("CORPUSBOT_SHARDS names the same shard twice")
-    return tuple(shards)
-
-
-def settings(environ: Mapping[str, str] | None = None) -> BackendSettings:
-    """The backend chosen by ``CORPUSBOT_BACKEND`` / ``CORPUSBOT_SHARDS``."""
-    environ = os.environ if environ is None else environ
-    kind = (environ.get("CORPUSBOT_BACKEND") or "sqlite").strip().lower()
-    if kind not in BACKENDS:
-        raise StoreError(f"CORPUSBOT_BACKEND must be one of {', '.join(BACKENDS)}, not {kind!r}")
-    if kind == "sqlite":
-        return BackendSettings()
-    shards = parse_shards(environ.get("CORPUSBOT_SHARDS") or "")
-    if not shards:
-        raise StoreError("CORPUSBOT_BACKEND=xapian needs CORPUSBOT_SHARDS=host:port,…")
-    return BackendSettings(kind, shards)

@@ -24,47 +24,11 @@ from retrieval import embed as embedding
 from retrieval import ingest as ingesting
 from retrieval.errors import CorpusError, StoreError
 from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
+from retrieval.settings import DEFAULT_DB, Settings, is_default_db, seeds_dir
 from retrieval.store import Store
 
 if TYPE_CHECKING:
     from retrieval.backend import Backend
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _default_db() -> Path:
-    """In a checkout, ``data/corpus.db`` in the project folder, wherever corpusbot runs (a
-    command started from another folder must not make a second, seed-built
-    ./data/corpus.db there); in an installed package, which has no project folder and
-    must not write into site-packages, ``corpusbot/corpus.db`` in the user's data folder
-    (``$XDG_DATA_HOME``, else ``~/.local/share``)."""
-    if (PROJECT_ROOT / "pyproject.toml").is_file():
-        return PROJECT_ROOT / "data" / "corpus.db"
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "corpusbot" / "corpus.db"
-
-
-DEFAULT_DB = _default_db()
-
-
-def default_db_path() -> Path:
-    """``$CORPUSBOT_DB`` (relative to the working directory) or :data:`DEFAULT_DB`."""
-    return Path(os.environ.get("CORPUSBOT_DB") or DEFAULT_DB)
-
-
-def is_default_db(path: Path) -> bool:
-    """Whether ``path`` is :data:`DEFAULT_DB`, the one database built from the seeds."""
-    return path.resolve() == DEFAULT_DB.resolve()
-
-
-def seeds_dir() -> Path:
-    """``$CORPUSBOT_SEEDS``, else the seed articles: ``retrieval/seeds`` in an installed
-    wheel (pyproject.toml maps them there), ``seeds/`` in a checkout."""
-    if found := os.environ.get("CORPUSBOT_SEEDS"):
-        return Path(found)
-    shipped = Path(__file__).resolve().parent / "seeds"
-    return shipped if shipped.is_dir() else PROJECT_ROOT / "seeds"
-
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -131,8 +95,12 @@ class Corpus:
         *,
         create: bool | None = None,
         reranker: str | rerank.Reranker | None = None,
+        settings: Settings | None = None,
     ) -> Corpus:
-        """Open the store at ``path`` (default: $CORPUSBOT_DB or :data:`DEFAULT_DB`).
+        """Open the SQLite file at ``path``; without one, the corpus ``settings`` choose
+        (default: :meth:`Settings.load` from the environment): the Xapian shards, or
+        the SQLite file at ``settings.db_path`` ($CORPUSBOT_DB or :data:`DEFAULT_DB`).
+        ``reranker`` (default: the settings') names the re-ranker.
 
         A missing database is built from ``seeds/`` (into a temporary file first, so an
         interrupted build leaves nothing half-made) when ``create`` is true, or, when it
@@ -140,10 +108,14 @@ class Corpus:
         mistyped path than a wish for the seed corpus. Otherwise a missing, corrupt or
         foreign file raises :class:`StoreError` with a one-line message.
         """
-        chosen = backend.settings()
-        if chosen.kind == "xapian":
-            return cls.shards(chosen.shards, reranker=reranker)
-        path = Path(path) if path is not None else default_db_path()
+        if path is None:
+            settings = settings or Settings.load()
+            if reranker is None:
+                reranker = settings.reranker
+            if settings.backend == "xapian":
+                return cls.shards(settings.xapian_shards, reranker=reranker)
+            path = settings.db_path
+        path = Path(path)
         if reranker is None or isinstance(reranker, str):
             rerank.resolve(reranker)  # a wrong name fails before any work
         if create is None:

@@ -16,11 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from retrieval.backend import parse_shards
-from retrieval.backend import settings as backend_settings
 from retrieval.corpus import Corpus
 from retrieval.errors import StoreError
 from retrieval.rank import rank
+from retrieval.settings import Settings, parse_shards
 from retrieval.text import tokenize
 
 from .conftest import DATA, SEEDS
@@ -374,12 +373,14 @@ def test_a_killed_serve_takes_its_server_down(tmp_path):
 
 
 def test_settings_and_shard_order_are_checked(tmp_path):
-    assert backend_settings({}).kind == "sqlite"
-    chosen = backend_settings({"CORPUSBOT_BACKEND": "xapian", "CORPUSBOT_SHARDS": "h:1, k:2"})
-    assert [str(s) for s in chosen.shards] == ["h:1", "k:2"]
+    assert Settings.load({}).backend == "sqlite"
+    chosen = Settings.load({"CORPUSBOT_BACKEND": "xapian", "CORPUSBOT_SHARDS": "h:1, k:2"})
+    assert [str(s) for s in chosen.xapian_shards] == ["h:1", "k:2"]
+    flags = Settings.load({"CORPUSBOT_SHARDS": "h:1"}, backend="xapian", shards="k:2")
+    assert (flags.backend, [str(s) for s in flags.xapian_shards]) == ("xapian", ["k:2"])
     for bad in ({"CORPUSBOT_BACKEND": "mysql"}, {"CORPUSBOT_BACKEND": "xapian"}):
         with pytest.raises(StoreError):
-            backend_settings(bad)
+            Settings.load(bad)
     for bad in ("h", "h:0", "h:x", "h:1,h:1"):
         with pytest.raises(StoreError):
             parse_shards(bad)
