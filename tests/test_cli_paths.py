@@ -147,3 +147,9 @@ def test_an_explicit_path_opens_that_sqlite_file_whatever_the_backend(seed_db, m
     monkeypatch.setenv("CORPUSBOT_SHARDS", "127.0.0.1:1")
     with corpusmod.Corpus.open(seed_db) as corpus:
         assert corpus.path == seed_db and corpus.stats().articles > 0
+
+
+def test_an_empty_backend_variable_means_sqlite_and_keeps_db(seed_db, monkeypatch, capsys):
+    monkeypatch.setenv("CORPUSBOT_BACKEND", "")
+    assert cli.main(["--db", str(seed_db), "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["db"] == str(seed_db)
