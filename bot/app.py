@@ -136,14 +136,14 @@ class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
 
 def build_bot(corpus: Corpus, config: Config, *, sync: bool = False) -> CorpusBot:
     """The bot the settings ask for: unsharded, or the given gateway shards."""
-    if config.shard_count is None:
+    if config.gateway_shard_count is None:
         return CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
     return ShardedCorpusBot(
         corpus,
         guild_id=config.guild_id,
         sync=sync,
-        shard_count=config.shard_count,
-        shard_ids=list(config.shard_ids) if config.shard_ids is not None else None,
+        shard_count=config.gateway_shard_count,
+        shard_ids=list(config.gateway_shard_ids) if config.gateway_shard_ids is not None else None,
     )
 
 

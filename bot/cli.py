@@ -279,7 +279,12 @@ def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(asdict(stats) | {"db": str(corpus.path)}))
     else:
-        print(f"database   {corpus.path} ({stats.db_bytes / 1e6:.2f} MB)")
+        size = (
+            f"{stats.db_bytes / 1e6:.2f} MB"
+            if stats.db_bytes is not None
+            else "size: on the shard servers"
+        )
+        print(f"database   {corpus.path} ({size})")
         print(f"articles   {stats.articles}")
         print(f"sentences  {stats.sentences}")
         print(f"terms      {stats.terms}")

@@ -134,7 +134,7 @@ class Corpus:
 
     @classmethod
     def shards(
-        cls, shards: Sequence[backend.Shard], *, reranker: str | rerank.Reranker | None = None
+        cls, shards: Sequence[backend.XapianShard], *, reranker: str | rerank.Reranker | None = None
     ) -> Corpus:
         """The corpus on remote Xapian shards (README "Beyond one machine")."""
         from retrieval.xapian_backend import XapianStore

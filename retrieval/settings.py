@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.backend import Shard
+from retrieval.backend import XapianShard
 from retrieval.errors import StoreError
 
 BACKENDS = ("sqlite", "xapian")
@@ -67,7 +67,7 @@ class Settings:
     """Where the corpus lives and how answers are ranked, as the user chose them."""
 
     backend: str = "sqlite"
-    xapian_shards: tuple[Shard, ...] = ()
+    xapian_shards: tuple[XapianShard, ...] = ()
     db_path: Path = DEFAULT_DB  # the SQLite file (sqlite only)
     reranker: str | None = None  # a --reranker flag; None: $CORPUSBOT_RERANKER or the default
 
@@ -99,7 +99,7 @@ class Settings:
         return cls(kind, found, path, reranker)
 
 
-def parse_shards(value: str) -> tuple[Shard, ...]:
+def parse_shards(value: str) -> tuple[XapianShard, ...]:
     """``host:port,host:port`` → Xapian shards; a malformed entry raises a one-line
     StoreError."""
     shards = []
@@ -109,7 +109,7 @@ def parse_shards(value: str) -> tuple[Shard, ...]:
         host, _, port = item.rpartition(":")
         if not host or not port.isdecimal() or not 0 < int(port) < 65536:
             raise StoreError(f"CORPUSBOT_SHARDS: {item!r} is not host:port")
-        shards.append(Shard(host.strip("[]"), int(port)))
+        shards.append(XapianShard(host.strip("[]"), int(port)))
     if len(set(shards)) != len(shards):
         raise StoreError("CORPUSBOT_SHARDS names the same shard twice")
     return tuple(shards)

@@ -146,12 +146,9 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 
 # A question reads a few dozen scattered pages (its sentences, short postings): mapped,
-# SQLite reads them in place instead of copying each 32 KiB page out of the OS cache (a
-# fifth of reading a pool; 6-10% of a `--reranker none` answer at 1M). The pages read
-# then count in the process's RSS, though they are the OS's page cache, clean and
-# shared, as they were when copied (README "Performance"). Sized to hold any store
-# (SQLite caps it at its compile-time maximum, 2 GB by default; pages past it are read
-# as before).
+# SQLite reads them in place instead of copying each page out of the OS cache
+# (docs/decisions/004). Sized to hold any store (SQLite caps it at its compile-time
+# maximum; pages past it are read as before).
 MMAP_BYTES = 1 << 40
 
 
@@ -161,8 +158,8 @@ def _mapped(conn: sqlite3.Connection) -> sqlite3.Connection:
     return conn
 
 
-# Postings are blobs of up to a few MB: with 32 KiB pages SQLite follows 8× fewer
-# overflow pages to read one, which halves the read time of the longest postings.
+# Postings are blobs of up to a few MB: large pages mean fewer overflow pages to follow
+# to read one (docs/decisions/004).
 PAGE_SIZE = 32768
 
 

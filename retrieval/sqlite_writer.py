@@ -59,7 +59,7 @@ class IngestWrites(Schema):
         """Inside an ingest's :meth:`write`: the articles inserted in the block enter the
         name index (``articles_fts``) in one statement at its end, not one by one through
         the insert trigger. A trigger makes each insert a statement transaction, and FTS5
-        writes its pending terms out at every one: ~4× the cost of the whole insert.
+        writes its pending terms out at every one (docs/decisions/004).
         The trigger is dropped for the block and re-created as it was, in the caller's
         transaction, so an ingest that fails or is interrupted keeps it (rolled back).
 
@@ -150,11 +150,10 @@ class IngestWrites(Schema):
         whether it is.
 
         In WAL mode every page of the transaction is written twice, to the WAL and then
-        by the checkpoint into the file (at 1M sentences ~600 MB twice, ~4 s of an
-        ingest's ~20). A rollback journal keeps the original of each page changed, and
-        an empty store has only its schema's pages: the file is written once, and an
-        interrupted fill still rolls back to the empty store (the journal is synced
-        before any page of the file is overwritten).
+        by the checkpoint into the file (docs/decisions/004). A rollback journal keeps
+        the original of each page changed, and an empty store has only its schema's
+        pages: the file is written once, and an interrupted fill still rolls back to the
+        empty store (the journal is synced before any page of the file is overwritten).
 
         The cost is to readers: while the fill holds its write lock, a connection opened
         to the file (the WAL-mode default of :func:`_connect` cannot be set then) waits
@@ -168,7 +167,7 @@ class IngestWrites(Schema):
         if switched:
             # An ingest inserts a part's articles just before their sentences, with the
             # ids the sentences name, so checking each sentence's foreign key (a lookup in
-            # articles, ~0.45 s at 1M sentences) proves nothing, and nothing stored can
+            # articles) proves nothing, and nothing stored can
             # cascade. The pragma is a no-op inside a transaction: set here.
             self._foreign_keys(False)
         try:
@@ -185,8 +184,8 @@ class IngestWrites(Schema):
         """While a long write runs: the file's written pages go to disk every ``every``
         seconds, not all at the commit's ``fsync``.
 
-        A first ingest of 1M sentences leaves ~600 MB in the OS's cache for the commit to
-        sync (~1 s of disk waiting at the very end, when nothing else is left to do);
+        A large first ingest leaves hundreds of MB in the OS's cache for the commit to
+        sync, at the very end, when nothing else is left to do (docs/decisions/004);
         synced as they are written, the commit finds almost nothing left. Durability is
         unchanged: SQLite still syncs its journal before the file and the file at the
         commit, and a page synced early is only on disk sooner.

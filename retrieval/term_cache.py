@@ -15,8 +15,8 @@ from retrieval.scoring import Totals
 from retrieval.store import Postings, Store
 
 # Below this many postings the table's set-up costs more than computing each posting
-# (measured: 2.5× more at 2,000 postings, even at 10,000). Longer lists are kept in the
-# TermCache, so their table is made once.
+# (docs/decisions/004). Longer lists are kept in the TermCache, so their table is made
+# once.
 TABLE_MIN_POSTINGS = 10_000
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from retrieval import scoring, xapian_rank
-from retrieval.backend import ArticleQuery, Shard
+from retrieval.backend import ArticleQuery, XapianShard
 from retrieval.discover import ArticleKey
 from retrieval.errors import StoreError
 from retrieval.models import Article, Sentence
@@ -79,7 +79,7 @@ __all__ = ["XapianStore", "_by_terms", "shard_of"]
 class _Connection:
     """One thread's connections: a remote database per shard and their union."""
 
-    def __init__(self, shards: Sequence[Shard], timeout_ms: int):
+    def __init__(self, shards: Sequence[XapianShard], timeout_ms: int):
         self.subs = [
             xapian.remote_open(s.host, s.port, timeout_ms, min(timeout_ms, CONNECT_TIMEOUT_MS))
             for s in shards
@@ -103,7 +103,7 @@ class _Connection:
 class ShardConnections:
     """Each thread's connections to the shards, their faults, and the corpus totals."""
 
-    def __init__(self, shards: Sequence[Shard], *, timeout_ms: int = TIMEOUT_MS):
+    def __init__(self, shards: Sequence[XapianShard], *, timeout_ms: int = TIMEOUT_MS):
         require_xapian()
         if not shards:
             raise StoreError("no shards given")
@@ -125,7 +125,7 @@ class ShardConnections:
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
-        elif (
+        elif not getattr(self._local, "pinned", 0) and (
             conn.generation != self._generation or time.monotonic() - conn.reopened > REOPEN_AFTER_S
         ):
             conn.db.reopen()  # see the latest ingest
@@ -225,12 +225,21 @@ class XapianStore(ShardConnections):
 
     @contextlib.contextmanager
     def read(self) -> Iterator[XapianStore]:
-        """The reads of one question (the SQLite store's ``read()``), here without one
-        snapshot across them: each shard connection reads its own snapshot until it is
-        reopened, which ``_conn`` does after a write here or at most once a second, so a
-        question's reads can straddle another process's ingest (README "Beyond one
-        machine", limits)."""
-        yield self
+        """The reads of one question from one revision of each shard (the SQLite store's
+        snapshot): this thread's connections are brought up to date as the block starts
+        and not reopened inside it. Only a reconnect after a network error inside the
+        block reads a newer revision; and the shards' revisions are each their own, so
+        an ingest committing on one shard before another can still be seen half (README
+        "Beyond one machine", limits)."""
+        local = self._local
+        depth = getattr(local, "pinned", 0)
+        if depth == 0:
+            self._call(lambda conn: None)  # (re)open now, if stale
+        local.pinned = depth + 1
+        try:
+            yield self
+        finally:
+            local.pinned = depth
 
     def counts(self) -> tuple[int, int, int]:
         def work(conn: _Connection) -> tuple[int, int, int]:
@@ -243,8 +252,9 @@ class XapianStore(ShardConnections):
 
         return self._call(work)
 
-    def size_bytes(self) -> int:
-        return 0  # on the shard servers' disks; `du` them there
+    def size_bytes(self) -> int | None:
+        """Not known here: the shards are on their servers' disks (``du`` them there)."""
+        return None
 
     # -- sentence vectors: none on shards ---------------------------------------------------
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.backend import Shard
+from retrieval.backend import XapianShard
 
 INSTALL = (
     "the Xapian tests need xapian-tcpsrv (apt-get install -y xapian-tools) and the "
@@ -69,8 +69,8 @@ class ShardServer:
         create_shard(path)
 
     @property
-    def shard(self) -> Shard:
-        return Shard("127.0.0.1", self.port)
+    def shard(self) -> XapianShard:
+        return XapianShard("127.0.0.1", self.port)
 
     def start(self) -> None:
         from retrieval.shard_server import start

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from retrieval.corpus import Corpus
 from retrieval.errors import StoreError
 from retrieval.rank import rank
 from retrieval.text import tokenize
+from retrieval.xapian_layout import REOPEN_AFTER_S
 
 from .shards import require_xapian, running_shards
 
@@ -178,6 +180,21 @@ def test_tricky_trees_give_the_same_corpus_on_both_backends(tmp_path: Path) -> N
                 xapian.store.unembedded("minilm")
             with pytest.raises(StoreError, match="stores no sentence vectors"):
                 xapian.store.put_vectors("minilm", {1: np.zeros(3)})
+            assert xapian.stats().db_bytes is None  # on the shard servers' disks, not 0
+
+            # A question's reads come from one revision of each shard: another
+            # process's ingest is seen by the next question, not halfway through one.
+            other = XapianStore([s.shard for s in servers])
+            (tmp_path / "in" / "late.txt").write_text(_story("Late", "A late story."))
+            with xapian.store.read():
+                before = xapian.store.counts()
+                other.ingest([tmp_path / "in" / "late.txt"], workers=0)
+                time.sleep(REOPEN_AFTER_S + 0.1)  # past when an idle connection reopens
+                assert xapian.store.counts() == before
+            time.sleep(REOPEN_AFTER_S + 0.1)
+            with xapian.store.read():
+                assert xapian.store.counts()[0] == before[0] + 1
+            other.close()
         finally:
             sqlite.close()
             xapian.close()

@@ -143,6 +143,9 @@ def test_cli_commands_use_the_shards(both):
     assert "President Xi" in out.stdout
     out = run("stats", "--json", env=env)
     assert json.loads(out.stdout)["articles"] == 736
+    assert json.loads(out.stdout)["db_bytes"] is None  # on the shard servers, not 0 MB
+    out = run("stats", env=env)
+    assert out.returncode == 0 and "(size: on the shard servers)" in out.stdout
 
 
 def random_corpus():
