@@ -51,7 +51,7 @@ def ingest(
 def _gc_paused() -> Iterator[None]:
     """No cyclic garbage collection while writing: the writer makes millions of objects
     (unpickled results, rows, postings), none in cycles, and each full collection walks
-    them all (docs/decisions/)."""
+    them all (docs/decisions/015)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -136,7 +136,7 @@ def apply(store: Store, plan: Plan, sizes: IngestSizes = DEFAULT_SIZES) -> None:
 def _insert(store: Store, writes: list[Write], first_id: int, lengths: list[int]) -> None:
     """Insert the articles of one file (part) and their sentences, numbered from
     ``first_id`` in turn, with the part's sentence ``lengths``. One statement for the
-    articles and one for the sentences, not one per article (docs/decisions/)."""
+    articles and one for the sentences, not one per article (docs/decisions/015)."""
     if not writes:
         return
     article_id = store.next_article_id()

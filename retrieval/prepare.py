@@ -28,7 +28,7 @@ from retrieval.vocabulary import Vocabulary
 @dataclass(frozen=True)
 class IngestSizes:
     """How an ingest splits its work. The defaults are the measured ones
-    (docs/decisions/); tests pass small ones to split small inputs. Every setting writes
+    (docs/decisions/015); tests pass small ones to split small inputs. Every setting writes
     the same store."""
 
     # Below this much input, worker processes cost more to start than they save.

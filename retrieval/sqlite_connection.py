@@ -147,7 +147,7 @@ def _connect_read_only(path: Path) -> sqlite3.Connection:
 
 # A question reads a few dozen scattered pages (its sentences, short postings): mapped,
 # SQLite reads them in place instead of copying each page out of the OS cache
-# (docs/decisions/004). Sized to hold any store (SQLite caps it at its compile-time
+# (docs/decisions/013). Sized to hold any store (SQLite caps it at its compile-time
 # maximum; pages past it are read as before).
 MMAP_BYTES = 1 << 40
 
@@ -159,7 +159,7 @@ def _mapped(conn: sqlite3.Connection) -> sqlite3.Connection:
 
 
 # Postings are blobs of up to a few MB: large pages mean fewer overflow pages to follow
-# to read one (docs/decisions/004).
+# to read one (docs/decisions/017).
 PAGE_SIZE = 32768
 
 

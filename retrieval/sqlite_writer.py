@@ -1,6 +1,6 @@
 """An ingest's writes into the SQLite file, inside the caller's ``write()``: rows in
 batches, postings per term, and the journal and index tricks that make a large first
-ingest fast (docs/decisions/)."""
+ingest fast (docs/decisions/004, 005, 012)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class IngestWrites(Schema):
         """Inside an ingest's :meth:`write`: the articles inserted in the block enter the
         name index (``articles_fts``) in one statement at its end, not one by one through
         the insert trigger. A trigger makes each insert a statement transaction, and FTS5
-        writes its pending terms out at every one (docs/decisions/004).
+        writes its pending terms out at every one (docs/decisions/012).
         The trigger is dropped for the block and re-created as it was, in the caller's
         transaction, so an ingest that fails or is interrupted keeps it (rolled back).
 
@@ -185,7 +185,7 @@ class IngestWrites(Schema):
         seconds, not all at the commit's ``fsync``.
 
         A large first ingest leaves hundreds of MB in the OS's cache for the commit to
-        sync, at the very end, when nothing else is left to do (docs/decisions/004);
+        sync, at the very end, when nothing else is left to do (docs/decisions/005);
         synced as they are written, the commit finds almost nothing left. Durability is
         unchanged: SQLite still syncs its journal before the file and the file at the
         commit, and a page synced early is only on disk sooner.

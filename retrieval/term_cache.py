@@ -15,7 +15,7 @@ from retrieval.scoring import Totals
 from retrieval.store import Postings, Store
 
 # Below this many postings the table's set-up costs more than computing each posting
-# (docs/decisions/004). Longer lists are kept in the TermCache, so their table is made
+# (docs/decisions/017). Longer lists are kept in the TermCache, so their table is made
 # once.
 TABLE_MIN_POSTINGS = 10_000
 
