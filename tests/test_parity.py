@@ -198,3 +198,51 @@ def test_tricky_trees_give_the_same_corpus_on_both_backends(tmp_path: Path) -> N
         finally:
             sqlite.close()
             xapian.close()
+
+
+def test_shards_written_before_keys_are_claimed_not_duplicated(tmp_path: Path) -> None:
+    """Article documents written by an older corpusbot had no key (only their name, as
+    ``K``/``G`` terms): the next ingest of the same folder claims them, as SQLite claims
+    rows migrated from schema v1, instead of adding every article again."""
+    import xapian
+
+    from retrieval.xapian_backend import XapianStore
+    from retrieval.xapian_layout import PAYLOAD, _term
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.txt").write_text(_story("Harbour", "The harbour crane broke down."))
+    lines = [{"id": "x", "text": "A ferry crossed the river."}]
+    (folder / "feed.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with running_shards(tmp_path, 2) as servers:
+        corpus = Corpus(XapianStore([s.shard for s in servers]), reranker="none")
+        try:
+            assert len(corpus.ingest([folder], workers=0).added) == 2
+            for server in servers:  # rewrite the article documents as the old writer did
+                db = xapian.remote_open_writable("127.0.0.1", server.port, 10_000)
+                for doc_id in range(1, db.get_lastdocid() + 1, 2):
+                    try:
+                        doc = db.get_document(doc_id)
+                    except xapian.DocNotFoundError:
+                        continue
+                    d = json.loads(doc.get_value(PAYLOAD))
+                    for t in [t.term.decode() for t in doc.termlist()]:
+                        if t[:1] in "PJ" or t == "XP":
+                            doc.remove_term(t)
+                    name = d.pop("key") and d["file"]
+                    doc.add_boolean_term(_term("K", name))
+                    if "#" in name:
+                        doc.add_boolean_term(_term("G", name.split("#")[0]))
+                    doc.add_value(PAYLOAD, json.dumps(d))
+                    db.replace_document(doc_id, doc)
+                db.commit()
+                db.close()
+            assert corpus.store.has_unclaimed()
+            report = corpus.ingest([folder], workers=0)
+            assert sorted(report.unchanged) == ["a.txt", "feed.jsonl#x"] and not report.added
+            assert not corpus.store.has_unclaimed()
+            assert corpus.stats().articles == 2
+            key = (folder / "a.txt").resolve().as_posix()
+            assert list(corpus.store.file_digests(key)) == [key]
+        finally:
+            corpus.close()
