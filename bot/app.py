@@ -24,6 +24,7 @@ from bot.commands import add_commands
 from bot.config import Config, ConfigError, load_config
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
+from retrieval.settings import Settings
 
 log = logging.getLogger("corpusbot.bot")
 
@@ -135,14 +136,14 @@ class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
 
 def build_bot(corpus: Corpus, config: Config, *, sync: bool = False) -> CorpusBot:
     """The bot the settings ask for: unsharded, or the given gateway shards."""
-    if config.shard_count is None:
+    if config.gateway_shard_count is None:
         return CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
     return ShardedCorpusBot(
         corpus,
         guild_id=config.guild_id,
         sync=sync,
-        shard_count=config.shard_count,
-        shard_ids=list(config.shard_ids) if config.shard_ids is not None else None,
+        shard_count=config.gateway_shard_count,
+        shard_ids=list(config.gateway_shard_ids) if config.gateway_shard_ids is not None else None,
     )
 
 
@@ -171,8 +172,9 @@ async def _run(bot: CorpusBot, token: str) -> None:
         await bot.start(token)
 
 
-def serve(*, sync: bool = False) -> int:
-    """Run the bot until it is stopped; return the process exit status."""
+def serve(*, sync: bool = False, settings: Settings | None = None) -> int:
+    """Run the bot until it is stopped; return the process exit status. ``settings``
+    (default: from the environment and ``.env``) say where the corpus is."""
     discord.utils.setup_logging(level=logging.INFO, root=True)
     try:
         config = load_config()
@@ -180,7 +182,9 @@ def serve(*, sync: bool = False) -> int:
         return _fail(str(exc))
     use_endpoints(config)
     try:
-        corpus = Corpus.open(config.db_path)
+        if settings is None:
+            settings = Settings.load(db=config.db_path)
+        corpus = Corpus.open(settings=settings)
     except CorpusError as exc:
         return _fail(str(exc))
     # Load the re-ranker now, not at the first question (a model takes seconds to load);

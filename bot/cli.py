@@ -19,7 +19,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
-from retrieval.corpus import Corpus, default_db_path
+from retrieval.corpus import Corpus
 from retrieval.embed import EmbedProgress, embed
 from retrieval.errors import CorpusError, StoreError
 from retrieval.evaluate import SquadSet
@@ -27,6 +27,7 @@ from retrieval.ingest import IngestProgress
 from retrieval.models import Answer, Article, CorpusStats, SourceMatch, Status
 from retrieval.rerank import ENV as RERANKER_ENV
 from retrieval.rerank import INSTALL_HINT, NAMES, describe_reranker
+from retrieval.settings import Settings
 
 PROG = "corpusbot"
 
@@ -278,7 +279,12 @@ def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(asdict(stats) | {"db": str(corpus.path)}))
     else:
-        print(f"database   {corpus.path} ({stats.db_bytes / 1e6:.2f} MB)")
+        size = (
+            f"{stats.db_bytes / 1e6:.2f} MB"
+            if stats.db_bytes is not None
+            else "size: on the shard servers"
+        )
+        print(f"database   {corpus.path} ({size})")
         print(f"articles   {stats.articles}")
         print(f"sentences  {stats.sentences}")
         print(f"terms      {stats.terms}")
@@ -400,15 +406,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.app import serve
 
-    if args.db:
-        os.environ["CORPUSBOT_DB"] = str(args.db)
-    if args.reranker:
-        os.environ[RERANKER_ENV] = args.reranker
-    return serve(sync=getattr(args, "sync", False))
+    return serve(sync=getattr(args, "sync", False), settings=args.settings)
 
 
 def cmd_shard_create(args: argparse.Namespace) -> int:
-    from retrieval.xapian_backend import create_shard
+    from retrieval.xapian_writer import create_shard
 
     create_shard(args.dir)
     print(f"created an empty shard in {args.dir}")
@@ -422,23 +424,17 @@ def cmd_shard_serve(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace) -> Corpus:
-    """The corpus the command works on: the shards with CORPUSBOT_BACKEND=xapian, else
-    ``--db``, else $CORPUSBOT_DB, else the default. Only the default is built from the
-    seeds when missing; ``ingest`` starts a missing database empty (see :func:`_ingest_new`)."""
-    reranker = getattr(args, "reranker", None)
-    if _remote():
-        return Corpus.open(reranker=reranker)  # the shards (CORPUSBOT_SHARDS), never a file
-    return Corpus.open(Path(args.db or default_db_path()), reranker=reranker)
-
-
-def _remote() -> bool:
-    return os.environ.get("CORPUSBOT_BACKEND", "sqlite").strip().lower() != "sqlite"
+    """The corpus the command works on (``args.settings``): the shards with the xapian
+    backend (never a file), else ``--db``, else $CORPUSBOT_DB, else the default. Only the
+    default is built from the seeds when missing; ``ingest`` starts a missing database
+    empty (see :func:`_ingest_new`)."""
+    return Corpus.open(settings=args.settings)
 
 
 def _ingest_new(args: argparse.Namespace) -> int:
     """``ingest`` into a database that does not exist yet: your own corpus starts empty,
     not from the seeds, and an ingest that adds nothing leaves no database behind."""
-    path = Path(args.db or default_db_path())
+    path = args.settings.db_path
     made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     corpus = Corpus.create(path)
     status = None
@@ -561,23 +557,29 @@ def _reranker_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(
+        backend=args.backend,
+        shards=args.shards,
+        db=args.db,
+        reranker=getattr(args, "reranker", None),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bot.config import load_env_file
 
     load_env_file()  # every command reads the same .env as the bot (the environment wins)
-    # The backend settings reach every command and the bot the same way: the environment.
-    if args.backend:
-        os.environ["CORPUSBOT_BACKEND"] = args.backend
-    if args.shards:
-        os.environ["CORPUSBOT_SHARDS"] = args.shards
     try:
+        # One settings object from the flags and the environment, for every command.
+        args.settings = None if args.command == "shard" else _settings(args)
         if args.func is None:
             return args.run(args)
         if (
             args.func is cmd_ingest
-            and not _remote()
-            and not Path(args.db or default_db_path()).exists()
+            and args.settings.backend == "sqlite"
+            and not args.settings.db_path.exists()
         ):
             return _ingest_new(args)
         with _open(args) as corpus:

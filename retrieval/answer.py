@@ -21,10 +21,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from retrieval.backend import Backend
 from retrieval.models import Answer, Hit, Sentence, Status
 from retrieval.rank import Ranked, rank
 from retrieval.rerank import Reranker, Similarities, gather
-from retrieval.store import Store
 from retrieval.text import STOPWORDS, clean, tokenize, words
 
 MAX_QUESTION_CHARS = 300
@@ -310,7 +310,7 @@ class Scored:
     fused: float  # the re-ranking score
 
 
-def _with_neighbours(store: Store, ids: list[int]) -> tuple[list[Sentence], list[Sentence]]:
+def _with_neighbours(store: Backend, ids: list[int]) -> tuple[list[Sentence], list[Sentence]]:
     """The sentences ``ids`` (in that order) and those around them, read in one query: an
     article's sentences have consecutive ids (ingest gives them so), so ids ± 1 are the
     neighbours, or an adjacent article's first or last sentence (a candidate too). Only
@@ -373,7 +373,7 @@ def _empty_pool(ranked: Ranked) -> Pool:
 
 
 def rerank(
-    store: Store,
+    store: Backend,
     question: str,
     terms: list[str],
     need: int,
@@ -441,7 +441,7 @@ def rerank(
 
 
 def answer(
-    store: Store,
+    store: Backend,
     question: str,
     *,
     k: int = DEFAULT_K,

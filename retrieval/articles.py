@@ -302,3 +302,15 @@ def digest(raw: bytes, meta: dict | None) -> str:
     if meta:
         h.update(json.dumps(meta, sort_keys=True).encode())
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)  # articles share dates, and strftime costs ~30 µs
+def date_words(iso: str | None) -> str:
+    """Searchable forms of a date for naming articles: ``2017-06-07 June 2017 Jun 7``."""
+    if not iso:
+        return ""
+    try:
+        d = date.fromisoformat(iso[:10])  # strptime costs ~30 µs an article
+    except ValueError:
+        return iso
+    return f"{iso} {d:%B} {d:%b} {d.year} {d.day} {d:%d/%m/%Y} {d:%m/%d/%Y}"

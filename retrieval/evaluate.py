@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from retrieval.formats import jsonl_key
+from retrieval.formats import jsonl_name
 from retrieval.models import Answer, Sentence
 
 KS = (1, 3, 5)
@@ -257,7 +257,7 @@ def parse_squad(obj: object) -> SquadSet:
                             id=str(qa["id"]),
                             question=str(qa["question"]),
                             answerable=not impossible,
-                            article=None if impossible else jsonl_key(SQUAD_CORPUS, art_id),
+                            article=None if impossible else jsonl_name(SQUAD_CORPUS, art_id),
                             gold=tuple(sorted({str(a["text"]) for a in qa.get("answers", [])})),
                             kind=question_kind(str(qa["question"])),
                             spans=spans,

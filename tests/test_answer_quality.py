@@ -12,7 +12,7 @@ import pytest
 
 from bot.cli import main
 from retrieval import answer as ans
-from retrieval import beir
+from retrieval import beir, scoring
 from retrieval.corpus import Corpus
 from retrieval.models import Sentence
 from tests.conftest import DATA
@@ -75,7 +75,13 @@ def test_bm25_of_one_sentence_matches_the_engine(seed_corpus):
 
     ranked = rank(store, terms, 5)
     texts = [s.text for s in store.sentences(ranked.ids.tolist())]
-    outside = ranked.score_tokens([ans.tokenize(t) for t in texts])
+    outside = np.zeros(len(texts))
+    tokens = [ans.tokenize(t) for t in texts]
+    lens = np.array([len(d) for d in tokens], np.int64)
+    for t in ranked.terms:  # query order, as the engine adds them
+        if t in ranked.idf:
+            tf = np.array([d.count(t) for d in tokens], np.int64)
+            outside += scoring.term_score(ranked.idf[t], tf, lens, ranked.avgdl)
     for computed, score in zip(outside.tolist(), ranked.scores.tolist(), strict=True):
         assert computed == pytest.approx(score)
 
