@@ -7,7 +7,7 @@ shown and the share of them that answer, for a grid of gaps, on every SQuAD-form
 Each set's corpus is built with the normal ingest; each answerable question's pool comes
 from the real ``rerank()`` and its quotes from the real ``answer._quotes`` (top 3), so the
 figures are what ``corpusbot eval`` reports for that gap. For each set it prints the grid
-and the smallest gap that costs at most 2 points of hit (docs/decisions/014-relevance-cut.md).
+and the smallest gap that costs at most 2 points of hit (docs/decisions/018-relevance-cut.md).
 """
 
 from __future__ import annotations

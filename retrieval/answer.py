@@ -72,7 +72,7 @@ class Fusion:
 # min_evidence: the largest multiple of 0.05 that refuses under 1% of the answerable
 # questions of SQuAD public and of COVID-QA public, each. max_gap: the smallest multiple
 # of 0.05 that costs at most 2 points of hit over the shown quotes on each of them
-# (docs/decisions/014-relevance-cut.md).
+# (docs/decisions/018-relevance-cut.md).
 FUSION = {
     "none": Fusion(Weights(coverage=1.75, kind=0.5), min_evidence=None, max_gap=0.65),
     "wordllama": Fusion(
