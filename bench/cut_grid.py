@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retrieval import answer as A
 from retrieval import evaluate as ev
+from retrieval import question as qa
 from retrieval.corpus import Corpus
 from retrieval.embed import embed
 
@@ -32,8 +33,8 @@ def grid(corpus: Corpus, questions: list[ev.GoldQuestion], gaps: list[float]) ->
     """(gap, hit over shown, mean quotes, share answering) for each gap."""
     pools = []
     for q in questions:
-        terms = A.query_terms(q.question)
-        pool = A.rerank(corpus.store, q.question, terms, A.DEFAULT_K + 1, corpus.reranker)
+        terms = qa.query_terms(q.question)
+        pool = A.build_pool(corpus.store, q.question, terms, A.DEFAULT_K + 1, corpus.reranker)
         files = {
             a.id: a.file
             for a in corpus.store.articles(sorted({s.article_id for s in pool.sentences}))

@@ -1,31 +1,27 @@
 """Question → :class:`Answer`: the function every front end calls (through Corpus).
 
-Steps: check the question, turn it into terms (dropping the words that only frame it),
-rank sentences with exact BM25, then re-rank the best of them with their neighbours by
-one fused score: the sentence's BM25 (as a share of the best), the share of the
-question's words found in the sentence and its neighbours, whether it holds the asked
-kind of thing (a number, a date, a reason) and, with a semantic re-ranker, the cosine
-similarity of the question with the sentence and with the sentence read after the one
-before it, and how well the question's words find words of like meaning there.
-"Not found" when no candidate is close enough to the question; otherwise the top ``k``
-whole sentences, each once, with their articles, their own BM25 scores and the fused
-score. README "Answer quality" has the figures and how each constant was chosen.
+The data flows: the question's terms and kind (retrieval/question.py) → exact BM25 top
+sentences (retrieval/rank.py) → a pool of them and their neighbours with their features
+(:func:`build_pool`) → one fused score a sentence (retrieval/fusion.py) → "not found"
+when no candidate is close enough to the question (abstention), else the quotes that pass
+the relevance cut → the page asked for (``offset``, ``k``). docs/answer-quality.md has the
+figures and how each constant was chosen.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from dataclasses import dataclass, fields
 
 import numpy as np
 
 from retrieval.backend import Backend
+from retrieval.fusion import EVIDENCE_COVERAGE, Features, fusion_for
 from retrieval.models import Answer, Hit, Sentence, Status
+from retrieval.question import answer_type, has_type, query_terms
 from retrieval.rank import Ranked, rank
 from retrieval.rerank import Reranker, Similarities, gather
-from retrieval.text import STOPWORDS, clean, tokenize, words
+from retrieval.text import STOPWORDS, clean, words
 
 MAX_QUESTION_CHARS = 300
 DEFAULT_K = 3
@@ -41,230 +37,6 @@ CANDIDATES = 30
 LEXICAL_CANDIDATES = 10
 
 
-@dataclass(frozen=True)
-class Weights:
-    """The weight of each :class:`Features` value in the fused score (the BM25 share's is
-    1). Fitted on SQuAD public by ``bench/fit_fusion.py``, one article held out at a time
-    (docs/decisions/006-fused-score-weights.md)."""
-
-    coverage: float
-    kind: float
-    similarity: float = 0.0
-    window_similarity: float = 0.0
-    soft_coverage: float = 0.0
-    window_soft_coverage: float = 0.0
-
-
-@dataclass(frozen=True)
-class Fusion:
-    """How one re-ranker's evidence becomes an answer: the fused score's ``weights``;
-    ``min_evidence``, below which no candidate is close enough to answer (None: never
-    abstain, as lexical evidence alone did not separate answerable questions from
-    off-topic ones); and ``max_gap``, the relevance cut: a quote is shown only while its
-    fused score is within ``max_gap`` of the first quote's (docs/answer-quality.md)."""
-
-    weights: Weights
-    min_evidence: float | None
-    max_gap: float
-
-
-# One set a re-ranker: their cosines and fused scores are on different scales.
-# min_evidence: the largest multiple of 0.05 that refuses under 1% of the answerable
-# questions of SQuAD public and of COVID-QA public, each. max_gap: the smallest multiple
-# of 0.05 that costs at most 2 points of hit over the shown quotes on each of them
-# (docs/decisions/018-relevance-cut.md).
-FUSION = {
-    "none": Fusion(Weights(coverage=1.75, kind=0.5), min_evidence=None, max_gap=0.65),
-    "wordllama": Fusion(
-        Weights(
-            coverage=2.75,
-            kind=1.5,
-            similarity=1.0,
-            window_similarity=2.25,
-            soft_coverage=1.75,
-            window_soft_coverage=2.5,
-        ),
-        min_evidence=0.45,
-        max_gap=1.3,
-    ),
-    "minilm": Fusion(
-        Weights(
-            coverage=3.5,
-            kind=1.75,
-            similarity=2.75,
-            window_similarity=3.25,
-            soft_coverage=2.0,
-            window_soft_coverage=2.75,
-        ),
-        min_evidence=0.55,
-        max_gap=1.5,
-    ),
-}
-
-# Abstention's evidence is a candidate's cosine similarity plus this share of its window
-# coverage (docs/decisions/008-abstention-evidence.md).
-EVIDENCE_COVERAGE = 0.5
-
-
-def fusion_for(reranker: Reranker | None) -> Fusion:
-    """The :class:`Fusion` of ``reranker`` (None: ``none``); an unknown re-ranker is an
-    error, not another re-ranker's constants."""
-    name = "none" if reranker is None else reranker.name
-    try:
-        return FUSION[name]
-    except KeyError:
-        raise ValueError(f"no fusion constants for re-ranker {name!r}") from None
-
-
-def _wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Words that frame a question rather than say what it is about: dropped from the query
-# when they follow a wh-word ("what date", "what is the purpose of", "how many").
-_WH = frozenset({"what", "which", "whose", "how"})
-_FILLER = frozenset(
-    {
-        "is",
-        "was",
-        "are",
-        "were",
-        "the",
-        "a",
-        "an",
-        "will",
-        "would",
-        "exact",
-        "exactly",
-        "approximate",
-        "approximately",
-        "roughly",
-        "about",
-        "s",
-    }
-)
-_FRAME = frozenset(
-    {
-        "date",
-        "year",
-        "time",
-        "day",
-        "month",
-        "purpose",
-        "aim",
-        "goal",
-        "reason",
-        "name",
-        "names",
-        "number",
-        "amount",
-        "kind",
-        "type",
-        "sort",
-        "many",
-        "much",
-    }
-)
-_HEDGES = frozenset({"roughly", "approximately", "approx", "exactly", "precisely", "according"})
-_MONTHS = _wordset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
-    "friday saturday sunday today yesterday tomorrow"
-)
-_NUMBER_WORDS = _wordset(
-    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty "
-    "fifty hundred hundreds thousand thousands million millions billion billions dozen "
-    "dozens percent"
-)
-_DATE_WORDS = _MONTHS
-_REASON_WORDS = frozenset(
-    [
-        "aim",
-        "aims",
-        "aimed",
-        "goal",
-        "goals",
-        "purpose",
-        "because",
-        "reason",
-        "reasons",
-        "intended",
-        "designed",
-        "due",
-        "thanks",
-    ]
-)
-_REASON_PHRASES = (" in order to ", " so as to ", " so that ", " as a result ")
-_YEAR = re.compile(r"^(1[89]|20)\d\d$")
-
-
-@functools.lru_cache(maxsize=64)  # asked twice a question: for its terms, for its kind
-def _question_words(question: str) -> tuple[tuple[str, ...], str | None]:
-    """The question's words without its frame, and the answer type it asks for
-    (``"number"``, ``"date"``, ``"reason"`` or ``None``)."""
-    ws = words(question)
-    keep = [True] * len(ws)
-    kind = None
-    for i, w in enumerate(ws):
-        if w in _HEDGES:
-            keep[i] = False
-        if w == "when":
-            kind = "date"
-        elif w == "why":
-            kind = "reason"
-        if w not in _WH:
-            continue
-        j = i + 1
-        while j < len(ws) and ws[j] in _FILLER:
-            j += 1
-        if j < len(ws) and ws[j] in _FRAME:
-            keep[j] = False
-            frame = ws[j]
-            if frame in ("many", "much", "number", "amount") and w in ("how", "what", "which"):
-                kind = kind or "number"
-            elif frame in ("date", "year", "day", "month", "time"):
-                kind = kind or "date"
-            elif frame in ("purpose", "aim", "goal", "reason"):
-                kind = kind or "reason"
-    return tuple(w for w, k in zip(ws, keep, strict=True) if k), kind
-
-
-def query_terms(question: str) -> list[str]:
-    """The BM25 terms of a question: the same tokenizer as sentences, after dropping the
-    words that only frame it ("what date", "what is the purpose of", "how many",
-    "roughly", "according to"). Falls back to all its terms if nothing else is left."""
-    kept, _ = _question_words(question)
-    return tokenize(" ".join(kept)) or tokenize(question)
-
-
-def answer_type(question: str) -> str | None:
-    return _question_words(question)[1]
-
-
-def has_type(text: str, kind: str | None, given: frozenset[str] = frozenset()) -> bool:
-    """Whether a sentence holds a thing of the asked kind (a number, a date) other than
-    the ``given`` words (the question's own: its "2017" is not the answer to "how many")."""
-    if kind is None:
-        return False
-    ws = words(text)
-    if kind == "number":
-        return any((w[0].isdigit() or w in _NUMBER_WORDS) and w not in given for w in ws)
-    if kind == "reason":
-        joined = f" {' '.join(ws)} "
-        return any(w in _REASON_WORDS for w in ws) or any(p in joined for p in _REASON_PHRASES)
-    return any(
-        w not in given
-        and ((w in _DATE_WORDS and (w != "may" or _next_to_number(ws, i))) or _YEAR.match(w))
-        for i, w in enumerate(ws)
-    )
-
-
-def _next_to_number(ws: list[str], i: int) -> bool:
-    """Whether the word at ``i`` stands by a number ("May 5", "5 May"): "may" alone is
-    the modal verb, not the month."""
-    return any(0 <= j < len(ws) and ws[j][0].isdigit() for j in (i - 1, i + 1))
-
-
 def term_weights(ranked: Ranked, terms: tuple[str, ...]) -> dict[str, float]:
     """Each distinct query term's weight in the coverage shares: an idf that is positive
     for every term (Lucene's ``log(1 + (N - df + 0.5) / (df + 0.5))``), so a term in
@@ -273,32 +45,6 @@ def term_weights(ranked: Ranked, terms: tuple[str, ...]) -> dict[str, float]:
     n = ranked.sentences
     df = ranked.frequencies()
     return {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
-
-
-@dataclass(frozen=True)
-class Features:
-    """What the fused score weighs, for one candidate sentence."""
-
-    share: float  # its BM25 score over the best candidate's
-    coverage: float  # share of the question's term weight in it and its neighbours
-    kind: float  # 1 when it holds the asked kind of thing (number, date, reason)
-    similarity: float = 0.0  # cos(question, sentence); 0 without a re-ranker
-    window_similarity: float = 0.0  # cos(question, the sentence before + this one)
-    soft_coverage: float = 0.0  # soft term coverage of the sentence (rerank.Similarities)
-    window_soft_coverage: float = 0.0  # the same of the window
-
-    def fused(self, w: Weights) -> float:
-        # Also applied to a Features of NumPy columns (rerank scores a pool at once): the
-        # same operations in the same order, so the same floats.
-        return (
-            self.share
-            + w.coverage * self.coverage
-            + w.kind * self.kind
-            + w.similarity * self.similarity
-            + w.window_similarity * self.window_similarity
-            + w.soft_coverage * self.soft_coverage
-            + w.window_soft_coverage * self.window_soft_coverage
-        )
 
 
 @dataclass(frozen=True)
@@ -372,7 +118,7 @@ def _empty_pool(ranked: Ranked) -> Pool:
     return Pool([], none, np.zeros((0, len(fields(Features)))), none, none, empty, none, ranked)
 
 
-def rerank(
+def build_pool(
     store: Backend,
     question: str,
     terms: list[str],
@@ -482,7 +228,7 @@ def answer(
             "add the names, places or things you are asking about.",
         )
     searched = tuple(dict.fromkeys(terms))
-    pool = rerank(store, question, terms, need=offset + k + 1, reranker=reranker)
+    pool = build_pool(store, question, terms, need=offset + k + 1, reranker=reranker)
     if not pool.sentences:
         return Answer(
             question,

@@ -12,9 +12,11 @@ import pytest
 
 from bot.cli import main
 from retrieval import answer as ans
-from retrieval import beir, scoring
+from retrieval import beir, fusion, scoring
+from retrieval import question as qa
 from retrieval.corpus import Corpus
 from retrieval.models import Sentence
+from retrieval.text import tokenize
 from tests.conftest import DATA
 
 DEV = DATA / "dev.jsonl"
@@ -38,14 +40,14 @@ SCIFACT = DATA / "scifact-sample"
     ],
 )
 def test_question_frame_words_are_dropped(question, dropped, kept, kind):
-    terms = set(ans.query_terms(question))
+    terms = set(qa.query_terms(question))
     assert not dropped & terms
     assert kept <= terms
-    assert ans.answer_type(question) == kind
+    assert qa.answer_type(question) == kind
 
 
 def test_a_question_made_only_of_frame_words_still_searches():
-    assert ans.query_terms("What date?") == ["date"]
+    assert qa.query_terms("What date?") == ["date"]
 
 
 @pytest.mark.parametrize(
@@ -64,19 +66,19 @@ def test_a_question_made_only_of_frame_words_still_searches():
     ],
 )
 def test_answer_types(text, kind, expected):
-    assert ans.has_type(text, kind) is expected
+    assert qa.has_type(text, kind) is expected
 
 
 def test_bm25_of_one_sentence_matches_the_engine(seed_corpus):
     # Token lists scored outside the index (titles) get the engine's score for them.
     store = seed_corpus.store
-    terms = ans.query_terms("Kazakhstan energy cooperation exhibition")
+    terms = qa.query_terms("Kazakhstan energy cooperation exhibition")
     from retrieval.rank import rank
 
     ranked = rank(store, terms, 5)
     texts = [s.text for s in store.sentences(ranked.ids.tolist())]
     outside = np.zeros(len(texts))
-    tokens = [ans.tokenize(t) for t in texts]
+    tokens = [tokenize(t) for t in texts]
     lens = np.array([len(d) for d in tokens], np.int64)
     for t in ranked.terms:  # query order, as the engine adds them
         if t in ranked.idf:
@@ -88,8 +90,8 @@ def test_bm25_of_one_sentence_matches_the_engine(seed_corpus):
 
 def test_hits_keep_their_own_bm25_and_come_in_fused_order(seed_corpus):
     question = "energy cooperation between Zhejiang and Kazakhstan"
-    terms = ans.query_terms(question)
-    pool = ans.rerank(seed_corpus.store, question, terms, 30, seed_corpus.reranker)
+    terms = qa.query_terms(question)
+    pool = ans.build_pool(seed_corpus.store, question, terms, 30, seed_corpus.reranker)
     own = {x.sentence.id: x.bm25 for x in pool.scored}
     answer = seed_corpus.ask(question, k=25, cut=False)
     assert answer.answered and len(answer.hits) == 25
@@ -108,8 +110,8 @@ def test_the_ranked_list_holds_every_relevant_sentence_and_no_other(seed_corpus)
     # cosine at the abstention level) in fused order, each text once, up to k: a
     # neighbour with BM25 0 does not end it, and one sharing nothing is never in it.
     question = "Which capabilities of Northeast Asia did Hao Mingjin praise?"
-    terms = ans.query_terms(question)
-    pool = ans.rerank(seed_corpus.store, question, terms, 30, seed_corpus.reranker)
+    terms = qa.query_terms(question)
+    pool = ans.build_pool(seed_corpus.store, question, terms, 30, seed_corpus.reranker)
     relevant = [pool.sentences[i].id for i in pool.order.tolist() if pool.relevant[i]]
     irrelevant = {pool.sentences[i].id for i in range(len(pool.sentences)) if not pool.relevant[i]}
     assert irrelevant  # the question has sentences to leave out
@@ -139,8 +141,8 @@ def test_abstains_below_min_evidence(seed_corpus, monkeypatch):
     question = "Which theme did organisers pick for Astana Expo 2017?"
     assert seed_corpus.reranker is not None
     assert seed_corpus.ask(question).answered
-    strict = dataclasses.replace(ans.FUSION["wordllama"], min_evidence=5.0)
-    monkeypatch.setitem(ans.FUSION, "wordllama", strict)
+    strict = dataclasses.replace(fusion.FUSION["wordllama"], min_evidence=5.0)
+    monkeypatch.setitem(fusion.FUSION, "wordllama", strict)
     refused = seed_corpus.ask(question)
     assert refused.status is ans.Status.NOT_FOUND and refused.message and not refused.hits
 
@@ -166,7 +168,7 @@ def test_without_a_reranker_only_lexical_evidence_decides(seed_db, tmp_path):
     [("It may rain on the day.", False), ("It opens on 5 May.", True), ("May 2018 saw it.", True)],
 )
 def test_the_modal_may_is_not_a_date(text, expected):
-    assert ans.has_type(text, "date") is expected
+    assert qa.has_type(text, "date") is expected
 
 
 # Floors below keep a margin of several questions under the measured figures
@@ -255,9 +257,9 @@ def test_scifact_smoke_on_a_sample():
 
 def test_without_a_reranker_ten_candidates_and_pages_beyond_them(seed_corpus):
     question = "energy cooperation between Zhejiang and Kazakhstan"
-    terms = ans.query_terms(question)
-    lexical = ans.rerank(seed_corpus.store, question, terms, 4, None)
-    semantic = ans.rerank(seed_corpus.store, question, terms, 4, seed_corpus.reranker)
+    terms = qa.query_terms(question)
+    lexical = ans.build_pool(seed_corpus.store, question, terms, 4, None)
+    semantic = ans.build_pool(seed_corpus.store, question, terms, 4, seed_corpus.reranker)
     assert len(lexical.ranked.ids) == ans.LEXICAL_CANDIDATES
     assert len(semantic.ranked.ids) == ans.CANDIDATES
     # A page past the tenth still gets its own candidates, each sentence once.
@@ -285,7 +287,7 @@ def test_a_sentence_is_read_with_the_one_before_it(tmp_path):
     with Corpus.create(tmp_path / "f.db") as corpus:
         corpus.ingest([folder])
         reranker = corpus.reranker
-        pool = ans.rerank(corpus.store, question, ans.query_terms(question), 4, reranker)
+        pool = ans.build_pool(corpus.store, question, qa.query_terms(question), 4, reranker)
     got = {x.sentence.text: x.features for x in pool.scored}
     assert set(got) == set(sentences)
     keywords = [w for w in ans.words(question) if w not in ans.STOPWORDS]

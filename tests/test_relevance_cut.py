@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval import answer as ans
+from retrieval import fusion
 from retrieval.corpus import Corpus
 from retrieval.models import Status
 
@@ -51,7 +51,7 @@ def test_the_cut_drops_a_quote_far_below_the_first(lake):
     shown = lake.ask(QUESTION, k=5)
     fishermen = next(h for h in ranked.hits if h.sentence.text.startswith("Fishermen"))
     gap = ranked.hits[0].fused - fishermen.fused
-    max_gap = ans.fusion_for(lake.reranker).max_gap
+    max_gap = fusion.fusion_for(lake.reranker).max_gap
     if gap > max_gap:
         assert fishermen.sentence.text not in texts(shown)
     else:
@@ -92,4 +92,4 @@ def test_an_unknown_reranker_name_is_an_error():
         name = "odd"
 
     with pytest.raises(ValueError, match="odd"):
-        ans.fusion_for(Odd())
+        fusion.fusion_for(Odd())
