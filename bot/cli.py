@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import functools
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -240,9 +241,14 @@ class EmbedBar(ProgressBar):
 
 
 def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
+    urls = [p for p in args.paths if p.startswith(("http://", "https://"))]
+    paths = [p for p in args.paths if p not in urls]
+    failed = _ingest_urls(corpus, urls, quiet=args.quiet) if urls else False
+    if not paths:
+        return 1 if failed else 0
     bar = None if args.quiet else IngestBar()
     try:
-        report = corpus.ingest(args.paths, progress=bar)
+        report = corpus.ingest(paths, progress=bar)
     finally:
         if bar:
             bar.close()
@@ -250,10 +256,90 @@ def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if not args.quiet:
         print(report.summary())
+    failed = failed or bool(report.failed)
     if args.embed:
         embedded = cmd_embed(corpus, args)
-        return embedded or (0 if not report.failed else 1)
-    return 0 if not report.failed else 1
+        return embedded or (1 if failed else 0)
+    return 1 if failed else 0
+
+
+def _web(corpus: Corpus):  # -> retrieval.web.Web
+    from retrieval.web import Web
+
+    if backend_name(corpus) != "sqlite":
+        raise CorpusError("web pages and feeds need the SQLite backend")
+    # The commands print each fetch error as their own one line on stderr.
+    logging.getLogger("corpusbot.web").addHandler(logging.NullHandler())
+    return Web(corpus)
+
+
+def _ingest_urls(corpus: Corpus, urls: list[str], *, quiet: bool) -> bool:
+    """``ingest URL``: each page (or feed, and its items) fetched and ingested; a fetch
+    error is one line on stderr. Whether anything failed."""
+    web = _web(corpus)
+    failed = False
+    try:
+        for url in urls:
+            result = web.add(url)
+            pages = getattr(result, "pages", None)
+            for item in [result, *(pages or [])]:
+                if item.outcome == "error":
+                    failed = True
+                    print(f"{PROG}: {item.message}", file=sys.stderr)
+                elif not quiet:
+                    print(item.line())
+    finally:
+        web.close()
+    return failed
+
+
+def cmd_feeds(corpus: Corpus, args: argparse.Namespace) -> int:
+    """``feeds [list]``, ``feeds add URL``, ``feeds remove URL``."""
+    if args.action in ("add", "remove") and not args.url:
+        raise CorpusError(f"`{PROG} feeds {args.action}` needs the feed's URL")
+    web = _web(corpus)
+    try:
+        if args.action == "add":
+            result = web.add_feed(args.url)
+            if result.outcome == "error":
+                raise CorpusError(result.message)
+            print(result.line())
+            print(f"registered {args.url}: `{PROG} watch` (or the bot) refreshes it")
+        elif args.action == "remove":
+            if not web.remove_feed(args.url):
+                raise CorpusError(f"no feed {args.url} is registered (see `{PROG} feeds`)")
+            print(f"removed {args.url} (its articles stay; `{PROG} remove` deletes one)")
+        else:
+            for feed in web.feeds():
+                state = f"error: {feed.error}" if feed.error else f"checked {feed.checked_at}"
+                print(f"{feed.url}  {feed.title or ''}  ({state})")
+    finally:
+        web.close()
+    return 0
+
+
+def cmd_watch(corpus: Corpus, args: argparse.Namespace) -> int:
+    """Refresh the registered feeds every CORPUSBOT_REFRESH until stopped (``--once``: once)."""
+    from retrieval.web import refresh_seconds
+
+    try:
+        every = refresh_seconds()
+    except ValueError as err:
+        raise CorpusError(str(err)) from err
+    web = _web(corpus)
+    try:
+        while True:
+            for result in web.refresh_all():
+                for item in [result, *result.pages]:
+                    if item.outcome == "error":
+                        print(f"{PROG}: {item.message}", file=sys.stderr, flush=True)
+                    elif item.outcome != "unchanged" or item is result:
+                        print(item.line(), flush=True)
+            if args.once:
+                return 0
+            time.sleep(every)
+    finally:
+        web.close()
 
 
 def cmd_embed(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -549,13 +635,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_articles)
 
-    p = add_parser("ingest", help="add or update articles from files or folders")
-    p.add_argument("paths", nargs="+")
+    p = add_parser("ingest", help="add or update articles from files, folders or web addresses")
+    p.add_argument("paths", nargs="+", help="files, folders, http(s) pages or RSS/Atom feeds")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
     p.add_argument(
         "--embed", action="store_true", help="then store MiniLM vectors (as `embed` does)"
     )
     p.set_defaults(func=cmd_ingest)
+
+    p = add_parser("feeds", help="list, add or remove the RSS/Atom feeds `watch` refreshes")
+    p.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
+    p.add_argument("url", nargs="?")
+    p.set_defaults(func=cmd_feeds)
+
+    p = add_parser("watch", help="refresh the registered feeds every $CORPUSBOT_REFRESH (30m)")
+    p.add_argument("--once", action="store_true", help="one round, then exit")
+    p.set_defaults(func=cmd_watch)
 
     p = add_parser("embed", help="store MiniLM vectors of the sentences without one")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
