@@ -25,7 +25,9 @@ from bot.config import Config, ConfigError, load_config
 from retrieval import querylog
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
+from retrieval.fetch import Fetcher
 from retrieval.querylog import QueryLog
+from retrieval.web import Web, refresh_seconds
 
 log = logging.getLogger("corpusbot.bot")
 
@@ -117,6 +119,8 @@ class CorpusBot(discord.Client):
         # Every /ask and More is logged here (bot/asking.py); off with CORPUSBOT_QUERY_LOG=off.
         self.query_log = query_log if query_log is not None else querylog.for_corpus(corpus)
         self.background: list[asyncio.Task[None]] = []  # bot/admin.py's periodic work
+        self.web: Web | None = None  # pages and feeds (bot/admin.py sets it up)
+        self.refresh_every = 0.0
 
     async def setup_hook(self) -> None:
         add_commands(self.tree)
@@ -144,6 +148,8 @@ class CorpusBot(discord.Client):
             task.cancel()
         await super().close()
         self.query_log.close()
+        if self.web is not None:
+            self.web.close()
 
 
 class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
@@ -197,7 +203,10 @@ def serve(*, sync: bool = False) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     try:
-        querylog.settings()  # a bad CORPUSBOT_QUERY_LOG* is one line here, not at a question
+        # A bad setting is one line here, not a failure at the first question or refresh.
+        querylog.settings()
+        refresh_seconds()
+        Fetcher.from_env()
         metrics_config = metrics.settings()
     except ValueError as exc:
         return _fail(str(exc))

@@ -3,17 +3,24 @@ real interaction payloads in, the JSON Discord receives checked, a real SQLite c
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot import metrics
 from bot.app import CorpusBot
+from bot.metrics import REGISTRY
 from retrieval import library
 from retrieval.corpus import Corpus
+from retrieval.web import Web
 from tests.fakediscord import AUTOCOMPLETE_RESULT, EPHEMERAL, FakeDiscord, Sent
 from tests.test_admin_logging import invoke, run_bot
+from tests.test_web import CABLE
+from tests.webserver import serve
 
 ADMIN = 9001
 NEW_ARTICLE = (
@@ -62,7 +69,8 @@ def test_the_registered_group_is_for_server_managers_in_servers_only(corpus: Cor
         assert group["contexts"] == [0]  # guild only: not in DMs or private channels
         assert group["dm_permission"] is False
         subs = {o["name"]: o for o in group["options"]}
-        assert set(subs) == {"stats", "report", "add", "remove"}
+        assert set(subs) == {"stats", "report", "add", "remove", "feeds"}
+        assert subs.pop("feeds")["type"] == 2  # a subcommand group: list, add, remove
         assert all(o["type"] == 1 for o in subs.values())
         add = {o["name"]: o for o in subs["add"]["options"]}
         assert (add["file"]["type"], add["file"]["required"]) == (11, False)
@@ -171,3 +179,128 @@ def test_replies_are_flagged_ephemeral_in_the_payload(corpus: Corpus) -> None:
         assert reply.body["data"]["flags"] & EPHEMERAL
 
     run_bot(scenario, corpus)
+
+
+# ---------------------------------------------------------------------------- the web
+
+
+def feeds_cmd(fake: FakeDiscord, action: str, **options: str) -> Any:
+    opts = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
+    return fake.command(
+        "corpus", ADMIN, [{"name": "feeds", "type": 2, "options": [
+            {"name": action, "type": 1, "options": opts}]}],
+    )  # fmt: skip
+
+
+async def private_reply(fake: FakeDiscord, bot: CorpusBot, interaction: Any) -> Sent:
+    await invoke(bot, interaction)
+    reply = fake.sent_for(interaction.token)[-1]
+    assert reply.ephemeral and reply.data.get("allowed_mentions", {}).get("parse") == []
+    return reply
+
+
+def test_add_a_url_and_manage_feeds(corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("CORPUSBOT_FETCH_TIMEOUT", "0.5")
+    with serve() as site:
+        site.feed_items = ["/news/wheat", "/news/wheat", "/news/gone"]
+
+        async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+            page = await corpus_cmd(fake, bot, "add", url=f"{site.base}/news/cable-car")
+            assert page.data["content"].startswith(f"```\nadded {site.base}/news/cable-car")
+            assert corpus.ask(CABLE).answered
+
+            empty = await private_reply(fake, bot, feeds_cmd(fake, "list"))
+            assert "No feeds yet" in empty.text
+            added = await private_reply(
+                fake, bot, feeds_cmd(fake, "add", url=f"{site.base}/feed.xml")
+            )
+            assert "2 items: 1 added" in added.text and "1 error" in added.text
+            assert "HTTP 404" in added.text and "Registered: read every 30 min." in added.text
+            listed = await private_reply(fake, bot, feeds_cmd(fake, "list"))
+            assert f"{site.base}/feed.xml  Steppe Daily  (read " in listed.text
+
+            typing = fake.command(
+                "corpus", ADMIN, [{"name": "feeds", "type": 2, "options": [
+                    {"name": "remove", "type": 1, "options": [
+                        {"name": "url", "type": 3, "value": "steppe", "focused": True}]}]}],
+                kind=4,
+            )  # fmt: skip
+            await invoke(bot, typing)
+            (choice,) = fake.sent_for(typing.token)[-1].body["data"]["choices"]
+            assert choice == {"name": "Steppe Daily", "value": f"{site.base}/feed.xml"}
+            gone = await private_reply(fake, bot, feeds_cmd(fake, "remove", url=choice["value"]))
+            assert "Removed" in gone.text and bot.web.feeds() == []
+
+            bad = await corpus_cmd(fake, bot, "add", url="file:///etc/passwd")
+            assert "not an http(s) address" in bad.text
+
+        run_bot(scenario, corpus)
+
+
+def test_the_bot_refreshes_registered_feeds_and_counts_them(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    with serve() as site:
+        site.feed_items = ["/news/wheat", "/news/gone"]
+        web = Web(corpus)
+        web.add_feed(f"{site.base}/feed.xml")
+        web.close()
+        feed_reads = len(site.requested("/feed.xml"))
+        before = metric("corpusbot_feed_refreshes_total", result="unchanged")
+
+        async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+            for _ in range(200):  # the first refresh runs at start-up, in a worker thread
+                if metric("corpusbot_feed_refreshes_total", result="unchanged") > before:
+                    break
+                await asyncio.sleep(0.05)
+
+        run_bot(scenario, corpus)
+        assert len(site.requested("/feed.xml")) == feed_reads + 1
+        assert site.requested("/news/wheat")[-1].get("If-None-Match")  # conditional
+        assert metric("corpusbot_feed_refreshes_total", result="unchanged") == before + 1
+
+
+def metric(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_metrics_endpoint_on_localhost(corpus: Corpus) -> None:
+    server = metrics.serve(metrics.MetricsSettings(port=0))
+    assert server is not None
+    host, port = server.server_address[:2]
+    assert host == "127.0.0.1"
+    try:
+        metrics.track_corpus(corpus)
+
+        async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+            await invoke(bot, fake.slash("ask", 5, question="astana expo"))
+            await invoke(bot, fake.slash("ask", 5, question="zebra quantum chromodynamics"))
+
+        answered = metric("corpusbot_questions_total", status="answered")
+        missing = metric("corpusbot_questions_total", status="not_found")
+        timed = metric("corpusbot_question_seconds_count")
+        run_bot(scenario, corpus)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
+            text = response.read().decode()
+    finally:
+        server.shutdown()
+        server.server_close()
+    values = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert values['corpusbot_questions_total{status="answered"}'] == answered + 1
+    assert values['corpusbot_questions_total{status="not_found"}'] == missing + 1
+    assert values["corpusbot_question_seconds_count"] == timed + 2
+    assert values["corpusbot_corpus_articles"] == 5
+    assert values["corpusbot_corpus_sentences"] == corpus.stats().sentences
+
+
+def test_metrics_settings() -> None:
+    assert metrics.settings({}) == metrics.MetricsSettings(None, "127.0.0.1")
+    assert metrics.settings({"CORPUSBOT_METRICS_PORT": "9108"}).port == 9108
+    with pytest.raises(ValueError, match="CORPUSBOT_METRICS_PORT"):
+        metrics.settings({"CORPUSBOT_METRICS_PORT": "http"})
