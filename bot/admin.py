@@ -123,7 +123,10 @@ async def report_command(interaction: discord.Interaction) -> None:
     def build() -> str:
         asked = bot.query_log.questions(since=since)
         votes = bot.query_log.votes(since=since)
-        report = reporting.build(asked, votes, bot.corpus.articles(), since=since, top=5)
+        errors = bot.web.errors(since) if bot.web is not None else []
+        report = reporting.build(
+            asked, votes, bot.corpus.articles(), since=since, top=5, fetch_errors=errors
+        )
         return reporting.short_text(report, limit=MESSAGE_LIMIT - 80)
 
     text = await asyncio.to_thread(build)

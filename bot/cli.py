@@ -498,7 +498,14 @@ def cmd_report(corpus: Corpus, args: argparse.Namespace) -> int:
         asked, votes = qlog.questions(since=since), qlog.votes(since=since)
     if args.gold:
         return _write_gold(args.gold, *reporting.gold_lines(asked, votes))
-    report = reporting.build(asked, votes, corpus.articles(), since=since, top=args.top)
+    web = _web(corpus)
+    try:
+        errors = web.errors(since)
+    finally:
+        web.close()
+    report = reporting.build(
+        asked, votes, corpus.articles(), since=since, top=args.top, fetch_errors=errors
+    )
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:

@@ -202,6 +202,11 @@ def test_cli_ingest_url_feeds_and_watch(corpus_path: Path, site: Site) -> None:
     assert len(errors) == 2 and "Traceback" not in feed.stderr  # ...one line each
     assert errors[0] == f"corpusbot: {site.base}/news/gone: HTTP 404 Not Found"
     assert "added" in feed.stdout and f"unchanged {site.base}/news/wheat" in feed.stdout
+    report = json.loads(run("report", "--json", db=corpus_path).stdout)
+    assert [e["url"] for e in report["fetch_errors"]] == [
+        f"{site.base}/news/gone",
+        f"{site.base}/slow",
+    ]
 
     site.feed_items = ["/news/cable-car"]
     added = run("feeds", "add", f"{site.base}/feed.xml", db=corpus_path, env=env)
