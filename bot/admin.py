@@ -317,6 +317,18 @@ async def refresh_feeds(bot: CorpusBot) -> None:
         count(result)
 
 
+def log_notice(bot: CorpusBot) -> str:
+    """What ``/about`` (and ``/help``) tell members about the question log."""
+    if not bot.query_log.enabled:
+        return "Questions are not logged."
+    days = querylog.settings().days
+    return (
+        f"Questions are logged for {days} days so the corpus can be improved: the question, "
+        "what was shown and your vote, with your user id as a salted hash, never the id. "
+        "The bot's admin can turn this off (CORPUSBOT_QUERY_LOG=off)."
+    )
+
+
 # -- set-up and periodic work -------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from bot.app import CorpusBot
 from bot.metrics import REGISTRY
 from retrieval import library
 from retrieval.corpus import Corpus
+from retrieval.querylog import QueryLog
 from retrieval.web import Web
 from tests.fakediscord import AUTOCOMPLETE_RESULT, EPHEMERAL, FakeDiscord, Sent
 from tests.test_admin_logging import invoke, run_bot
@@ -304,3 +305,28 @@ def test_metrics_settings() -> None:
     assert metrics.settings({"CORPUSBOT_METRICS_PORT": "9108"}).port == 9108
     with pytest.raises(ValueError, match="CORPUSBOT_METRICS_PORT"):
         metrics.settings({"CORPUSBOT_METRICS_PORT": "http"})
+
+
+def test_about_says_questions_are_logged_and_how_to_turn_it_off(
+    corpus: Corpus, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CORPUSBOT_QUERY_LOG_DAYS", "30")
+
+    async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+        about = fake.slash("about", 12)
+        await invoke(bot, about)
+        field = next(
+            f for f in fake.sent_for(about.token)[-1].embeds[0]["fields"]
+            if f["name"] == "Your questions"
+        )  # fmt: skip
+        assert "logged for 30 days" in field["value"] and "salted hash" in field["value"]
+        assert "CORPUSBOT_QUERY_LOG=off" in field["value"]
+
+    run_bot(scenario, corpus)
+
+    async def off(fake: FakeDiscord, bot: CorpusBot) -> None:
+        about = fake.slash("about", 12)
+        await invoke(bot, about)
+        assert "Questions are not logged." in fake.sent_for(about.token)[-1].text
+
+    run_bot(off, corpus, query_log=QueryLog(corpus.path, enabled=False))
