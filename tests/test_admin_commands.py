@@ -4,6 +4,7 @@ real interaction payloads in, the JSON Discord receives checked, a real SQLite c
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import urllib.request
 from pathlib import Path
@@ -18,8 +19,10 @@ from retrieval import library
 from retrieval.corpus import Corpus
 from retrieval.querylog import QueryLog
 from retrieval.web import Web
+from tests.conftest import DATA
 from tests.fakediscord import AUTOCOMPLETE_RESULT, EPHEMERAL, FakeDiscord, Sent
 from tests.test_admin_logging import invoke, run_bot
+from tests.test_cli import run
 from tests.test_web import CABLE
 from tests.webserver import serve
 
@@ -330,3 +333,30 @@ def test_about_says_questions_are_logged_and_how_to_turn_it_off(
         assert "Questions are not logged." in fake.sent_for(about.token)[-1].text
 
     run_bot(off, corpus, query_log=QueryLog(corpus.path, enabled=False))
+
+
+def test_questions_asked_in_discord_become_a_gold_file_eval_passes(
+    corpus: Corpus, tmp_path: Path
+) -> None:
+    """/ask through the fake Discord, 👍 stored against the logged question (the call
+    the vote buttons make), exported with ``report --gold``, scored by ``corpusbot eval``."""
+    dev = [json.loads(x) for x in (DATA / "dev.jsonl").read_text().splitlines()[8:14]]
+
+    async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+        for i, item in enumerate(dev):
+            await invoke(bot, fake.slash("ask", 600 + i, question=item["question"]))
+
+    run_bot(scenario, corpus)
+    with QueryLog(corpus.path) as qlog:
+        asked = qlog.questions()
+        assert [a.question for a in asked] == [item["question"] for item in dev]
+        for a in asked:
+            assert qlog.vote(a.id, 700, +1) == "recorded"
+    gold = tmp_path / "users.jsonl"
+    done = run("report", "--gold", str(gold), db=Path(corpus.path))
+    assert done.returncode == 0, done.stderr
+    confirmed = sum(1 for a in asked if a.status == "answered")
+    assert confirmed >= 4 and len(gold.read_text().splitlines()) == confirmed
+    scored = run("eval", "--json", "-k", "3", str(gold), db=Path(corpus.path))
+    result = json.loads(scored.stdout)["answerable"]
+    assert (result["n"], result["hit@3"]) == (confirmed, 1.0)
