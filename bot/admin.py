@@ -67,10 +67,14 @@ def _corpus(interaction: discord.Interaction) -> Corpus:
     return _bot(interaction).corpus
 
 
-def plain(text: str) -> str:
+def plain(text: str, limit: int = MESSAGE_LIMIT - 100) -> str:
     """Text shown inside a code block, where no markdown or mention is rendered (a
-    triple backtick in the text is broken up so it cannot close the block)."""
-    return "```\n" + text.replace("```", "`\u200b``") + "\n```"
+    triple backtick in the text is broken up so it cannot close the block); cut to
+    ``limit`` characters first, so the block is always closed."""
+    text = text.replace("```", "`\u200b``")
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return "```\n" + text + "\n```"
 
 
 async def reply(interaction: discord.Interaction, text: str) -> None:

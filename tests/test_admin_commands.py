@@ -360,3 +360,11 @@ def test_questions_asked_in_discord_become_a_gold_file_eval_passes(
     scored = run("eval", "--json", "-k", "3", str(gold), db=Path(corpus.path))
     result = json.loads(scored.stdout)["answerable"]
     assert (result["n"], result["hit@3"]) == (confirmed, 1.0)
+
+
+def test_long_results_stay_one_closed_code_block() -> None:
+    from bot.admin import plain
+
+    text = plain("```" + "x" * 5000)
+    assert len(text) <= 2000 and text.startswith("```\n") and text.endswith("…\n```")
+    assert text.count("```") == 2
