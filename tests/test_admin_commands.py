@@ -32,7 +32,7 @@ NEW_ARTICLE = (
     "The city of Almaty opened a cable car that carries visitors to the Tuyuksu glacier.\n\n"
     "The line is 4.5 kilometres long and took three years to build.\n"
 )
-NEW_QUESTION = "how long is the cable car to the tuyuksu glacier"
+NEW_QUESTION = "how long is the cable car line"
 MANAGE_GUILD = 1 << 5
 
 

@@ -21,7 +21,7 @@ from tests.test_cli import run
 from tests.webserver import Site, serve
 
 FAST = {"timeout": 0.5, "max_bytes": 1_000_000}  # the site's /slow sleeps 3 s
-CABLE = "how long is the cable car to the tuyuksu glacier"
+CABLE = "how long is the cable car line"
 
 
 @pytest.fixture(autouse=True)
