@@ -19,12 +19,16 @@ import discord
 import yarl
 from discord import app_commands
 
-from bot import render
+from bot import admin, metrics, render
 from bot.commands import add_commands
 from bot.config import Config, ConfigError, load_config
+from retrieval import querylog
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
+from retrieval.fetch import Fetcher
+from retrieval.querylog import QueryLog
 from retrieval.settings import Settings
+from retrieval.web import Web, refresh_seconds
 
 log = logging.getLogger("corpusbot.bot")
 
@@ -95,7 +99,13 @@ class CorpusBot(discord.Client):
     """
 
     def __init__(
-        self, corpus: Corpus, *, guild_id: int | None = None, sync: bool = False, **options: Any
+        self,
+        corpus: Corpus,
+        *,
+        guild_id: int | None = None,
+        sync: bool = False,
+        query_log: QueryLog | None = None,
+        **options: Any,
     ):
         # The bot never joins voice: don't warn at every start that voice libraries are absent.
         discord.VoiceClient.warn_nacl = False
@@ -107,9 +117,15 @@ class CorpusBot(discord.Client):
         self.corpus = corpus
         self.guild_id = guild_id
         self.sync_commands = sync
+        # Every /ask and More is logged here (bot/asking.py); off with CORPUSBOT_QUERY_LOG=off.
+        self.query_log = query_log if query_log is not None else querylog.for_corpus(corpus)
+        self.background: list[asyncio.Task[None]] = []  # bot/admin.py's periodic work
+        self.web: Web | None = None  # pages and feeds (bot/admin.py sets it up)
+        self.refresh_every = 0.0
 
     async def setup_hook(self) -> None:
         add_commands(self.tree)
+        admin.setup(self)
         if self.sync_commands:
             await self.sync_tree()
 
@@ -127,6 +143,14 @@ class CorpusBot(discord.Client):
 
     async def on_ready(self) -> None:
         log.info("ready as %s (id %s)", self.user, self.user.id if self.user else "?")
+
+    async def close(self) -> None:
+        for task in self.background:
+            task.cancel()
+        await super().close()
+        self.query_log.close()
+        if self.web is not None:
+            self.web.close()
 
 
 class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
@@ -180,6 +204,14 @@ def serve(*, sync: bool = False, settings: Settings | None = None) -> int:
         config = load_config()
     except ConfigError as exc:
         return _fail(str(exc))
+    try:
+        # A bad setting is one line here, not a failure at the first question or refresh.
+        querylog.settings()
+        refresh_seconds()
+        Fetcher.from_env()
+        metrics_config = metrics.settings()
+    except ValueError as exc:
+        return _fail(str(exc))
     use_endpoints(config)
     try:
         if settings is None:
@@ -187,6 +219,12 @@ def serve(*, sync: bool = False, settings: Settings | None = None) -> int:
         corpus = Corpus.open(settings=settings)
     except CorpusError as exc:
         return _fail(str(exc))
+    try:
+        metrics.serve(metrics_config)
+    except OSError as exc:
+        corpus.close()
+        return _fail(f"cannot serve metrics on {metrics_config.host}:{metrics_config.port}: {exc}")
+    metrics.track_corpus(corpus)
     # Load the re-ranker now, not at the first question (a model takes seconds to load);
     # one that cannot load is one warning here, and answers use lexical evidence only.
     log.info("re-ranker: %s", corpus.reranker.name if corpus.reranker else "none")

@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import functools
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -19,12 +20,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
+from retrieval import querylog
 from retrieval.corpus import Corpus
 from retrieval.embed import EmbedProgress, embed
 from retrieval.errors import CorpusError, StoreError
 from retrieval.evaluate import SquadSet
 from retrieval.ingest import IngestProgress
 from retrieval.models import Answer, Article, CorpusStats, SourceMatch, Status
+from retrieval.querylog import QueryLog, backend_name
 from retrieval.rerank import ENV as RERANKER_ENV
 from retrieval.rerank import INSTALL_HINT, NAMES, describe_reranker
 from retrieval.settings import Settings
@@ -120,15 +123,39 @@ def _questions(arg: str, stdin: TextIO) -> Iterable[str]:
 
 
 def cmd_ask(corpus: Corpus, args: argparse.Namespace) -> int:
+    qlog = _cli_log(corpus) if args.log else None
     for question in _questions(args.question, sys.stdin):
+        started = time.perf_counter()
         answer = corpus.ask(question, k=args.k)
+        if qlog is not None:
+            latency_ms = (time.perf_counter() - started) * 1000
+            qlog.record(answer, k=args.k, latency_ms=latency_ms, backend=backend_name(corpus),
+                        source="cli", question=question)  # fmt: skip
         if args.json:
             print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
         else:
             print(answer_text(answer), flush=True)
             if args.question == "-":
                 print(flush=True)
+    if qlog is not None:
+        qlog.close()
     return 0
+
+
+def _cli_log(corpus: Corpus) -> QueryLog | None:
+    """``ask --log``: the corpus's question log, unless CORPUSBOT_QUERY_LOG is off or
+    the corpus lives on Xapian shards (said once on stderr; the answers still come)."""
+    try:
+        enabled = querylog.settings().enabled
+    except ValueError as err:
+        raise CorpusError(str(err)) from err
+    if not enabled:
+        print(f"{PROG}: not logged: {querylog.ENABLED_ENV} is off", file=sys.stderr)
+        return None
+    if backend_name(corpus) != "sqlite":
+        print(f"{PROG}: not logged: the question log needs the SQLite backend", file=sys.stderr)
+        return None
+    return querylog.for_corpus(corpus, enabled=True)
 
 
 def cmd_source(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -215,9 +242,14 @@ class EmbedBar(ProgressBar):
 
 
 def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
+    urls = [p for p in args.paths if p.startswith(("http://", "https://"))]
+    paths = [p for p in args.paths if p not in urls]
+    failed = _ingest_urls(corpus, urls, quiet=args.quiet) if urls else False
+    if not paths:
+        return 1 if failed else 0
     bar = None if args.quiet else IngestBar()
     try:
-        report = corpus.ingest(args.paths, progress=bar)
+        report = corpus.ingest(paths, progress=bar)
     finally:
         if bar:
             bar.close()
@@ -225,10 +257,90 @@ def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if not args.quiet:
         print(report.summary())
+    failed = failed or bool(report.failed)
     if args.embed:
         embedded = cmd_embed(corpus, args)
-        return embedded or (0 if not report.failed else 1)
-    return 0 if not report.failed else 1
+        return embedded or (1 if failed else 0)
+    return 1 if failed else 0
+
+
+def _web(corpus: Corpus):  # -> retrieval.web.Web
+    from retrieval.web import Web
+
+    if backend_name(corpus) != "sqlite":
+        raise CorpusError("web pages and feeds need the SQLite backend")
+    # The commands print each fetch error as their own one line on stderr.
+    logging.getLogger("corpusbot.web").addHandler(logging.NullHandler())
+    return Web(corpus)
+
+
+def _ingest_urls(corpus: Corpus, urls: list[str], *, quiet: bool) -> bool:
+    """``ingest URL``: each page (or feed, and its items) fetched and ingested; a fetch
+    error is one line on stderr. Whether anything failed."""
+    web = _web(corpus)
+    failed = False
+    try:
+        for url in urls:
+            result = web.add(url)
+            pages = getattr(result, "pages", None)
+            for item in [result, *(pages or [])]:
+                if item.outcome == "error":
+                    failed = True
+                    print(f"{PROG}: {item.message}", file=sys.stderr)
+                elif not quiet:
+                    print(item.line())
+    finally:
+        web.close()
+    return failed
+
+
+def cmd_feeds(corpus: Corpus, args: argparse.Namespace) -> int:
+    """``feeds [list]``, ``feeds add URL``, ``feeds remove URL``."""
+    if args.action in ("add", "remove") and not args.url:
+        raise CorpusError(f"`{PROG} feeds {args.action}` needs the feed's URL")
+    web = _web(corpus)
+    try:
+        if args.action == "add":
+            result = web.add_feed(args.url)
+            if result.outcome == "error":
+                raise CorpusError(result.message)
+            print(result.line())
+            print(f"registered {args.url}: `{PROG} watch` (or the bot) refreshes it")
+        elif args.action == "remove":
+            if not web.remove_feed(args.url):
+                raise CorpusError(f"no feed {args.url} is registered (see `{PROG} feeds`)")
+            print(f"removed {args.url} (its articles stay; `{PROG} remove` deletes one)")
+        else:
+            for feed in web.feeds():
+                state = f"error: {feed.error}" if feed.error else f"checked {feed.checked_at}"
+                print(f"{feed.url}  {feed.title or ''}  ({state})")
+    finally:
+        web.close()
+    return 0
+
+
+def cmd_watch(corpus: Corpus, args: argparse.Namespace) -> int:
+    """Refresh the registered feeds every CORPUSBOT_REFRESH until stopped (``--once``: once)."""
+    from retrieval.web import refresh_seconds
+
+    try:
+        every = refresh_seconds()
+    except ValueError as err:
+        raise CorpusError(str(err)) from err
+    web = _web(corpus)
+    try:
+        while True:
+            for result in web.refresh_all():
+                for item in [result, *result.pages]:
+                    if item.outcome == "error":
+                        print(f"{PROG}: {item.message}", file=sys.stderr, flush=True)
+                    elif item.outcome != "unchanged" or item is result:
+                        print(item.line(), flush=True)
+            if args.once:
+                return 0
+            time.sleep(every)
+    finally:
+        web.close()
 
 
 def cmd_embed(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -395,6 +507,51 @@ def _token_configured() -> bool:
     return bool(os.environ.get("DISCORD_TOKEN", "").strip())
 
 
+def cmd_report(corpus: Corpus, args: argparse.Namespace) -> int:
+    """What people asked and where the corpus falls short (docs/admin.md)."""
+    from retrieval import report as reporting
+
+    if backend_name(corpus) != "sqlite":
+        raise CorpusError("the question log lives in the SQLite file: report needs that backend")
+    try:
+        since = reporting.parse_since(args.since or ("all" if args.gold else "7d"))
+    except ValueError as err:
+        raise CorpusError(str(err)) from err
+    with QueryLog(corpus.path) as qlog:
+        asked, votes = qlog.questions(since=since), qlog.votes(since=since)
+    if args.gold:
+        return _write_gold(args.gold, *reporting.gold_lines(asked, votes))
+    web = _web(corpus)
+    try:
+        errors = web.errors(since)
+    finally:
+        web.close()
+    report = reporting.build(
+        asked, votes, corpus.articles(), since=since, top=args.top, fetch_errors=errors
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        from rich.console import Console
+
+        Console().print(reporting.render(report))
+    return 0
+
+
+def _write_gold(path: Path, confirmed: list[dict], todo: list[dict]) -> int:
+    """``report --gold FILE``: FILE (confirmed answers) and FILE's stem + ``.todo.jsonl``."""
+    todo_path = path.with_name(path.name.removesuffix(".jsonl") + ".todo.jsonl")
+    for target, lines in ((path, confirmed), (todo_path, todo)):
+        try:
+            with target.open("w", encoding="utf-8") as f:
+                f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+        except OSError as err:
+            raise CorpusError(f"cannot write {target}: {err.strerror or err}") from err
+    print(f"{len(confirmed)} confirmed answers → {path}")
+    print(f"{len(todo)} questions to label (not found, or more 👎 than 👍) → {todo_path}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """``make run``: the Discord bot when a token is configured, else the local harness."""
     if _token_configured():
@@ -483,6 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with '-')")
     p.add_argument("-k", type=int, default=3, help="how many sentences (default 3)")
+    p.add_argument(
+        "--log", action="store_true", help="store the question in the question log (docs/admin.md)"
+    )
     _reranker_option(p)
     p.set_defaults(func=cmd_ask)
 
@@ -495,13 +655,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_articles)
 
-    p = add_parser("ingest", help="add or update articles from files or folders")
-    p.add_argument("paths", nargs="+")
+    p = add_parser("ingest", help="add or update articles from files, folders or web addresses")
+    p.add_argument("paths", nargs="+", help="files, folders, http(s) pages or RSS/Atom feeds")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
     p.add_argument(
         "--embed", action="store_true", help="then store MiniLM vectors (as `embed` does)"
     )
     p.set_defaults(func=cmd_ingest)
+
+    p = add_parser("feeds", help="list, add or remove the RSS/Atom feeds `watch` refreshes")
+    p.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
+    p.add_argument("url", nargs="?")
+    p.set_defaults(func=cmd_feeds)
+
+    p = add_parser("watch", help="refresh the registered feeds every $CORPUSBOT_REFRESH (30m)")
+    p.add_argument("--once", action="store_true", help="one round, then exit")
+    p.set_defaults(func=cmd_watch)
 
     p = add_parser("embed", help="store MiniLM vectors of the sentences without one")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
@@ -525,6 +694,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     _reranker_option(p)
     p.set_defaults(func=None, run=cmd_eval)
+
+    p = add_parser("report", help="what people asked, and where the corpus falls short")
+    p.add_argument(
+        "--since", help="7d (the report's default), 24h, 2w, a date, or all (--gold's default)"
+    )
+    p.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    p.add_argument("--top", type=int, default=10, help="rows in each list (default 10)")
+    p.add_argument(
+        "--gold",
+        type=Path,
+        metavar="FILE",
+        help="write confirmed answers as a gold file for `eval`, the rest to FILE.todo.jsonl",
+    )
+    p.set_defaults(func=cmd_report)
 
     p = add_parser("run", help="the Discord bot if DISCORD_TOKEN is set, else the harness")
     _reranker_option(p)

@@ -12,7 +12,7 @@ import asyncio
 import discord
 from discord import app_commands
 
-from bot import render
+from bot import admin, render
 from bot.views import ask, corpus_of, send_answer, send_article
 
 QUESTION_MAX = 300
@@ -38,7 +38,7 @@ async def ask_command(
         return
     # Defer first: the first response must come within 3 seconds.
     await interaction.response.defer(thinking=True)
-    answer = await ask(corpus_of(interaction), question, user_id=interaction.user.id)
+    answer = await ask(interaction, question)
     await send_answer(interaction, answer)
 
 
@@ -74,7 +74,9 @@ async def source_autocomplete(
 @app_commands.command(name="about", description="What this bot knows and how to ask it.")
 async def about_command(interaction: discord.Interaction) -> None:
     stats = await asyncio.to_thread(corpus_of(interaction).stats)
-    await interaction.response.send_message(embed=render.about_embed(stats))
+    embed = render.about_embed(stats)
+    embed.add_field(name="Your questions", value=admin.log_notice(interaction.client), inline=False)
+    await interaction.response.send_message(embed=embed)
 
 
 def add_commands(tree: app_commands.CommandTree) -> None:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot import render
+from bot.asking import ask_logged
 from retrieval.models import Answer, Article
 
 if TYPE_CHECKING:
@@ -35,23 +35,14 @@ def corpus_of(interaction: discord.Interaction) -> Corpus:
 
 
 async def ask(
-    corpus: Corpus, question: str, *, user_id: int, offset: int = 0, k: int = RESULTS_PER_ANSWER
+    interaction: discord.Interaction,
+    question: str,
+    *,
+    offset: int = 0,
+    k: int = RESULTS_PER_ANSWER,
 ) -> Answer:
-    """Run one question off the event loop and log it as one structured line."""
-    started = time.perf_counter()
-    answer = await asyncio.to_thread(corpus.ask, question, k=k, offset=offset)
-    latency_ms = (time.perf_counter() - started) * 1000
-    log.info(
-        "question user=%s status=%s hits=%d offset=%d has_more=%s latency_ms=%.1f question=%r",
-        user_id,
-        answer.status.value,
-        len(answer.hits),
-        offset,
-        answer.has_more,
-        latency_ms,
-        question,
-    )
-    return answer
+    """Run one question off the event loop, logged (:func:`bot.asking.ask_logged`)."""
+    return (await ask_logged(interaction, question, offset=offset, k=k)).answer
 
 
 async def _report(interaction: discord.Interaction, error: Exception) -> None:
@@ -143,12 +134,7 @@ class AnswerView(CorpusView):
     @discord.ui.button(label="More", style=discord.ButtonStyle.secondary, row=0)
     async def more(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
         offset = self.answer.offset + len(self.answer.hits)
-        answer = await ask(
-            corpus_of(interaction),
-            self.answer.question,
-            user_id=interaction.user.id,
-            offset=offset,
-        )
+        answer = await ask(interaction, self.answer.question, offset=offset)
         await send_answer(interaction, answer, ephemeral=True)
 
 

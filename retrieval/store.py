@@ -23,7 +23,10 @@ Tables:
 - ``terms``: per term its document frequency and postings as three little-endian
   arrays (sentence ids ascending, term counts, sentence lengths), so a query reads
   only its own terms' rows and never loads the corpus.
-- ``feedback``: 👍/👎 on answers, with the question and the sentences shown.
+- ``feedback``: 👍/👎 on answers, with the question and the sentences shown (kept as it
+  is; votes now go to the question log's ``votes``).
+- ``questions``, ``votes``: the question log, made and written by
+  :mod:`retrieval.querylog` through its own connection, never by this module.
 - ``vectors``: per sentence its embedding by a semantic model (float32, little-endian),
   written by ``corpusbot embed`` and deleted with the sentence (README "Re-rankers").
 """

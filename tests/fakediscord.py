@@ -161,6 +161,7 @@ class FakeDiscord:
         self.messages: dict[int, dict[str, Any]] = {}
         self._original: dict[str, int] = {}  # interaction token -> original response message
         self.interactions: dict[str, Interaction] = {}
+        self.uploads: dict[str, bytes] = {}  # attachment id -> content, served at its url
         # gateway records
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
@@ -189,6 +190,7 @@ class FakeDiscord:
         app = web.Application(client_max_size=32 * 1024 * 1024)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{id}/{name}", self._attachment)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -259,6 +261,12 @@ class FakeDiscord:
             return await self._route(request, path, body, files)
         finally:
             await self._notify()
+
+    async def _attachment(self, request: web.Request) -> web.Response:
+        content = self.uploads.get(request.match_info["id"])
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content, content_type="application/octet-stream")
 
     def _authorised(self, request: web.Request) -> bool:
         offered = request.headers.get("Authorization")
@@ -643,6 +651,41 @@ class FakeDiscord:
             "options": [{"name": k, "type": 3, "value": v} for k, v in options.items()],
         }
         return self._interaction(APPLICATION_COMMAND, data, user_id, guild=guild)
+
+    def upload(self, filename: str, content: bytes) -> dict[str, Any]:
+        """An attachment a user picked for an option, served at its ``url`` like Discord's CDN."""
+        attachment_id = str(next(self._ids))
+        self.uploads[attachment_id] = content
+        url = f"http://127.0.0.1:{self.port}/attachments/{attachment_id}/{filename}"
+        return {
+            "id": attachment_id,
+            "filename": filename,
+            "size": len(content),
+            "url": url,
+            "proxy_url": url,
+        }
+
+    def command(
+        self,
+        name: str,
+        user_id: int,
+        options: list[dict[str, Any]],
+        *,
+        attachments: list[dict[str, Any]] = (),  # type: ignore[assignment]
+        guild: int = GUILD_ID,
+        kind: int = APPLICATION_COMMAND,
+    ) -> Interaction:
+        """``/name`` with raw option payloads: subcommands (type 1), groups (type 2),
+        attachments (type 11, listed in ``resolved``), ``focused`` for autocomplete."""
+        data: dict[str, Any] = {
+            "id": self._command_id(name),
+            "name": name,
+            "type": 1,
+            "options": options,
+        }
+        if attachments:
+            data["resolved"] = {"attachments": {a["id"]: a for a in attachments}}
+        return self._interaction(kind, data, user_id, guild=guild)
 
     def autocomplete(self, name: str, option: str, value: str, user_id: int) -> Interaction:
         data = {

@@ -127,7 +127,7 @@ def assert_no_pings(fake: FakeDiscord) -> None:
 def test_sync_payload_has_bounds_and_autocomplete(corpus: Corpus) -> None:
     async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
         commands = {c["name"]: c for c in fake.synced[GUILD_ID]}
-        assert set(commands) == {"ask", "source", "about"}
+        assert set(commands) == {"ask", "source", "about", "corpus"}
         for cmd in commands.values():
             assert 1 <= len(cmd["description"]) <= 100
         (question,) = commands["ask"]["options"]

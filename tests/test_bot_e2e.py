@@ -158,7 +158,7 @@ def test_sync_payload(live: Live) -> None:
     synced = live.fake.synced
     assert list(synced) == [GUILD_ID]  # --sync with DISCORD_GUILD_ID: that guild only
     commands = {c["name"]: c for c in synced[GUILD_ID]}
-    assert set(commands) == {"ask", "source", "about"}
+    assert set(commands) == {"ask", "source", "about", "corpus"}
     (question,) = commands["ask"]["options"]
     assert (question["type"], question["required"]) == (3, True)
     assert (question["min_length"], question["max_length"]) == (1, 300)
