@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retrieval import answer as A
 from retrieval import evaluate as ev
+from retrieval import question as qa
 from retrieval.corpus import Corpus
 from retrieval.embed import embed
 
@@ -49,8 +50,10 @@ def values(corpus: Corpus, questions: list[ev.GoldQuestion]) -> dict[str, np.nda
     """Each signal's value for each question, in order."""
     out: dict[str, list[float]] = {name: [] for name in SIGNALS}
     for q in questions:
-        terms = A.query_terms(q.question)
-        pool = terms and A.rerank(corpus.store, q.question, terms, A.CANDIDATES, corpus.reranker)
+        terms = qa.query_terms(q.question)
+        pool = terms and A.build_pool(
+            corpus.store, q.question, terms, A.CANDIDATES, corpus.reranker
+        )
         for name, signal in SIGNALS.items():
             out[name].append(signal(pool) if pool and len(pool.sentences) else REFUSED)
     return {name: np.array(v) for name, v in out.items()}

@@ -21,7 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrieval.corpus import Corpus, default_db_path  # noqa: E402
+from retrieval.corpus import Corpus  # noqa: E402
+from retrieval.settings import default_db_path  # noqa: E402
 
 SETS = ("dev.jsonl", "offtopic_dev.jsonl")
 

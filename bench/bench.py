@@ -35,6 +35,7 @@ import json
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -160,6 +161,26 @@ def generate(size: int, seed: int, out: Path, stopwords_first: bool = True) -> t
     return articles, len(sentences)
 
 
+def _read_only(db: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)
+
+
+def _sentence_from(db: Path, sentence_id: int) -> str:
+    """The text of the first sentence with an id of at least ``sentence_id``."""
+    with contextlib.closing(_read_only(db)) as conn:
+        (text,) = conn.execute(
+            "SELECT text FROM sentences WHERE id >= ? ORDER BY id LIMIT 1", (sentence_id,)
+        ).fetchone()
+    return text
+
+
+def _sentence_texts(db: Path) -> list[tuple[int, str]]:
+    """Every sentence's (id, text), by id: the corpus as other engines (Tantivy,
+    rank-bm25) get it."""
+    with contextlib.closing(_read_only(db)) as conn:
+        return conn.execute("SELECT id, text FROM sentences ORDER BY id").fetchall()
+
+
 def make_questions(db: Path, seed: int, count: int) -> list[str]:
     """Questions of 2-10 consecutive words taken from random sentences (people ask about
     what is in the corpus), fixed by the seed."""
@@ -168,10 +189,11 @@ def make_questions(db: Path, seed: int, count: int) -> list[str]:
     rng = np.random.default_rng(seed + 1)
     store = Store.open(db)
     top = store.totals().max_sentence_id
+    store.close()
     questions: list[str] = []
     while len(questions) < count:
-        sentence = store.sentence_from(int(rng.integers(1, top + 1)))
-        words = sentence.text.rstrip(".").replace(",", "").split()
+        text = _sentence_from(db, int(rng.integers(1, top + 1)))
+        words = text.rstrip(".").replace(",", "").split()
         n = int(rng.integers(2, 11))
         if len(words) < n:
             continue
@@ -241,11 +263,7 @@ def tantivy_side(db: Path, questions_file: Path, threads: int, work: Path) -> di
     question once (:func:`tantivy_answers`)."""
     import tantivy
 
-    from retrieval.store import Store
-
-    store = Store.open(db)
-    rows = store.sentence_texts()
-    store.close()
+    rows = _sentence_texts(db)
     builder = tantivy.SchemaBuilder()
     builder.add_text_field("text", stored=True, tokenizer_name="en_stem")
     builder.add_unsigned_field("id", stored=True, indexed=False)
@@ -311,12 +329,10 @@ def oracle(db: Path, questions: list[str], sample: int) -> dict:
 
     from retrieval.store import Store
 
-    store = Store.open(db)
     ids, docs = [], []
-    for sid, text in store.sentence_texts():
+    for sid, text in _sentence_texts(db):
         ids.append(sid)
         docs.append(tokenize(text))
-    store.close()
     ids_arr = np.array(ids)
     t0 = time.perf_counter()
     bm25 = BM25Okapi(docs)
@@ -507,7 +523,8 @@ def xapian_rows(
     from retrieval.errors import StoreError
     from retrieval.rank import rank
     from retrieval.shard_server import start
-    from retrieval.xapian_backend import XapianStore, create_shard
+    from retrieval.xapian_backend import XapianStore
+    from retrieval.xapian_writer import create_shard
 
     try:
         shards_dir = work / "shards"

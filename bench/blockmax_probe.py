@@ -36,8 +36,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retrieval.rank import _scratch, bm25, idf_of, rank, term_scores, union
+from retrieval.rank import _scratch, rank, union
+from retrieval.scoring import idf as idf_of
+from retrieval.scoring import term_score as bm25
 from retrieval.store import Postings, Store
+from retrieval.term_cache import term_scores
 from retrieval.text import tokenize
 
 

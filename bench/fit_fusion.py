@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from retrieval import answer as A
 from retrieval import evaluate as ev
+from retrieval import question as qa
 from retrieval.corpus import Corpus
 from retrieval.embed import embed
 
@@ -47,8 +48,8 @@ def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[tuple[np.nda
     order rerank() gives) and which rows answer it."""
     out = []
     for q in questions:
-        terms = A.query_terms(q.question)
-        pool = A.rerank(corpus.store, q.question, terms, A.CANDIDATES, corpus.reranker)
+        terms = qa.query_terms(q.question)
+        pool = A.build_pool(corpus.store, q.question, terms, A.CANDIDATES, corpus.reranker)
         EVIDENCE.append(max((x.evidence for x in pool.scored), default=0.0))
         seen, rows, hits = set(), [], []
         ids = sorted({x.sentence.article_id for x in pool.scored})

@@ -1,4 +1,4 @@
-"""An ingest worker's CPU a sentence (``retrieval.ingest.prepare``), with where it goes.
+"""An ingest worker's CPU a sentence (``retrieval.prepare.prepare``), with where it goes.
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/workers_cpu.py FILE.jsonl...
 
@@ -18,10 +18,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from retrieval import formats, ingest
+from retrieval import formats, prepare
 from retrieval import segment as segment_module
 from retrieval import text as text_module
 from retrieval import vocabulary as vocabulary_module
+from retrieval.discover import discover
 from retrieval.vocabulary import Vocabulary
 
 spent: collections.Counter[str] = collections.Counter()
@@ -58,16 +59,16 @@ def main(paths: list[str]) -> None:
     for owner, name, label in stages:
         timed(owner, name, label)
     sentences: Callable = segment_module.sentences
-    ingest.segment = lambda text, spans: list(sentences(text, spans))  # a generator in main
-    timed(ingest, "segment", "segment")
-    sources = [s for s in ingest.discover(paths) if not isinstance(s, tuple)]
-    tasks = ingest.tasks_for(sources, {s.ident: {} for s in sources})
+    prepare.segment = lambda text, spans: list(sentences(text, spans))  # a generator in main
+    timed(prepare, "segment", "segment")
+    sources = [s for s in discover(paths) if not isinstance(s, tuple)]
+    tasks = prepare.tasks_for(sources, {s.key: {} for s in sources})
     vocabulary = Vocabulary()
     for task in tasks[:6]:
-        ingest.prepare(task, vocabulary)
+        prepare.prepare(task, vocabulary)
     spent.clear()
     start = time.process_time()
-    n = sum(len(ingest.prepare(task, vocabulary).chunk.lengths) for task in tasks[6:])
+    n = sum(len(prepare.prepare(task, vocabulary).chunk.lengths) for task in tasks[6:])
     total = time.process_time() - start
     print(f"total {total:.3f} s CPU, {n} sentences: {total / n * 1e6:.1f} µs a sentence")
     for label, seconds in spent.most_common():

@@ -32,11 +32,14 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot import metrics
 from retrieval import library, querylog
 from retrieval import report as reporting
 from retrieval.errors import CorpusError
 from retrieval.ingest import IngestReport
 from retrieval.models import Article
+from retrieval.querylog import backend_name
+from retrieval.web import FeedResult, PageResult, Web, refresh_seconds
 
 if TYPE_CHECKING:
     from bot.app import CorpusBot
@@ -64,10 +67,14 @@ def _corpus(interaction: discord.Interaction) -> Corpus:
     return _bot(interaction).corpus
 
 
-def plain(text: str) -> str:
+def plain(text: str, limit: int = MESSAGE_LIMIT - 100) -> str:
     """Text shown inside a code block, where no markdown or mention is rendered (a
-    triple backtick in the text is broken up so it cannot close the block)."""
-    return "```\n" + text.replace("```", "`\u200b``") + "\n```"
+    triple backtick in the text is broken up so it cannot close the block); cut to
+    ``limit`` characters first, so the block is always closed."""
+    text = text.replace("```", "`\u200b``")
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return "```\n" + text + "\n```"
 
 
 async def reply(interaction: discord.Interaction, text: str) -> None:
@@ -120,7 +127,10 @@ async def report_command(interaction: discord.Interaction) -> None:
     def build() -> str:
         asked = bot.query_log.questions(since=since)
         votes = bot.query_log.votes(since=since)
-        report = reporting.build(asked, votes, bot.corpus.articles(), since=since, top=5)
+        errors = bot.web.errors(since) if bot.web is not None else []
+        report = reporting.build(
+            asked, votes, bot.corpus.articles(), since=since, top=5, fetch_errors=errors
+        )
         return reporting.short_text(report, limit=MESSAGE_LIMIT - 80)
 
     text = await asyncio.to_thread(build)
@@ -163,8 +173,33 @@ async def add_command(
 
 
 async def add_url(bot: CorpusBot, url: str) -> str:
-    """``/corpus add url:`` (the web module, once there is one)."""
-    raise CorpusError("adding from a URL is not available in this version")
+    """``/corpus add url:``: a page, or a feed read once (not registered)."""
+    web = _web(bot)
+    result = await asyncio.to_thread(web.add, url)
+    count(result)
+    return result_text(result)
+
+
+def _web(bot: CorpusBot) -> Web:
+    if bot.web is None:
+        raise CorpusError("web pages and feeds need the SQLite backend and valid fetch settings")
+    return bot.web
+
+
+def count(result: PageResult | FeedResult) -> None:
+    """Feed refreshes and page fetches in the metrics, by outcome."""
+    metrics.observe_feed(result.outcome)
+    for page in getattr(result, "pages", []):
+        metrics.observe_feed(page.outcome)
+
+
+def result_text(result: PageResult | FeedResult) -> str:
+    lines = [result.line()]
+    pages = getattr(result, "pages", [])
+    lines += [f"  {page.line()}" for page in pages[:15]]
+    if len(pages) > 15:
+        lines.append(f"  … {len(pages) - 15} more")
+    return "\n".join(lines)
 
 
 def ingest_text(name: str, report: IngestReport) -> str:
@@ -225,14 +260,93 @@ def _choice(text: str) -> str:
     return text if len(text) <= 100 else text[:99] + "…"  # Discord: 1-100 characters
 
 
+feeds_group = app_commands.Group(
+    name="feeds", description="The RSS/Atom feeds refreshed automatically.", parent=corpus_group
+)
+
+
+@feeds_group.command(name="list", description="The registered feeds and when each was read.")
+async def feeds_list(interaction: discord.Interaction) -> None:
+    feeds = await asyncio.to_thread(_web(_bot(interaction)).feeds)
+    if not feeds:
+        await reply(interaction, "No feeds yet: `/corpus feeds add url:` registers one.")
+        return
+    lines = [
+        f"{f.url}  {f.title or ''}  "
+        + (f"(error: {f.error})" if f.error else f"(read {f.checked_at or 'never'})")
+        for f in feeds
+    ]
+    await reply(interaction, plain("\n".join(lines)))
+
+
+@feeds_group.command(name="add", description="Register a feed and read it now.")
+@app_commands.describe(url="The feed's address (RSS or Atom, http or https)")
+async def feeds_add(interaction: discord.Interaction, url: str) -> None:
+    web = _web(_bot(interaction))
+    await interaction.response.defer(ephemeral=True, thinking=True)
+    result = await asyncio.to_thread(web.add_feed, url)
+    count(result)
+    every_minutes = round(_bot(interaction).refresh_every / 60)
+    note = "" if result.outcome == "error" else f"\nRegistered: read every {every_minutes} min."
+    await reply(interaction, plain(result_text(result)) + note)
+
+
+@feeds_group.command(name="remove", description="Stop reading a feed (its articles stay).")
+@app_commands.describe(url="The feed to stop reading")
+async def feeds_remove(interaction: discord.Interaction, url: str) -> None:
+    removed = await asyncio.to_thread(_web(_bot(interaction)).remove_feed, url)
+    text = "Removed; its articles stay." if removed else "No such feed is registered."
+    await reply(interaction, text)
+
+
+@feeds_remove.autocomplete("url")
+async def feeds_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    bot = _bot(interaction)
+    feeds = await asyncio.to_thread(bot.web.feeds) if bot.web is not None else []
+    wanted = current.casefold()
+    return [
+        app_commands.Choice(name=_choice(f.title or f.url), value=f.url[:100])
+        for f in feeds
+        if wanted in f.url.casefold() or wanted in (f.title or "").casefold()
+    ][:AUTOCOMPLETE_LIMIT]
+
+
+async def refresh_feeds(bot: CorpusBot) -> None:
+    """One round over the registered feeds (off the event loop); errors are log lines."""
+    if bot.web is None:
+        return
+    for result in await asyncio.to_thread(bot.web.refresh_all):
+        count(result)
+
+
+def log_notice(bot: CorpusBot) -> str:
+    """What ``/about`` (and ``/help``) tell members about the question log."""
+    if not bot.query_log.enabled:
+        return "Questions are not logged."
+    days = querylog.settings().days
+    return (
+        f"Questions are logged for {days} days so the corpus can be improved: the question, "
+        "what was shown and your vote, with your user id as a salted hash, never the id. "
+        "The bot's admin can turn this off (CORPUSBOT_QUERY_LOG=off)."
+    )
+
+
 # -- set-up and periodic work -------------------------------------------------------------
 
 
 def setup(bot: CorpusBot) -> None:
-    """Add ``/corpus`` to the tree and start the periodic admin work."""
+    """Add ``/corpus`` to the tree and start the periodic admin work: the question log's
+    purge (daily) and the feed refresh (every ``CORPUSBOT_REFRESH``), both at once too."""
     bot.tree.add_command(corpus_group)
     days = querylog.settings().days
+    bot.refresh_every = refresh_seconds()
+    bot.web = None
+    if backend_name(bot.corpus) == "sqlite":
+        bot.web = Web(bot.corpus)  # fetch settings were checked by serve()
     bot.background.append(asyncio.create_task(every(DAY, lambda: purge(bot, days))))
+    bot.background.append(asyncio.create_task(every(bot.refresh_every, lambda: refresh_feeds(bot))))
 
 
 async def every(seconds: float, work: Callable[[], Awaitable[object]]) -> None:

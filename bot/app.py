@@ -27,7 +27,10 @@ from bot.views import PERSISTENT_ITEMS, AskLimit, submit_reason
 from retrieval import querylog
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
+from retrieval.fetch import Fetcher
 from retrieval.querylog import QueryLog
+from retrieval.settings import Settings
+from retrieval.web import Web, refresh_seconds
 
 log = logging.getLogger("corpusbot.bot")
 
@@ -123,6 +126,8 @@ class CorpusBot(discord.Client):
         # Every /ask and More is logged here (bot/asking.py); off with CORPUSBOT_QUERY_LOG=off.
         self.query_log = query_log if query_log is not None else querylog.for_corpus(corpus)
         self.background: list[asyncio.Task[None]] = []  # bot/admin.py's periodic work
+        self.web: Web | None = None  # pages and feeds (bot/admin.py sets it up)
+        self.refresh_every = 0.0
         self.ask_limit = AskLimit(ASK_RATE, ASK_PER)
         self._mentions: dict[str, str] = {}
 
@@ -176,6 +181,8 @@ class CorpusBot(discord.Client):
             task.cancel()
         await super().close()
         self.query_log.close()
+        if self.web is not None:
+            self.web.close()
 
 
 class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
@@ -185,14 +192,14 @@ class ShardedCorpusBot(CorpusBot, discord.AutoShardedClient):
 
 def build_bot(corpus: Corpus, config: Config, *, sync: bool = False) -> CorpusBot:
     """The bot the settings ask for: unsharded, or the given gateway shards."""
-    if config.shard_count is None:
+    if config.gateway_shard_count is None:
         return CorpusBot(corpus, guild_id=config.guild_id, sync=sync)
     return ShardedCorpusBot(
         corpus,
         guild_id=config.guild_id,
         sync=sync,
-        shard_count=config.shard_count,
-        shard_ids=list(config.shard_ids) if config.shard_ids is not None else None,
+        shard_count=config.gateway_shard_count,
+        shard_ids=list(config.gateway_shard_ids) if config.gateway_shard_ids is not None else None,
     )
 
 
@@ -221,21 +228,27 @@ async def _run(bot: CorpusBot, token: str) -> None:
         await bot.start(token)
 
 
-def serve(*, sync: bool = False) -> int:
-    """Run the bot until it is stopped; return the process exit status."""
+def serve(*, sync: bool = False, settings: Settings | None = None) -> int:
+    """Run the bot until it is stopped; return the process exit status. ``settings``
+    (default: from the environment and ``.env``) say where the corpus is."""
     discord.utils.setup_logging(level=logging.INFO, root=True)
     try:
         config = load_config()
     except ConfigError as exc:
         return _fail(str(exc))
     try:
-        querylog.settings()  # a bad CORPUSBOT_QUERY_LOG* is one line here, not at a question
+        # A bad setting is one line here, not a failure at the first question or refresh.
+        querylog.settings()
+        refresh_seconds()
+        Fetcher.from_env()
         metrics_config = metrics.settings()
     except ValueError as exc:
         return _fail(str(exc))
     use_endpoints(config)
     try:
-        corpus = Corpus.open(config.db_path)
+        if settings is None:
+            settings = Settings.load(db=config.db_path)
+        corpus = Corpus.open(settings=settings)
     except CorpusError as exc:
         return _fail(str(exc))
     try:

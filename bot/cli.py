@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import functools
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from retrieval import querylog
-from retrieval.corpus import Corpus, default_db_path
+from retrieval.corpus import Corpus
 from retrieval.embed import EmbedProgress, embed
 from retrieval.errors import CorpusError, StoreError
 from retrieval.evaluate import SquadSet
@@ -29,6 +30,7 @@ from retrieval.models import Answer, Article, CorpusStats, SourceMatch, Status
 from retrieval.querylog import QueryLog, backend_name
 from retrieval.rerank import ENV as RERANKER_ENV
 from retrieval.rerank import INSTALL_HINT, NAMES, describe_reranker
+from retrieval.settings import Settings
 
 PROG = "corpusbot"
 
@@ -240,9 +242,14 @@ class EmbedBar(ProgressBar):
 
 
 def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
+    urls = [p for p in args.paths if p.startswith(("http://", "https://"))]
+    paths = [p for p in args.paths if p not in urls]
+    failed = _ingest_urls(corpus, urls, quiet=args.quiet) if urls else False
+    if not paths:
+        return 1 if failed else 0
     bar = None if args.quiet else IngestBar()
     try:
-        report = corpus.ingest(args.paths, progress=bar)
+        report = corpus.ingest(paths, progress=bar)
     finally:
         if bar:
             bar.close()
@@ -250,10 +257,90 @@ def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
         print(f"skipped {path}: {reason}", file=sys.stderr)
     if not args.quiet:
         print(report.summary())
+    failed = failed or bool(report.failed)
     if args.embed:
         embedded = cmd_embed(corpus, args)
-        return embedded or (0 if not report.failed else 1)
-    return 0 if not report.failed else 1
+        return embedded or (1 if failed else 0)
+    return 1 if failed else 0
+
+
+def _web(corpus: Corpus):  # -> retrieval.web.Web
+    from retrieval.web import Web
+
+    if backend_name(corpus) != "sqlite":
+        raise CorpusError("web pages and feeds need the SQLite backend")
+    # The commands print each fetch error as their own one line on stderr.
+    logging.getLogger("corpusbot.web").addHandler(logging.NullHandler())
+    return Web(corpus)
+
+
+def _ingest_urls(corpus: Corpus, urls: list[str], *, quiet: bool) -> bool:
+    """``ingest URL``: each page (or feed, and its items) fetched and ingested; a fetch
+    error is one line on stderr. Whether anything failed."""
+    web = _web(corpus)
+    failed = False
+    try:
+        for url in urls:
+            result = web.add(url)
+            pages = getattr(result, "pages", None)
+            for item in [result, *(pages or [])]:
+                if item.outcome == "error":
+                    failed = True
+                    print(f"{PROG}: {item.message}", file=sys.stderr)
+                elif not quiet:
+                    print(item.line())
+    finally:
+        web.close()
+    return failed
+
+
+def cmd_feeds(corpus: Corpus, args: argparse.Namespace) -> int:
+    """``feeds [list]``, ``feeds add URL``, ``feeds remove URL``."""
+    if args.action in ("add", "remove") and not args.url:
+        raise CorpusError(f"`{PROG} feeds {args.action}` needs the feed's URL")
+    web = _web(corpus)
+    try:
+        if args.action == "add":
+            result = web.add_feed(args.url)
+            if result.outcome == "error":
+                raise CorpusError(result.message)
+            print(result.line())
+            print(f"registered {args.url}: `{PROG} watch` (or the bot) refreshes it")
+        elif args.action == "remove":
+            if not web.remove_feed(args.url):
+                raise CorpusError(f"no feed {args.url} is registered (see `{PROG} feeds`)")
+            print(f"removed {args.url} (its articles stay; `{PROG} remove` deletes one)")
+        else:
+            for feed in web.feeds():
+                state = f"error: {feed.error}" if feed.error else f"checked {feed.checked_at}"
+                print(f"{feed.url}  {feed.title or ''}  ({state})")
+    finally:
+        web.close()
+    return 0
+
+
+def cmd_watch(corpus: Corpus, args: argparse.Namespace) -> int:
+    """Refresh the registered feeds every CORPUSBOT_REFRESH until stopped (``--once``: once)."""
+    from retrieval.web import refresh_seconds
+
+    try:
+        every = refresh_seconds()
+    except ValueError as err:
+        raise CorpusError(str(err)) from err
+    web = _web(corpus)
+    try:
+        while True:
+            for result in web.refresh_all():
+                for item in [result, *result.pages]:
+                    if item.outcome == "error":
+                        print(f"{PROG}: {item.message}", file=sys.stderr, flush=True)
+                    elif item.outcome != "unchanged" or item is result:
+                        print(item.line(), flush=True)
+            if args.once:
+                return 0
+            time.sleep(every)
+    finally:
+        web.close()
 
 
 def cmd_embed(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -304,7 +391,12 @@ def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(asdict(stats) | {"db": str(corpus.path)}))
     else:
-        print(f"database   {corpus.path} ({stats.db_bytes / 1e6:.2f} MB)")
+        size = (
+            f"{stats.db_bytes / 1e6:.2f} MB"
+            if stats.db_bytes is not None
+            else "size: on the shard servers"
+        )
+        print(f"database   {corpus.path} ({size})")
         print(f"articles   {stats.articles}")
         print(f"sentences  {stats.sentences}")
         print(f"terms      {stats.terms}")
@@ -334,14 +426,31 @@ def cmd_eval(args: argparse.Namespace) -> int:
             corpus = stack.enter_context(_open(args))
         else:
             corpus = stack.enter_context(_squad_corpus(squad, args.db, args.reranker))
-        report = evaluate.evaluate(questions, lambda q: corpus.ask(q, k=args.k))
+        report = evaluate.evaluate(
+            questions,
+            lambda q: corpus.ask(q, k=args.k, cut=False),
+            lambda q: corpus.ask(q, k=args.k),
+        )
+        coverage = evaluate.span_coverage(questions, _searchable(corpus)) if squad else None
     if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
+        found = report.to_dict()
+        if coverage is not None:
+            found["answer_spans"] = coverage.to_dict()
+        print(json.dumps(found, ensure_ascii=False))
     else:
         print(evaluate.format_table(report))
+        if coverage is not None:
+            print(coverage.line())
         if args.verbose:
             print("\n".join(["", *evaluate.misses(report)]))
     return 0
+
+
+def _searchable(corpus: Corpus) -> Iterator[tuple[str, str, list[tuple[int, int]]]]:
+    """Each stored article's file, text and searchable sentences' offsets."""
+    for article in corpus.articles():
+        sentences = corpus.store.article_sentences(article.id)
+        yield article.file, corpus.article_text(article.id), [(s.start, s.end) for s in sentences]
 
 
 @contextlib.contextmanager
@@ -412,7 +521,14 @@ def cmd_report(corpus: Corpus, args: argparse.Namespace) -> int:
         asked, votes = qlog.questions(since=since), qlog.votes(since=since)
     if args.gold:
         return _write_gold(args.gold, *reporting.gold_lines(asked, votes))
-    report = reporting.build(asked, votes, corpus.articles(), since=since, top=args.top)
+    web = _web(corpus)
+    try:
+        errors = web.errors(since)
+    finally:
+        web.close()
+    report = reporting.build(
+        asked, votes, corpus.articles(), since=since, top=args.top, fetch_errors=errors
+    )
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
     else:
@@ -447,15 +563,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from bot.app import serve
 
-    if args.db:
-        os.environ["CORPUSBOT_DB"] = str(args.db)
-    if args.reranker:
-        os.environ[RERANKER_ENV] = args.reranker
-    return serve(sync=getattr(args, "sync", False))
+    return serve(sync=getattr(args, "sync", False), settings=args.settings)
 
 
 def cmd_shard_create(args: argparse.Namespace) -> int:
-    from retrieval.xapian_backend import create_shard
+    from retrieval.xapian_writer import create_shard
 
     create_shard(args.dir)
     print(f"created an empty shard in {args.dir}")
@@ -469,23 +581,17 @@ def cmd_shard_serve(args: argparse.Namespace) -> int:
 
 
 def _open(args: argparse.Namespace) -> Corpus:
-    """The corpus the command works on: the shards with CORPUSBOT_BACKEND=xapian, else
-    ``--db``, else $CORPUSBOT_DB, else the default. Only the default is built from the
-    seeds when missing; ``ingest`` starts a missing database empty (see :func:`_ingest_new`)."""
-    reranker = getattr(args, "reranker", None)
-    if _remote():
-        return Corpus.open(reranker=reranker)  # the shards (CORPUSBOT_SHARDS), never a file
-    return Corpus.open(Path(args.db or default_db_path()), reranker=reranker)
-
-
-def _remote() -> bool:
-    return os.environ.get("CORPUSBOT_BACKEND", "sqlite").strip().lower() != "sqlite"
+    """The corpus the command works on (``args.settings``): the shards with the xapian
+    backend (never a file), else ``--db``, else $CORPUSBOT_DB, else the default. Only the
+    default is built from the seeds when missing; ``ingest`` starts a missing database
+    empty (see :func:`_ingest_new`)."""
+    return Corpus.open(settings=args.settings)
 
 
 def _ingest_new(args: argparse.Namespace) -> int:
     """``ingest`` into a database that does not exist yet: your own corpus starts empty,
     not from the seeds, and an ingest that adds nothing leaves no database behind."""
-    path = Path(args.db or default_db_path())
+    path = args.settings.db_path
     made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
     corpus = Corpus.create(path)
     status = None
@@ -549,13 +655,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_articles)
 
-    p = add_parser("ingest", help="add or update articles from files or folders")
-    p.add_argument("paths", nargs="+")
+    p = add_parser("ingest", help="add or update articles from files, folders or web addresses")
+    p.add_argument("paths", nargs="+", help="files, folders, http(s) pages or RSS/Atom feeds")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
     p.add_argument(
         "--embed", action="store_true", help="then store MiniLM vectors (as `embed` does)"
     )
     p.set_defaults(func=cmd_ingest)
+
+    p = add_parser("feeds", help="list, add or remove the RSS/Atom feeds `watch` refreshes")
+    p.add_argument("action", nargs="?", choices=("list", "add", "remove"), default="list")
+    p.add_argument("url", nargs="?")
+    p.set_defaults(func=cmd_feeds)
+
+    p = add_parser("watch", help="refresh the registered feeds every $CORPUSBOT_REFRESH (30m)")
+    p.add_argument("--once", action="store_true", help="one round, then exit")
+    p.set_defaults(func=cmd_watch)
 
     p = add_parser("embed", help="store MiniLM vectors of the sentences without one")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary, only problems")
@@ -625,23 +740,29 @@ def _reranker_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.load(
+        backend=args.backend,
+        shards=args.shards,
+        db=args.db,
+        reranker=getattr(args, "reranker", None),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from bot.config import load_env_file
 
     load_env_file()  # every command reads the same .env as the bot (the environment wins)
-    # The backend settings reach every command and the bot the same way: the environment.
-    if args.backend:
-        os.environ["CORPUSBOT_BACKEND"] = args.backend
-    if args.shards:
-        os.environ["CORPUSBOT_SHARDS"] = args.shards
     try:
+        # One settings object from the flags and the environment, for every command.
+        args.settings = None if args.command == "shard" else _settings(args)
         if args.func is None:
             return args.run(args)
         if (
             args.func is cmd_ingest
-            and not _remote()
-            and not Path(args.db or default_db_path()).exists()
+            and args.settings.backend == "sqlite"
+            and not args.settings.db_path.exists()
         ):
             return _ingest_new(args)
         with _open(args) as corpus:

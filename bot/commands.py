@@ -20,7 +20,7 @@ import discord
 from discord import app_commands
 from discord.app_commands import locale_str as _
 
-from bot import render
+from bot import admin, render
 from bot.question import plain_question
 from bot.views import (
     PickMenu,
@@ -135,6 +135,7 @@ async def about_command(interaction: discord.Interaction) -> None:
     stats = await asyncio.to_thread(corpus_of(interaction).stats)
     mentions = await interaction.client.command_mentions()  # type: ignore[attr-defined]
     embed = render.about_embed(stats, mentions.get("help"))
+    embed.add_field(name="Your questions", value=admin.log_notice(interaction.client), inline=False)
     await interaction.response.send_message(embed=embed, ephemeral=True)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dotenv import find_dotenv, load_dotenv
 
-from retrieval.corpus import DEFAULT_DB
+from retrieval.settings import DEFAULT_DB
 
 API_VERSION = 10
 
@@ -33,8 +33,8 @@ class Config:
     api_base: str | None = None  # e.g. http://127.0.0.1:8080/api/v10; None means Discord
     gateway_url: str | None = None  # e.g. ws://127.0.0.1:8080/gateway; None means Discord
     # Gateway sharding (README "Beyond one machine"): None runs one unsharded connection.
-    shard_count: int | None = None
-    shard_ids: tuple[int, ...] | None = None  # this process's shards; None: all of them
+    gateway_shard_count: int | None = None
+    gateway_shard_ids: tuple[int, ...] | None = None  # this process's; None: all of them
 
 
 def _normalise_api_base(value: str) -> str:
@@ -99,19 +99,19 @@ def load_config(
     if gateway and not gateway.startswith(("ws://", "wss://")):
         raise ConfigError(f"DISCORD_GATEWAY_URL must be a ws(s) URL, not {gateway!r}.")
 
-    shard_count, shard_ids = _shards(environ)
+    shard_count, shard_ids = _gateway_shards(environ)
     return Config(
         token=token,
         guild_id=guild_id,
         db_path=Path(db) if db else DEFAULT_DB,
         api_base=_normalise_api_base(api_base) if api_base else None,
         gateway_url=gateway,
-        shard_count=shard_count,
-        shard_ids=shard_ids,
+        gateway_shard_count=shard_count,
+        gateway_shard_ids=shard_ids,
     )
 
 
-def _shards(environ: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
+def _gateway_shards(environ: Mapping[str, str]) -> tuple[int | None, tuple[int, ...] | None]:
     """``DISCORD_SHARD_COUNT`` and ``DISCORD_SHARD_IDS`` (comma-separated, each below it)."""
     raw_count = (environ.get("DISCORD_SHARD_COUNT") or "").strip()
     raw_ids = (environ.get("DISCORD_SHARD_IDS") or "").strip()

@@ -19,6 +19,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
@@ -93,11 +94,12 @@ def track_corpus(corpus: Corpus) -> None:
     SENTENCES.set_function(read("sentences"))
 
 
-def serve(config: MetricsSettings) -> int | None:
-    """Start the endpoint in a daemon thread; the port it listens on (None when off)."""
+def serve(config: MetricsSettings) -> WSGIServer | None:
+    """Start the endpoint in a daemon thread (None when off); ``server_address`` has the
+    port (0 in the settings picks a free one), ``shutdown()`` stops it."""
     if config.port is None:
         return None
     server, _thread = start_http_server(config.port, addr=config.host, registry=REGISTRY)
-    port = server.server_address[1]
-    log.info("metrics on http://%s:%d/metrics", config.host, port)
-    return port
+    host, port = server.server_address[:2]
+    log.info("metrics on http://%s:%d/metrics", host, port)
+    return server

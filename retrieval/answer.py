@@ -1,31 +1,27 @@
 """Question → :class:`Answer`: the function every front end calls (through Corpus).
 
-Steps: check the question, turn it into terms (dropping the words that only frame it),
-rank sentences with exact BM25, then re-rank the best of them with their neighbours by
-one fused score: the sentence's BM25 (as a share of the best), the share of the
-question's words found in the sentence and its neighbours, whether it holds the asked
-kind of thing (a number, a date, a reason) and, with a semantic re-ranker, the cosine
-similarity of the question with the sentence and with the sentence read after the one
-before it, and how well the question's words find words of like meaning there.
-"Not found" when no candidate is close enough to the question; otherwise the top ``k``
-whole sentences, each once, with their articles, their own BM25 scores and the fused
-score. README "Answer quality" has the figures and how each constant was chosen.
+The data flows: the question's terms and kind (retrieval/question.py) → exact BM25 top
+sentences (retrieval/rank.py) → a pool of them and their neighbours with their features
+(:func:`build_pool`) → one fused score a sentence (retrieval/fusion.py) → "not found"
+when no candidate is close enough to the question (abstention), else the quotes that pass
+the relevance cut → the page asked for (``offset``, ``k``). docs/answer-quality.md has the
+figures and how each constant was chosen.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import re
 from dataclasses import dataclass, fields
 
 import numpy as np
 
+from retrieval.backend import Backend
+from retrieval.fusion import EVIDENCE_COVERAGE, Features, fusion_for
 from retrieval.models import Answer, Hit, Sentence, Status
+from retrieval.question import answer_type, has_type, query_terms
 from retrieval.rank import Ranked, rank
 from retrieval.rerank import Reranker, Similarities, gather
-from retrieval.store import Store
-from retrieval.text import STOPWORDS, clean, tokenize, words
+from retrieval.text import STOPWORDS, clean, words
 
 MAX_QUESTION_CHARS = 300
 DEFAULT_K = 3
@@ -41,199 +37,6 @@ CANDIDATES = 30
 LEXICAL_CANDIDATES = 10
 
 
-@dataclass(frozen=True)
-class Weights:
-    """The weight of each :class:`Features` value in the fused score (the BM25 share's is
-    1). Fitted on SQuAD public by ``bench/fit_fusion.py``, one article held out at a time
-    (README "Answer quality")."""
-
-    coverage: float
-    kind: float
-    similarity: float = 0.0
-    window_similarity: float = 0.0
-    soft_coverage: float = 0.0
-    window_soft_coverage: float = 0.0
-
-
-# One set a re-ranker: their cosines are on different scales.
-SEMANTIC = {
-    "wordllama": Weights(
-        coverage=2.75,
-        kind=1.5,
-        similarity=1.0,
-        window_similarity=2.25,
-        soft_coverage=1.75,
-        window_soft_coverage=2.5,
-    ),
-    "minilm": Weights(
-        coverage=3.5,
-        kind=1.75,
-        similarity=2.75,
-        window_similarity=3.25,
-        soft_coverage=2.0,
-        window_soft_coverage=2.75,
-    ),
-}
-LEXICAL = Weights(coverage=1.75, kind=0.5)  # no re-ranker (``--reranker none``)
-
-# Abstention (needs a re-ranker): "not found" when no candidate's evidence, cosine
-# similarity plus half its window coverage, reaches MIN_EVIDENCE (per re-ranker: their
-# cosines differ). Chosen where it refuses no answerable question of dev.jsonl and under
-# 1% of SQuAD public's (README "Answer quality"); without a re-ranker no lexical signal
-# separated answerable from off-topic questions.
-EVIDENCE_COVERAGE = 0.5
-MIN_EVIDENCE = {"wordllama": 0.45, "minilm": 0.5}
-
-
-def _wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Words that frame a question rather than say what it is about: dropped from the query
-# when they follow a wh-word ("what date", "what is the purpose of", "how many").
-_WH = frozenset({"what", "which", "whose", "how"})
-_FILLER = frozenset(
-    {
-        "is",
-        "was",
-        "are",
-        "were",
-        "the",
-        "a",
-        "an",
-        "will",
-        "would",
-        "exact",
-        "exactly",
-        "approximate",
-        "approximately",
-        "roughly",
-        "about",
-        "s",
-    }
-)
-_FRAME = frozenset(
-    {
-        "date",
-        "year",
-        "time",
-        "day",
-        "month",
-        "purpose",
-        "aim",
-        "goal",
-        "reason",
-        "name",
-        "names",
-        "number",
-        "amount",
-        "kind",
-        "type",
-        "sort",
-        "many",
-        "much",
-    }
-)
-_HEDGES = frozenset({"roughly", "approximately", "approx", "exactly", "precisely", "according"})
-_MONTHS = _wordset(
-    "january february march april may june july august september october november december "
-    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
-    "friday saturday sunday today yesterday tomorrow"
-)
-_NUMBER_WORDS = _wordset(
-    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty "
-    "fifty hundred hundreds thousand thousands million millions billion billions dozen "
-    "dozens percent"
-)
-_DATE_WORDS = _MONTHS
-_REASON_WORDS = frozenset(
-    [
-        "aim",
-        "aims",
-        "aimed",
-        "goal",
-        "goals",
-        "purpose",
-        "because",
-        "reason",
-        "reasons",
-        "intended",
-        "designed",
-        "due",
-        "thanks",
-    ]
-)
-_REASON_PHRASES = (" in order to ", " so as to ", " so that ", " to help ", " as a result ")
-_YEAR = re.compile(r"^(1[89]|20)\d\d$")
-
-
-@functools.lru_cache(maxsize=64)  # asked twice a question: for its terms, for its kind
-def _question_words(question: str) -> tuple[tuple[str, ...], str | None]:
-    """The question's words without its frame, and the answer type it asks for
-    (``"number"``, ``"date"``, ``"reason"`` or ``None``)."""
-    ws = words(question)
-    keep = [True] * len(ws)
-    kind = None
-    for i, w in enumerate(ws):
-        if w in _HEDGES:
-            keep[i] = False
-        if w == "when":
-            kind = "date"
-        elif w == "why":
-            kind = "reason"
-        if w not in _WH:
-            continue
-        j = i + 1
-        while j < len(ws) and ws[j] in _FILLER:
-            j += 1
-        if j < len(ws) and ws[j] in _FRAME:
-            keep[j] = False
-            frame = ws[j]
-            if frame in ("many", "much", "number", "amount") and w in ("how", "what", "which"):
-                kind = kind or "number"
-            elif frame in ("date", "year", "day", "month", "time"):
-                kind = kind or "date"
-            elif frame in ("purpose", "aim", "goal", "reason"):
-                kind = kind or "reason"
-    return tuple(w for w, k in zip(ws, keep, strict=True) if k), kind
-
-
-def query_terms(question: str) -> list[str]:
-    """The BM25 terms of a question: the same tokenizer as sentences, after dropping the
-    words that only frame it ("what date", "what is the purpose of", "how many",
-    "roughly", "according to"). Falls back to all its terms if nothing else is left."""
-    kept, _ = _question_words(question)
-    return tokenize(" ".join(kept)) or tokenize(question)
-
-
-def answer_type(question: str) -> str | None:
-    return _question_words(question)[1]
-
-
-def has_type(text: str, kind: str | None, given: frozenset[str] = frozenset()) -> bool:
-    """Whether a sentence holds a thing of the asked kind (a number, a date) other than
-    the ``given`` words (the question's own: its "2017" is not the answer to "how many")."""
-    if kind is None:
-        return False
-    ws = words(text)
-    if kind == "number":
-        return any((w[0].isdigit() or w in _NUMBER_WORDS) and w not in given for w in ws)
-    if kind == "reason":
-        joined = f" {' '.join(ws)} "
-        return any(w in _REASON_WORDS for w in ws) or any(p in joined for p in _REASON_PHRASES)
-    return any(
-        w not in given
-        and ((w in _DATE_WORDS and (w != "may" or _next_to_number(ws, i))) or _YEAR.match(w))
-        for i, w in enumerate(ws)
-    )
-
-
-def _next_to_number(ws: list[str], i: int) -> bool:
-    """Whether the word at ``i`` stands by a number ("May 5", "5 May"): "may" alone is
-    the modal verb, not the month."""
-    return any(0 <= j < len(ws) and ws[j][0].isdigit() for j in (i - 1, i + 1))
-
-
 def term_weights(ranked: Ranked, terms: tuple[str, ...]) -> dict[str, float]:
     """Each distinct query term's weight in the coverage shares: an idf that is positive
     for every term (Lucene's ``log(1 + (N - df + 0.5) / (df + 0.5))``), so a term in
@@ -245,41 +48,15 @@ def term_weights(ranked: Ranked, terms: tuple[str, ...]) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class Features:
-    """What the fused score weighs, for one candidate sentence."""
-
-    share: float  # its BM25 score over the best candidate's
-    coverage: float  # share of the question's term weight in it and its neighbours
-    kind: float  # 1 when it holds the asked kind of thing (number, date, reason)
-    similarity: float = 0.0  # cos(question, sentence); 0 without a re-ranker
-    window_similarity: float = 0.0  # cos(question, the sentence before + this one)
-    soft_coverage: float = 0.0  # soft term coverage of the sentence (rerank.Similarities)
-    window_soft_coverage: float = 0.0  # the same of the window
-
-    def fused(self, w: Weights) -> float:
-        # Also applied to a Features of NumPy columns (rerank scores a pool at once): the
-        # same operations in the same order, so the same floats.
-        return (
-            self.share
-            + w.coverage * self.coverage
-            + w.kind * self.kind
-            + w.similarity * self.similarity
-            + w.window_similarity * self.window_similarity
-            + w.soft_coverage * self.soft_coverage
-            + w.window_soft_coverage * self.window_soft_coverage
-        )
-
-
-@dataclass(frozen=True)
 class Scored:
     sentence: Sentence
     bm25: float  # the sentence's own BM25 score
     features: Features
-    evidence: float  # what abstention compares with MIN_EVIDENCE
+    evidence: float  # what abstention compares with Fusion.min_evidence
     fused: float  # the re-ranking score
 
 
-def _with_neighbours(store: Store, ids: list[int]) -> tuple[list[Sentence], list[Sentence]]:
+def _with_neighbours(store: Backend, ids: list[int]) -> tuple[list[Sentence], list[Sentence]]:
     """The sentences ``ids`` (in that order) and those around them, read in one query: an
     article's sentences have consecutive ids (ingest gives them so), so ids ± 1 are the
     neighbours, or an adjacent article's first or last sentence (a candidate too). Only
@@ -311,8 +88,11 @@ class Pool:
     sentences: list[Sentence]
     bm25: np.ndarray  # each sentence's own BM25 score
     features: np.ndarray  # one row a sentence, the :class:`Features` fields in order
-    evidence: np.ndarray  # what abstention compares with MIN_EVIDENCE
+    evidence: np.ndarray  # what abstention compares with Fusion.min_evidence
     fused: np.ndarray
+    # Whether each sentence may be shown at all: it holds a query term, or is close in
+    # meaning to the question (its cosine reaches min_evidence).
+    relevant: np.ndarray
     order: np.ndarray  # indices into ``sentences``, best fused score first
     ranked: Ranked  # the BM25 ranking underneath
 
@@ -334,11 +114,12 @@ class Pool:
 
 def _empty_pool(ranked: Ranked) -> Pool:
     none = np.zeros(0)
-    return Pool([], none, np.zeros((0, len(fields(Features)))), none, none, none, ranked)
+    empty = np.zeros(0, bool)
+    return Pool([], none, np.zeros((0, len(fields(Features)))), none, none, empty, none, ranked)
 
 
-def rerank(
-    store: Store,
+def build_pool(
+    store: Backend,
     question: str,
     terms: list[str],
     need: int,
@@ -389,23 +170,37 @@ def rerank(
         # (README "Answer quality"); coverage keeps both neighbours.
         sim = reranker.similarities(question, keywords, sentences, windows[:, :2])
         evidence = sim.sentence + EVIDENCE_COVERAGE * coverage
-    weights = LEXICAL if reranker is None else SEMANTIC.get(reranker.name, SEMANTIC["wordllama"])
+    fusion = fusion_for(reranker)
+    weights = fusion.weights
+    holds_term = np.zeros(len(sentences), bool)
+    for t in present:
+        holds_term |= present[t]
+    relevant = holds_term
+    if fusion.min_evidence is not None:
+        relevant = holds_term | (sim.sentence >= fusion.min_evidence)
     columns = [share, coverage, holds, sim.sentence, sim.window, sim.terms, sim.window_terms]
     features = np.column_stack([np.asarray(c, np.float64) for c in columns])
     fused = Features.fused(Features(*columns), weights)  # the same sum, a column at a time
     order = np.lexsort((np.array(ids), -own, -fused))  # ties: higher BM25, then lower id
-    return Pool(sentences, own, features, np.asarray(evidence, np.float64), fused, order, ranked)
+    evidence = np.asarray(evidence, np.float64)
+    return Pool(sentences, own, features, evidence, fused, relevant, order, ranked)
 
 
 def answer(
-    store: Store,
+    store: Backend,
     question: str,
     *,
     k: int = DEFAULT_K,
     offset: int = 0,
     reranker: Reranker | None = None,
+    cut: bool = True,
 ) -> Answer:
-    """Answer ``question`` from ``store``: the best ``k`` sentences after ``offset``."""
+    """Answer ``question`` from ``store``: at most ``k`` quotes after ``offset``.
+
+    The quotes are the pool's sentences in fused order, each text once, that may be shown
+    (:attr:`Pool.relevant`) and, with ``cut``, whose fused score is within the
+    re-ranker's ``max_gap`` of the first one's: ``k`` is a maximum, never padding.
+    ``cut=False`` gives the plain ranked list (``corpusbot eval`` scores both)."""
     raw = question
     question = clean(question)
     k = max(1, min(k, MAX_K))
@@ -433,7 +228,7 @@ def answer(
             "add the names, places or things you are asking about.",
         )
     searched = tuple(dict.fromkeys(terms))
-    pool = rerank(store, question, terms, need=offset + k + 1, reranker=reranker)
+    pool = build_pool(store, question, terms, need=offset + k + 1, reranker=reranker)
     if not pool.sentences:
         return Answer(
             question,
@@ -441,26 +236,23 @@ def answer(
             terms=searched,
             message="No sentence in the corpus contains any of the searched terms.",
         )
-    if reranker is not None and pool.evidence.max() < MIN_EVIDENCE.get(
-        reranker.name, MIN_EVIDENCE["wordllama"]
-    ):
+    fusion = fusion_for(reranker)
+    if fusion.min_evidence is not None and pool.evidence.max() < fusion.min_evidence:
         return Answer(
             question,
             Status.NOT_FOUND,
             terms=searched,
             message="No sentence in the corpus is close enough to the question.",
         )
-    # Each text once, in fused order, as far as the page and one more (for has_more).
-    unique: list[Scored] = []
-    seen: set[str] = set()
-    for i in pool.order.tolist():
-        norm = " ".join(pool.sentences[i].text.split()).casefold()
-        if norm not in seen:
-            seen.add(norm)
-            unique.append(pool.at(i))
-            if len(unique) > offset + k:
-                break
-    page = unique[offset : offset + k]
+    quotes = _quotes(pool, offset + k + 1, fusion.max_gap if cut else math.inf)
+    if not quotes and offset == 0:
+        return Answer(
+            question,
+            Status.NOT_FOUND,
+            terms=searched,
+            message="No sentence in the corpus is close enough to the question.",
+        )
+    page = quotes[offset : offset + k]
     # Only the page's articles: fetching the whole pool's cost more than ranking it.
     articles = {a.id: a for a in store.articles(sorted({x.sentence.article_id for x in page}))}
     hits = tuple(
@@ -483,5 +275,24 @@ def answer(
         hits=hits,
         terms=searched,
         offset=offset,
-        has_more=len(unique) > offset + k,
+        has_more=len(quotes) > offset + k,
     )
+
+
+def _quotes(pool: Pool, limit: int, max_gap: float) -> list[Scored]:
+    """Up to ``limit`` quotes: the pool's relevant sentences in fused order, each text
+    once, while their fused score is within ``max_gap`` of the first's."""
+    out: list[Scored] = []
+    seen: set[str] = set()
+    for i in pool.order.tolist():
+        if not pool.relevant[i]:
+            continue
+        if out and out[0].fused - pool.fused[i] > max_gap:
+            break
+        norm = " ".join(pool.sentences[i].text.split()).casefold()
+        if norm not in seen:
+            seen.add(norm)
+            out.append(pool.at(i))
+            if len(out) >= limit:
+                break
+    return out

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from retrieval.errors import IngestError
+from retrieval.stopwords import STOPWORDS
 
 METADATA_FILE = "metadata.json"
 OVERRIDABLE = ("title", "outlet", "byline", "date", "url")
@@ -63,6 +64,8 @@ _DATELINE = re.compile(r"^[A-Z][A-Z .,'()/]{2,60}?\s[-–—]{1,2}\s(?=\S)")
 _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _TERMINAL = tuple(".!?\"”’')…:;")
 _HEADING_MAX_WORDS = 15
+_BREADCRUMB_MAX_WORDS = 20
+_FOOTER_MAX_WORDS = 300  # a footer is a few notices, not an article's worth of text
 
 
 @dataclass(frozen=True)
@@ -99,26 +102,49 @@ def iso_date(text: str) -> str | None:
 
 def units(text: str) -> list[tuple[int, int]]:
     """Non-empty lines as (start, end) spans, whitespace trimmed; hard-wrapped prose
-    lines (long, no final punctuation, followed by a non-empty line) are joined."""
+    lines are joined: a line with no final punctuation and a non-empty next line, when
+    the line is long (60 characters or more), or ends with a lower-case function word
+    ("of", "the"), or the next line goes on in lower case (a sentence wrapped at a
+    narrow width, as text taken from a PDF's columns is)."""
     # One pass, no slicing: a line's line break is whitespace, so stripping the line
     # with it gives the same text and the same start as stripping it without.
     found: list[tuple[int, int]] = []
-    joinable = False
+    joinable = continued = False
     pos = 0
     for raw in text.splitlines(keepends=True):
         stripped = raw.strip()
         if not stripped:
-            joinable = False
+            joinable = continued = False
         else:
             start = pos + len(raw) - len(raw.lstrip())
             end = start + len(stripped)
-            if joinable:
+            # A line that goes on in lower case continues the sentence above it, however
+            # short the lines are wrapped ("a first or spring wave" / "began in March").
+            if joinable or (continued and stripped[0].islower()):
                 found[-1] = (found[-1][0], end)
             else:
                 found.append((start, end))
-            joinable = len(stripped) >= 60 and not stripped.endswith(_TERMINAL)
+            continued = not stripped.endswith(_TERMINAL)
+            # A long line, or one ending with a function word ("were among the" / "Young
+            # adults"), goes on in the next line whatever its case.
+            joinable = continued and (len(stripped) >= 60 or _ends_with_function_word(stripped))
         pos += len(raw)
     return found
+
+
+def _ends_with_function_word(line: str) -> bool:
+    last = line.rsplit(None, 1)[-1]
+    return last.islower() and last in STOPWORDS  # "of", "the"; not "I" or "A"
+
+
+def _words_after(text: str, end: int) -> int:
+    return len(text[end:].split(maxsplit=_FOOTER_MAX_WORDS + 1))
+
+
+def _is_breadcrumb(line: str) -> bool:
+    # Only a short line: a paragraph holding a flattened table (">25 kDa ... >50 kDa")
+    # matches the pattern too, and its sentences are real.
+    return len(line.split()) <= _BREADCRUMB_MAX_WORDS and _BREADCRUMB.search(line) is not None
 
 
 def _is_heading(line: str) -> bool:
@@ -137,8 +163,12 @@ def parse_text(file: str, text: str) -> ParsedArticle:
     seen_headings: set[str] = set()
     for start, end in units(text):
         line = text[start:end]
-        if in_footer or _FOOTER_START.match(line):
-            in_footer = True
+        if in_footer:
+            continue
+        if _FOOTER_START.match(line):
+            # The page's footer, unless the article goes on after it (a PDF's cover page
+            # ends with "© 2020 Published by ..." and the paper follows).
+            in_footer = _words_after(text, end) <= _FOOTER_MAX_WORDS
             continue
         if _FOOTER_LINE.match(line):
             continue
@@ -155,7 +185,7 @@ def parse_text(file: str, text: str) -> ParsedArticle:
             outlet = outlet or line.split("|")[0].strip()
             when = when or iso_date(line)
             continue
-        if _BREADCRUMB.search(line) or (" | " in line and _is_heading(line)):
+        if _is_breadcrumb(line) or (" | " in line and _is_heading(line)):
             continue
         if _is_heading(line):
             if line in seen_headings:
@@ -272,3 +302,15 @@ def digest(raw: bytes, meta: dict | None) -> str:
     if meta:
         h.update(json.dumps(meta, sort_keys=True).encode())
     return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=4096)  # articles share dates, and strftime costs ~30 µs
+def date_words(iso: str | None) -> str:
+    """Searchable forms of a date for naming articles: ``2017-06-07 June 2017 Jun 7``."""
+    if not iso:
+        return ""
+    try:
+        d = date.fromisoformat(iso[:10])  # strptime costs ~30 µs an article
+    except ValueError:
+        return iso
+    return f"{iso} {d:%B} {d:%b} {d.year} {d.day} {d:%d/%m/%Y} {d:%m/%d/%Y}"

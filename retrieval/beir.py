@@ -28,9 +28,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.corpus import PROJECT_ROOT
 from retrieval.postings import PostingsBuilder
 from retrieval.rank import rank
+from retrieval.settings import PROJECT_ROOT
 from retrieval.store import Store
 from retrieval.text import tokenize
 from retrieval.vocabulary import Vocabulary

@@ -24,47 +24,11 @@ from retrieval import embed as embedding
 from retrieval import ingest as ingesting
 from retrieval.errors import CorpusError, StoreError
 from retrieval.models import Answer, Article, CorpusStats, Sentence, SourceMatch
+from retrieval.settings import DEFAULT_DB, Settings, is_default_db, seeds_dir
 from retrieval.store import Store
 
 if TYPE_CHECKING:
-    from retrieval.backend import RemoteBackend
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _default_db() -> Path:
-    """In a checkout, ``data/corpus.db`` in the project folder, wherever corpusbot runs (a
-    command started from another folder must not make a second, seed-built
-    ./data/corpus.db there); in an installed package, which has no project folder and
-    must not write into site-packages, ``corpusbot/corpus.db`` in the user's data folder
-    (``$XDG_DATA_HOME``, else ``~/.local/share``)."""
-    if (PROJECT_ROOT / "pyproject.toml").is_file():
-        return PROJECT_ROOT / "data" / "corpus.db"
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "corpusbot" / "corpus.db"
-
-
-DEFAULT_DB = _default_db()
-
-
-def default_db_path() -> Path:
-    """``$CORPUSBOT_DB`` (relative to the working directory) or :data:`DEFAULT_DB`."""
-    return Path(os.environ.get("CORPUSBOT_DB") or DEFAULT_DB)
-
-
-def is_default_db(path: Path) -> bool:
-    """Whether ``path`` is :data:`DEFAULT_DB`, the one database built from the seeds."""
-    return path.resolve() == DEFAULT_DB.resolve()
-
-
-def seeds_dir() -> Path:
-    """``$CORPUSBOT_SEEDS``, else the seed articles: ``retrieval/seeds`` in an installed
-    wheel (pyproject.toml maps them there), ``seeds/`` in a checkout."""
-    if found := os.environ.get("CORPUSBOT_SEEDS"):
-        return Path(found)
-    shipped = Path(__file__).resolve().parent / "seeds"
-    return shipped if shipped.is_dir() else PROJECT_ROOT / "seeds"
-
+    from retrieval.backend import Backend
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -95,7 +59,7 @@ class Corpus:
 
     def __init__(
         self,
-        store: Store | RemoteBackend,
+        store: Backend,
         *,
         reranker: str | rerank.Reranker | None = None,
     ):
@@ -114,9 +78,9 @@ class Corpus:
         """The loaded re-ranker (loaded on first use), or None for lexical evidence only."""
         with self._reranker_lock:
             if not self._reranker_loaded:
-                # Stored (MiniLM) vectors live in SQLite only; shards fall back to WordLlama.
-                stored = self.store if isinstance(self.store, Store) else None
-                self._reranker = rerank.load(self.reranker_name, store=stored)
+                # Stored (MiniLM) vectors: a backend without any (Xapian) gives none, and
+                # every sentence gets the fall-back's figures.
+                self._reranker = rerank.load(self.reranker_name, store=self.store)
                 self._reranker_loaded = True
             return self._reranker
 
@@ -131,8 +95,12 @@ class Corpus:
         *,
         create: bool | None = None,
         reranker: str | rerank.Reranker | None = None,
+        settings: Settings | None = None,
     ) -> Corpus:
-        """Open the store at ``path`` (default: $CORPUSBOT_DB or :data:`DEFAULT_DB`).
+        """Open the SQLite file at ``path``; without one, the corpus ``settings`` choose
+        (default: :meth:`Settings.load` from the environment): the Xapian shards, or
+        the SQLite file at ``settings.db_path`` ($CORPUSBOT_DB or :data:`DEFAULT_DB`).
+        ``reranker`` (default: the settings') names the re-ranker.
 
         A missing database is built from ``seeds/`` (into a temporary file first, so an
         interrupted build leaves nothing half-made) when ``create`` is true, or, when it
@@ -140,10 +108,14 @@ class Corpus:
         mistyped path than a wish for the seed corpus. Otherwise a missing, corrupt or
         foreign file raises :class:`StoreError` with a one-line message.
         """
-        chosen = backend.settings()
-        if chosen.kind == "xapian":
-            return cls.shards(chosen.shards, reranker=reranker)
-        path = Path(path) if path is not None else default_db_path()
+        if path is None:
+            settings = settings or Settings.load()
+            if reranker is None:
+                reranker = settings.reranker
+            if settings.backend == "xapian":
+                return cls.shards(settings.xapian_shards, reranker=reranker)
+            path = settings.db_path
+        path = Path(path)
         if reranker is None or isinstance(reranker, str):
             rerank.resolve(reranker)  # a wrong name fails before any work
         if create is None:
@@ -162,7 +134,7 @@ class Corpus:
 
     @classmethod
     def shards(
-        cls, shards: Sequence[backend.Shard], *, reranker: str | rerank.Reranker | None = None
+        cls, shards: Sequence[backend.XapianShard], *, reranker: str | rerank.Reranker | None = None
     ) -> Corpus:
         """The corpus on remote Xapian shards (README "Beyond one machine")."""
         from retrieval.xapian_backend import XapianStore
@@ -175,11 +147,16 @@ class Corpus:
         return cls(Store.create(path), reranker=reranker)
 
     @_store_errors
-    def ask(self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0) -> Answer:
-        """Answer a question: the top ``k`` sentences after ``offset`` (``More`` pages on)."""
+    def ask(
+        self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0, cut: bool = True
+    ) -> Answer:
+        """Answer a question: at most ``k`` quotes after ``offset`` (``More`` pages on),
+        those that pass the relevance cut (``cut=False``: the plain ranked list)."""
         reranker = self.reranker  # loaded (once) before the snapshot opens
         with self.store.read():  # every read of one question from one snapshot
-            return answering.answer(self.store, question, k=k, offset=offset, reranker=reranker)
+            return answering.answer(
+                self.store, question, k=k, offset=offset, reranker=reranker, cut=cut
+            )
 
     @_store_errors
     def context(self, sentence_id: int, *, before: int = 1, after: int = 1) -> list[Sentence]:
@@ -261,7 +238,7 @@ class Corpus:
             db_bytes=self.store.size_bytes(),
             reranker=self.reranker_name,
             reranker_ready=self._reranker_ready(),
-            vectors=self.store.vector_count("minilm") if isinstance(self.store, Store) else 0,
+            vectors=self.store.vector_count("minilm"),
         )
 
     def _reranker_ready(self) -> bool:
@@ -280,9 +257,7 @@ class Corpus:
         workers: int | None = None,
     ) -> ingesting.IngestReport:
         """Add or update the articles in ``paths`` (files or folders), one transaction."""
-        if not isinstance(self.store, Store):
-            return self.store.ingest(paths, progress=progress, workers=workers)
-        return ingesting.ingest(self.store, paths, progress=progress, workers=workers)
+        return self.store.ingest(paths, progress=progress, workers=workers)
 
     @_store_errors
     def embed(
@@ -298,9 +273,7 @@ class Corpus:
     def remove(self, article_id: int) -> None:
         if self.store.article(article_id) is None:
             raise CorpusError(f"no article with id {article_id}")
-        if not isinstance(self.store, Store):
-            return self.store.remove(article_id)
-        ingesting.remove(self.store, article_id)
+        self.store.remove(article_id)
 
     @_store_errors
     def record_feedback(

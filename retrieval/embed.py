@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval import rerank
+from retrieval.backend import Backend
 from retrieval.errors import CorpusError
-from retrieval.store import Store
 
 MODEL = "minilm"
 BATCH = 256  # sentences per commit: a few seconds of MiniLM on 2 cores
@@ -43,13 +43,13 @@ class EmbedReport:
         )
 
 
-def pending(store: Store, model: str = MODEL) -> int:
+def pending(store: Backend, model: str = MODEL) -> int:
     """How many sentences have no vector from ``model`` yet."""
     return store.counts()[1] - store.vector_count(model)
 
 
 def embed(
-    store: Store,
+    store: Backend,
     *,
     model: str = MODEL,
     encode: rerank.Encoder | None = None,

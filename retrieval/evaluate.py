@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from retrieval.formats import jsonl_key
+from retrieval.formats import jsonl_name
 from retrieval.models import Answer, Sentence
 
 KS = (1, 3, 5)
@@ -53,6 +53,9 @@ class Outcome:
     rank: int | None  # answerable: 1-based rank of the first hit; None if none
     top: str = ""  # the first returned sentence (for reports)
     article: str | None = None  # the gold article
+    # What a user is shown (the answer after its relevance cut), when it was asked:
+    shown: int | None = None  # how many quotes
+    shown_answering: int | None = None  # how many of them answer
 
 
 @dataclass
@@ -65,6 +68,17 @@ class Row:
     refused: int = 0  # answered "not found" although answerable
 
 
+@dataclass(frozen=True)
+class Shown:
+    """What users are shown for the answerable questions: the share with an answering
+    quote among those shown, the mean number of quotes shown, and the share of shown
+    quotes that answer."""
+
+    hit: float
+    mean_quotes: float
+    answering: float
+
+
 @dataclass
 class Report:
     by_kind: dict[str, Row]
@@ -72,6 +86,7 @@ class Report:
     unanswerable: int
     abstained: int  # unanswerable questions answered "not found"
     outcomes: list[Outcome]
+    shown: Shown | None = None  # None when only the ranked lists were asked
 
     @property
     def false_answers(self) -> int:
@@ -86,8 +101,16 @@ class Report:
                 "refused": r.refused,
             }
 
+        shown = None
+        if self.shown is not None:
+            shown = {
+                "hit": round(self.shown.hit, 4),
+                "mean_quotes": round(self.shown.mean_quotes, 4),
+                "answering": round(self.shown.answering, 4),
+            }
         return {
             "answerable": row(self.overall),
+            "shown": shown,
             "by_kind": {k: row(r) for k, r in sorted(self.by_kind.items())},
             "unanswerable": {"n": self.unanswerable, "not_found": self.abstained},
             "questions": [asdict(o) for o in self.outcomes],
@@ -234,7 +257,7 @@ def parse_squad(obj: object) -> SquadSet:
                             id=str(qa["id"]),
                             question=str(qa["question"]),
                             answerable=not impossible,
-                            article=None if impossible else jsonl_key(SQUAD_CORPUS, art_id),
+                            article=None if impossible else jsonl_name(SQUAD_CORPUS, art_id),
                             gold=tuple(sorted({str(a["text"]) for a in qa.get("answers", [])})),
                             kind=question_kind(str(qa["question"])),
                             spans=spans,
@@ -257,6 +280,65 @@ def load_squad(path: str | Path) -> SquadSet:
         except json.JSONDecodeError as err:
             raise ValueError(f"not valid JSON ({err.msg} at line {err.lineno})") from err
     return parse_squad(obj)
+
+
+@dataclass(frozen=True)
+class SpanCoverage:
+    """How many gold answer spans the searchable sentences reach (SQuAD-format sets)."""
+
+    spans: int
+    inside: int  # every character but whitespace lies in a searchable sentence
+    overlapping: int  # overlaps a searchable sentence (the rule a hit uses)
+
+    def to_dict(self) -> dict:
+        share = (lambda n: round(n / self.spans, 4)) if self.spans else (lambda n: 0.0)
+        return {
+            "spans": self.spans,
+            "inside": self.inside,
+            "overlapping": self.overlapping,
+            "inside_share": share(self.inside),
+            "overlapping_share": share(self.overlapping),
+        }
+
+    def line(self) -> str:
+        pct = (lambda n: 100 * n / self.spans) if self.spans else (lambda n: 0.0)
+        return (
+            f"answer spans inside searchable sentences: {self.inside}/{self.spans} "
+            f"({pct(self.inside):.1f}%); overlapping one: {self.overlapping}/{self.spans} "
+            f"({pct(self.overlapping):.1f}%)"
+        )
+
+
+def span_coverage(
+    questions: Iterable[GoldQuestion],
+    articles: Iterable[tuple[str, str, Sequence[tuple[int, int]]]],
+) -> SpanCoverage | None:
+    """The share of the questions' answer spans that searchable sentences reach, from each
+    stored article's ``(file, text, sentence (start, end) offsets)``; None when no
+    question has spans (a dev-format file). A span is *inside* when each of its
+    characters but whitespace (the gap between two sentences) lies in a sentence of its
+    gold article, and *overlapping* when it shares a character with one."""
+    wanted = [q for q in questions if q.answerable and q.spans and q.article]
+    if not wanted:
+        return None
+    stored = list(articles)
+    spans = inside = overlapping = 0
+    for q in wanted:
+        found = next((a for a in stored if same_article(a[0], q.article or "")), None)
+        for start, end in q.spans:
+            spans += 1
+            if found is None:
+                continue
+            text, sentences = found[1], found[2]
+            covered = bytearray(end - start)
+            for s, e in sentences:
+                if s < end and start < e:
+                    covered[max(s, start) - start : min(e, end) - start] = b"\x01" * (
+                        min(e, end) - max(s, start)
+                    )
+            overlapping += any(covered)
+            inside += all(c or text[start + i].isspace() for i, c in enumerate(covered))
+    return SpanCoverage(spans, inside, overlapping)
 
 
 def same_article(file: str, gold_article: str) -> bool:
@@ -287,10 +369,25 @@ def first_rank(answer: Answer, q: GoldQuestion) -> int | None:
     return None
 
 
-def outcome(q: GoldQuestion, answer: Answer) -> Outcome:
+def outcome(q: GoldQuestion, answer: Answer, shown: Answer | None = None) -> Outcome:
+    """How ``answer`` (the ranked list) scores on ``q``; with ``shown``, what a user is
+    shown too (the same question's answer after the relevance cut)."""
     top = answer.hits[0].sentence.text if answer.answered and answer.hits else ""
+    count = answering = None
+    if shown is not None:
+        quotes = shown.hits if shown.answered else ()
+        count = len(quotes)
+        answering = sum(is_hit(h.sentence, h.article.file, q) for h in quotes)
     return Outcome(
-        q.id, q.kind, q.answerable, answer.answered, first_rank(answer, q), top, q.article
+        q.id,
+        q.kind,
+        q.answerable,
+        answer.answered,
+        first_rank(answer, q),
+        top,
+        q.article,
+        count,
+        answering,
     )
 
 
@@ -325,12 +422,37 @@ def summarise(outcomes: Sequence[Outcome]) -> Report:
         unanswerable=unanswerable,
         abstained=abstained,
         outcomes=list(outcomes),
+        shown=_shown([o for o in outcomes if o.answerable]),
     )
 
 
-def evaluate(questions: Sequence[GoldQuestion], ask: Callable[[str], Answer]) -> Report:
-    """Ask every question with ``ask`` (e.g. ``lambda q: corpus.ask(q, k=5)``) and score."""
-    return summarise([outcome(q, ask(q.question)) for q in questions])
+def _shown(answerable: Sequence[Outcome]) -> Shown | None:
+    counted = [o for o in answerable if o.shown is not None]
+    if not counted or len(counted) < len(answerable):
+        return None
+    quotes = sum(o.shown or 0 for o in counted)
+    answering = sum(o.shown_answering or 0 for o in counted)
+    return Shown(
+        hit=sum(bool(o.shown_answering) for o in counted) / len(counted),
+        mean_quotes=quotes / len(counted),
+        answering=answering / quotes if quotes else 0.0,
+    )
+
+
+def evaluate(
+    questions: Sequence[GoldQuestion],
+    ask: Callable[[str], Answer],
+    shown: Callable[[str], Answer] | None = None,
+) -> Report:
+    """Ask every question with ``ask`` (the ranked list, e.g. ``lambda q: corpus.ask(q,
+    k=5, cut=False)``) and, with ``shown``, what users are shown (``corpus.ask(q, k=5)``),
+    and score both."""
+    return summarise(
+        [
+            outcome(q, ask(q.question), shown(q.question) if shown is not None else None)
+            for q in questions
+        ]
+    )
 
 
 def format_table(report: Report) -> str:
@@ -354,6 +476,12 @@ def format_table(report: Report) -> str:
         f"unanswerable: {report.abstained}/{report.unanswerable} answered “not found”; "
         f"answerable wrongly refused: {report.overall.refused}/{report.overall.n}"
     )
+    if report.shown is not None:
+        lines.append(
+            f"shown to users (after the relevance cut): hit {report.shown.hit:.2f}, "
+            f"{report.shown.mean_quotes:.2f} quotes a question, "
+            f"{report.shown.answering:.2f} of them answering"
+        )
     return "\n".join(lines)
 
 

@@ -47,24 +47,25 @@ class FileArticles:
     """What one file holds, against the digests the store already has for it."""
 
     changed: list[tuple[str, ParsedArticle]] = field(default_factory=list)  # (digest, article)
-    unchanged: list[str] = field(default_factory=list)  # article keys
+    unchanged: list[str] = field(default_factory=list)  # article names
     problems: list[tuple[str, str]] = field(default_factory=list)  # (path[:line], reason)
-    keys: set[str] = field(default_factory=set)  # every article key the file still holds
+    names: set[str] = field(default_factory=set)  # every article name the file still holds
 
 
-def jsonl_key(file_key: str, line_id: str) -> str:
-    """The article key of one JSONL line: ``feed.jsonl#<id>`` (or ``#L<line>``)."""
-    return f"{file_key}#{line_id}"
+def jsonl_name(file_name: str, line_id: str) -> str:
+    """The article name of one JSONL line: ``feed.jsonl#<id>`` (or ``#L<line>``)."""
+    return f"{file_name}#{line_id}"
 
 
 def read_articles(
     path: Path,
-    key: str,
+    name: str,
     meta: dict,
     known: dict[str, str],
     part: tuple[int, int, int] | None = None,
 ) -> FileArticles:
-    """Read ``path`` (stored under ``key``); ``known`` maps article keys to stored digests,
+    """Read ``path`` (its articles named after ``name``); ``known`` maps article names to
+    stored digests,
     so articles whose digest is unchanged are listed, not parsed. ``part`` is a slice of
     a large JSONL file: (start byte, end byte, number of its first line)."""
     out = FileArticles()
@@ -80,23 +81,23 @@ def read_articles(
         return out
     suffix = path.suffix.lower()
     if suffix in JSONL_SUFFIXES:
-        _read_jsonl(path, key, raw, meta, known, out, first_line=part[2] if part else 1)
+        _read_jsonl(path, name, raw, meta, known, out, first_line=part[2] if part else 1)
         return out
     content = digest(raw, meta)
-    out.keys.add(key)
-    if known.get(key) == content:
-        out.unchanged.append(key)
+    out.names.add(name)
+    if known.get(name) == content:
+        out.unchanged.append(name)
         return out
     try:
         if suffix in HTML_SUFFIXES:
-            article = parse_html(key, raw)
+            article = parse_html(name, raw)
         else:
-            article = parse_plain(key, decode(raw), markdown=suffix == ".md")
+            article = parse_plain(name, decode(raw), markdown=suffix == ".md")
         article = apply_overrides(article, meta)
         if not article.spans:
             raise IngestError("no article text found")
     except IngestError as err:
-        out.keys.discard(key)
+        out.names.discard(name)
         out.problems.append((str(path), str(err)))
         return out
     out.changed.append((content, article))
@@ -116,8 +117,8 @@ def decode(raw: bytes) -> str:
     return text
 
 
-def parse_plain(key: str, text: str, *, markdown: bool = False) -> ParsedArticle:
-    article = parse_text(key, text)
+def parse_plain(name: str, text: str, *, markdown: bool = False) -> ParsedArticle:
+    article = parse_text(name, text)
     if markdown:
         # "# Title" is a heading to the text heuristics; the title itself has no hashes.
         article = replace(article, title=article.title.lstrip("#").strip() or article.title)
@@ -135,7 +136,7 @@ def body_spans(text: str, skip: str | None = None) -> tuple[tuple[int, int], ...
     return tuple((s, e) for s, e in found if e - s != n or text[s:e] != skip)
 
 
-def parse_html(key: str, raw: bytes) -> ParsedArticle:
+def parse_html(name: str, raw: bytes) -> ParsedArticle:
     """Main text and metadata of an HTML page, boilerplate removed (trafilatura)."""
     import trafilatura  # slow to import (~0.3 s); only HTML needs it
 
@@ -160,9 +161,9 @@ def parse_html(key: str, raw: bytes) -> ParsedArticle:
         raise IngestError("no article text found in the HTML")
     title = (doc.title or "").strip() or None
     return ParsedArticle(
-        file=key,
+        file=name,
         text=text,
-        title=title or _first_line(text) or Path(key).stem,
+        title=title or _first_line(text) or Path(name).stem,
         outlet=(doc.sitename or "").strip() or None,
         byline=(doc.author or "").strip() or None,
         date=iso_date(doc.date) if doc.date else None,
@@ -178,7 +179,7 @@ def _first_line(text: str) -> str:
 
 def _read_jsonl(
     path: Path,
-    key: str,
+    name: str,
     raw: bytes,
     meta: dict,
     known: dict[str, str],
@@ -203,20 +204,20 @@ def _read_jsonl(
             out.problems.append((where, str(err)))
             continue
         line_id = str(record["id"]) if record.get("id") is not None else f"L{number}"
-        article_key = jsonl_key(key, line_id)
-        if article_key in seen:
-            out.problems.append((where, f"duplicate id {line_id!r} (line {seen[article_key]})"))
+        article_name = jsonl_name(name, line_id)
+        if article_name in seen:
+            out.problems.append((where, f"duplicate id {line_id!r} (line {seen[article_name]})"))
             continue
-        seen[article_key] = number
-        out.keys.add(article_key)
+        seen[article_name] = number
+        out.names.add(article_name)
         content = digest(line.strip(), meta)
-        if known.get(article_key) == content:
-            out.unchanged.append(article_key)
+        if known.get(article_name) == content:
+            out.unchanged.append(article_name)
             continue
         text = record["text"]
         title = (record.get("title") or "").strip() or None
         article = ParsedArticle(
-            file=article_key,
+            file=article_name,
             text=text,
             title=title or _first_line(text),
             outlet=(record.get("outlet") or "").strip() or None,
@@ -225,7 +226,7 @@ def _read_jsonl(
             spans=body_spans(text, skip=title),
         )
         if not article.spans:
-            out.keys.discard(article_key)
+            out.names.discard(article_name)
             out.problems.append((where, "no article text found"))
             continue
         out.changed.append((content, article))

@@ -13,7 +13,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from retrieval.store import ID_DTYPE, LEN_DTYPE, TERMS_PER_STATEMENT, TF_DTYPE, Store, Totals
+from retrieval import scoring
+from retrieval.store import ID_DTYPE, LEN_DTYPE, TERMS_PER_STATEMENT, TF_DTYPE, Store
 
 # The longest sentence a posting can record (its length is stored as LEN_DTYPE).
 LEN_MAX = int(np.iinfo(LEN_DTYPE).max)
@@ -243,14 +244,11 @@ def remove_sentences(store: Store, ids: np.ndarray, terms: Iterable[str]) -> Non
 
 def refresh_totals(store: Store, *, sentences: int, tokens: int, max_sentence_id: int) -> None:
     """Recompute vocabulary size and the idf sum (it depends on N, so every term counts)."""
-    dfs = store.document_frequencies()
-    idf_sum = float(np.sum(np.log(sentences - dfs + 0.5) - np.log(dfs + 0.5))) if len(dfs) else 0.0
     store.set_totals(
-        Totals(
+        scoring.totals_of(
+            store.document_frequencies(),
             sentences=sentences,
             tokens=tokens,
-            terms=len(dfs),
-            idf_sum=idf_sum,
             max_sentence_id=max_sentence_id,
         )
     )

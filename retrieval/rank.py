@@ -5,29 +5,28 @@ Owns :class:`Ranked` (a query's top sentences and what it takes to score others)
 (MaxScore, the lower-bound scan) with their tuning in :class:`Pruning`. The postings are
 written by :mod:`retrieval.postings` and read through :class:`retrieval.store.Store`.
 
-The scores are rank-bm25's ``BM25Okapi`` scores (k1=1.5, b=0.75, epsilon=0.25: a term
-in more than half the sentences gets idf ``epsilon * mean idf``), computed with the same
-float operations in the same order, so they agree to rounding (only the mean idf is
-summed in another order). rank-bm25 is the oracle
-the tests compare against; unlike it, nothing here grows with the corpus at start-up.
+The scores are rank-bm25's ``BM25Okapi`` scores, from the formulas of
+:mod:`retrieval.scoring`, added in the same order, so they agree to rounding. rank-bm25
+is the oracle the tests compare against; unlike it, nothing here grows with the corpus
+at start-up.
 """
 
 from __future__ import annotations
 
-import math
 import threading
-import weakref
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from retrieval.store import ID_DTYPE, Postings, Store, Totals
+from retrieval import scoring
+from retrieval.store import ID_DTYPE, Postings, Store
+from retrieval.term_cache import TermCache, term_cache
 
-K1 = 1.5
-B = 0.75
-EPSILON = 0.25
+if TYPE_CHECKING:
+    from retrieval.backend import Backend
 
 
 @dataclass(frozen=True)
@@ -61,55 +60,76 @@ class Pruning:
 DEFAULT_PRUNING = Pruning()
 
 
+class Scorer(Protocol):
+    """How a backend scores other sentences for a query it ranked (the re-ranked pool's
+    neighbours): from the postings it read (SQLite), or from the sentences' own term
+    counts (Xapian)."""
+
+    def score(self, ids: Sequence[int]) -> np.ndarray:
+        """The exact BM25 scores of ``ids``; 0 for a sentence without a query term."""
+        ...
+
+    def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`score`, and for each query term the vocabulary has, which of ``ids``
+        hold it, in one pass."""
+        ...
+
+
 @dataclass(frozen=True)
 class Ranked:
-    """Top sentences for a query: ids and scores, best first (ties: lower id first), and
-    what it takes to score any other sentence for the same query."""
+    """Top sentences for a query: ids and scores, best first (ties: lower id first), the
+    figures they were scored with, and the backend's :class:`Scorer` for any other
+    sentence (None when nothing matched)."""
 
     ids: np.ndarray
     scores: np.ndarray
     idf: dict[str, float]  # idf of each distinct query term in the vocabulary
     terms: tuple[str, ...] = ()  # the query terms, in order, duplicates kept
-    postings: dict[str, Postings] = field(default_factory=dict, repr=False, compare=False)
     avgdl: float = 0.0
     sentences: int = 0  # N, the corpus size the idf values were computed with
-
-    def score_tokens(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
-        """BM25 scores of token lists outside the index (article titles, say) with this
-        query's idf and average length: rank-bm25's expression, term by term in order."""
-        lens = np.array([len(d) for d in docs], np.int64)
-        counts = [Counter(d) for d in docs]
-        out = np.zeros(len(docs))
-        for t in self.terms:
-            if t in self.idf:
-                tf = np.array([c.get(t, 0) for c in counts], np.int64)
-                out += bm25(self.idf[t], tf, lens, self.avgdl)
-        return out
+    dfs: dict[str, int] = field(default_factory=dict)  # df of each term in the vocabulary
+    scorer: Scorer | None = field(default=None, repr=False, compare=False)
 
     def score(self, ids: Sequence[int]) -> np.ndarray:
-        """The exact BM25 scores of any sentences for this query, from the postings
-        already read (a binary search per term, no tokenizing); 0 for no query term."""
-        if not self.postings or not len(ids):
+        """The exact BM25 scores of any sentences for this query."""
+        if self.scorer is None or not len(ids):
             return np.zeros(len(ids))
+        return self.scorer.score(ids)
+
+    def frequencies(self) -> dict[str, int]:
+        """How many sentences hold each query term the vocabulary has (its df)."""
+        return dict(self.dfs)
+
+    def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
+        """For each query term in the vocabulary, which of ``ids`` hold it."""
+        return self.lookup(ids)[1]
+
+    def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`score` and :meth:`contains` of the same ``ids``, in one pass."""
+        if self.scorer is None:
+            return np.zeros(len(ids)), {t: np.zeros(len(ids), bool) for t in self.dfs}
+        return self.scorer.lookup(ids)
+
+
+@dataclass(frozen=True)
+class PostingsScorer:
+    """Scores from the postings a ranking read (a binary search per term, no tokenizing)."""
+
+    postings: dict[str, Postings]
+    idf: dict[str, float]
+    terms: tuple[str, ...]
+    avgdl: float
+
+    def score(self, ids: Sequence[int]) -> np.ndarray:
         at = np.asarray(ids, ID_DTYPE)
         distinct = union([at])  # scores_at wants sorted ids without repeats
         scores = scores_at(distinct, self.postings, self.idf, list(self.terms), self.avgdl)
         return scores[np.searchsorted(distinct, at)]
 
-    def frequencies(self) -> dict[str, int]:
-        """How many sentences hold each query term the vocabulary has (its df)."""
-        return {t: p.df for t, p in self.postings.items()}
-
-    def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
-        """For each query term in the vocabulary, which of ``ids`` hold it (from the
-        postings already read: a binary search per term, no tokenizing)."""
-        return self.lookup(ids)[1]
-
     def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """:meth:`score` and :meth:`contains` of the same ``ids`` (a re-ranked pool, a
-        few dozen sentences): one binary search per term finds both, where the two apart
-        search every term twice. The scores are :meth:`score`'s floats (the same
-        contributions, added in query order)."""
+        """One binary search per term finds both the scores and which ids hold each term
+        (a re-ranked pool is a few dozen sentences); the scores are :meth:`score`'s
+        floats (the same contributions, added in query order)."""
         at = np.asarray(ids, ID_DTYPE)
         holds: dict[str, np.ndarray] = {}
         held, tfs, lens, counts = [], [], [], []
@@ -131,7 +151,7 @@ class Ranked:
             return scores, holds
         # Every term's hits in one expression (a few each: NumPy's cost is per call); the
         # same operations on the same values, so the same floats as one call a term.
-        values = bm25(
+        values = scoring.term_score(
             np.repeat([self.idf[t] for t in held], counts), np.concatenate(tfs).astype(np.int64),
             np.concatenate(lens).astype(np.int64), self.avgdl,
         )  # fmt: skip
@@ -145,6 +165,20 @@ class Ranked:
         return scores, holds
 
 
+def _ranked(
+    ids: np.ndarray,
+    scores: np.ndarray,
+    idf: dict[str, float],
+    terms: list[str],
+    postings: dict[str, Postings],
+    avgdl: float,
+    sentences: int,
+) -> Ranked:
+    scorer = PostingsScorer(postings, idf, tuple(terms), avgdl) if postings else None
+    dfs = {t: p.df for t, p in postings.items()}
+    return Ranked(ids, scores, idf, tuple(terms), avgdl, sentences, dfs, scorer)
+
+
 def union(lists: Iterable[np.ndarray]) -> np.ndarray:
     """The sorted distinct ids of several postings lists (sort and drop repeats: several
     times faster than ``np.unique``, which hashes, on hundreds of thousands of ids)."""
@@ -154,155 +188,13 @@ def union(lists: Iterable[np.ndarray]) -> np.ndarray:
     return ids[np.concatenate(([True], ids[1:] != ids[:-1]))]
 
 
-def idf_of(df: int, totals: Totals) -> float:
-    """rank-bm25's idf with its floor for terms in more than half the sentences."""
-    idf = math.log(totals.sentences - df + 0.5) - math.log(df + 0.5)
-    if idf < 0:
-        idf = EPSILON * (totals.idf_sum / totals.terms)
-    return idf
+def rank(backend: Backend, terms: list[str], need: int) -> Ranked:
+    """BM25Okapi's top ``need`` sentences for ``terms`` on any backend: the same ids,
+    scores and order on each (SQLite's is :func:`rank_postings`)."""
+    return backend.rank(terms, need)
 
 
-def bm25(idf: float, q_freq: np.ndarray, doc_len: np.ndarray, avgdl: float) -> np.ndarray:
-    """rank-bm25's expression, operation for operation (int64 counts, as it has them)."""
-    return idf * (q_freq * (K1 + 1) / (q_freq + K1 * (1 - B + B * doc_len / avgdl)))
-
-
-# Below this many postings the table's set-up costs more than computing each posting
-# (measured: 2.5× more at 2,000 postings, even at 10,000). Longer lists are kept in the
-# TermCache, so their table is made once.
-TABLE_MIN_POSTINGS = 10_000
-
-
-def term_scores(post: Postings, idf: float, avgdl: float) -> np.ndarray:
-    """One term's contribution to each sentence in its postings (rank-bm25's formula).
-
-    A posting's score depends only on its (tf, length) pair, and a long list has few
-    distinct pairs: the scores come from a table over every pair up to the largest
-    (the same expression on the same values, so the same floats) with one gather. When
-    that table would outgrow the list (a sentence of thousands of words, a word repeated
-    hundreds of times), each posting is computed on its own: the same floats either way."""
-    if len(post.lens) == 0:
-        return np.empty(0)
-    width = int(post.lens.max()) + 1
-    rows = int(post.tfs.max()) + 1
-    if len(post.lens) < TABLE_MIN_POSTINGS or rows * width > len(post.lens):
-        return bm25(idf, post.tfs.astype(np.int64), post.lens.astype(np.int64), avgdl)
-    tf = np.repeat(np.arange(rows, dtype=np.int64), width)
-    length = np.tile(np.arange(width, dtype=np.int64), rows)
-    at = post.tfs.astype(np.intp) * width
-    at += post.lens
-    return bm25(idf, tf, length, avgdl).take(at)
-
-
-@dataclass
-class _Cached:
-    totals: Totals  # the store's totals when the postings were read
-    postings: Postings
-    contributions: np.ndarray | None = None
-    bound: float | None = None
-
-    @property
-    def size(self) -> int:
-        extra = 0 if self.contributions is None else self.contributions.nbytes
-        p = self.postings
-        return p.ids.nbytes + p.tfs.nbytes + p.lens.nbytes + extra
-
-
-class TermCache:
-    """Long postings lists, decoded, with their BM25 contributions and bound, kept between
-    questions: reading and scoring a query's frequent terms is most of its work, and
-    questions share their frequent terms.
-
-    An entry is used only while the store's totals are those it was read with. Every
-    write that changes postings changes the totals (sentences are added with ids never
-    used before, which raises ``max_sentence_id``, or removed, which lowers ``sentences``),
-    so an entry never outlives its postings, even when another process writes. Lists of
-    fewer than ``min_postings`` are cheap to read and are not kept; the least recently
-    used entries go once the entries exceed ``max_bytes``."""
-
-    def __init__(self, max_bytes: int = 128 << 20, min_postings: int = 10_000):
-        self.max_bytes = max_bytes
-        self.min_postings = min_postings
-        self._entries: OrderedDict[str, _Cached] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def postings(self, store: Store, totals: Totals, terms: list[str]) -> dict[str, Postings]:
-        """The postings of ``terms`` that the vocabulary has, kept or read from
-        ``store`` (inside the caller's read snapshot, whose totals are ``totals``)."""
-        found: dict[str, Postings] = {}
-        with self._lock:
-            for t in terms:
-                entry = self._entries.get(t)
-                if entry is not None and entry.totals == totals:
-                    self._entries.move_to_end(t)
-                    found[t] = entry.postings
-        missing = [t for t in terms if t not in found]
-        read = store.postings(missing) if missing else {}
-        with self._lock:
-            for t, post in read.items():
-                if len(post.ids) >= self.min_postings:
-                    self._put(t, _Cached(totals, post))
-        return {t: found.get(t) or read[t] for t in terms if t in found or t in read}
-
-    def contributions(self, term: str, post: Postings, idf: float, avgdl: float) -> np.ndarray:
-        """:func:`term_scores` of ``post``, computed once while it is kept (read-only)."""
-        entry = self._entries.get(term)
-        if entry is None or entry.postings is not post:
-            return term_scores(post, idf, avgdl)
-        if entry.contributions is None:
-            values = term_scores(post, idf, avgdl)
-            values.flags.writeable = False
-            with self._lock:
-                entry.contributions = values
-                if self._entries.get(term) is entry:  # not evicted meanwhile: count it
-                    self._bytes += values.nbytes
-                    self._trim()
-        return entry.contributions
-
-    def bound(self, term: str, post: Postings, idf: float, avgdl: float) -> float:
-        """:func:`upper_bound` of ``post``, computed once while it is kept."""
-        entry = self._entries.get(term)
-        if entry is None or entry.postings is not post:
-            return upper_bound(post, idf, avgdl)
-        if entry.bound is None:
-            entry.bound = upper_bound(post, idf, avgdl)
-        return entry.bound
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._bytes = 0
-
-    def _put(self, term: str, entry: _Cached) -> None:
-        old = self._entries.pop(term, None)
-        if old is not None:
-            self._bytes -= old.size
-        self._entries[term] = entry
-        self._bytes += entry.size
-        self._trim()
-
-    def _trim(self) -> None:
-        while self._bytes > self.max_bytes and self._entries:
-            _, old = self._entries.popitem(last=False)
-            self._bytes -= old.size
-
-
-# One cache per open store (a different file, or the same file opened twice, has its own).
-_caches: weakref.WeakKeyDictionary[Store, TermCache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
-
-
-def term_cache(store: Store) -> TermCache:
-    """The :class:`TermCache` of ``store``, made at its first query."""
-    with _caches_lock:
-        cache = _caches.get(store)
-        if cache is None:
-            cache = _caches[store] = TermCache()
-        return cache
-
-
-def rank(
+def rank_postings(
     store: Store,
     terms: list[str],
     need: int,
@@ -321,17 +213,13 @@ def rank(
     the ``need``-th best score). All give the same sentences, scores and order;
     ``pruning`` says when each shortcut is tried (:class:`Pruning`). Long postings and
     their contributions come from ``cache`` (by default the store's :class:`TermCache`).
-
-    A store that ranks itself (the Xapian backend, retrieval/backend.py) is asked to.
     """
-    if not isinstance(store, Store):
-        return store.rank(terms, need)
     cache = cache or term_cache(store)
     with store.read():  # N and the postings from one snapshot, even during an ingest
         totals = store.totals()
         distinct = list(dict.fromkeys(terms))
         postings = cache.postings(store, totals, distinct)
-    idf = {t: idf_of(postings[t].df, totals) for t in distinct if t in postings}
+    idf = {t: scoring.idf(postings[t].df, totals) for t in distinct if t in postings}
     if not postings or totals.sentences == 0:
         return Ranked(np.empty(0, ID_DTYPE), np.empty(0), idf, sentences=totals.sentences)
     avgdl = totals.tokens / totals.sentences
@@ -341,9 +229,7 @@ def rank(
         if pruned is not None:
             ids, scores = pruned
             order = np.lexsort((ids, -scores))[:need]
-            return Ranked(
-                ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences
-            )
+            return _ranked(ids[order], scores[order], idf, terms, postings, avgdl, totals.sentences)
     contrib = {t: cache.contributions(t, postings[t], idf[t], avgdl) for t in postings}
     if len(postings) == 1:
         # One distinct term: its postings are the candidates; no scratch array needed.
@@ -385,7 +271,7 @@ def rank(
         ids, first = np.unique(ids, return_index=True)
         scores = scores[first]
     order = np.lexsort((ids, -scores))[:need]
-    return Ranked(ids[order], scores[order], idf, tuple(terms), postings, avgdl, totals.sentences)
+    return _ranked(ids[order], scores[order], idf, terms, postings, avgdl, totals.sentences)
 
 
 def _above_lower_bound(
@@ -413,20 +299,6 @@ def _above_lower_bound(
     return ids, dense[ids]
 
 
-def upper_bound(post: Postings, idf: float, avgdl: float) -> float:
-    """The highest score any sentence can get from this term (for idf > 0): BM25 falls as
-    a sentence gets longer, so the best tf = 1 posting is the shortest sentence; the few
-    postings with tf > 1 are scored one by one."""
-    best = float(bm25(idf, np.ones(1, np.int64), post.lens.min(keepdims=True), avgdl)[0])
-    repeated = np.flatnonzero(post.tfs != 1)
-    if len(repeated):
-        best = max(best, float(bm25(
-            idf, post.tfs[repeated].astype(np.int64), post.lens[repeated].astype(np.int64),
-            avgdl,
-        ).max()))  # fmt: skip
-    return best
-
-
 def contributions_at(
     candidates: np.ndarray, post: Postings, idf: float, avgdl: float
 ) -> np.ndarray:
@@ -446,7 +318,9 @@ def contributions_at(
         pos[pos == len(post.ids)] = 0
         hit = post.ids[pos] == candidates
         at, into = pos[hit], hit
-    out[into] = bm25(idf, post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl)
+    out[into] = scoring.term_score(
+        idf, post.tfs[at].astype(np.int64), post.lens[at].astype(np.int64), avgdl
+    )
     return out
 
 

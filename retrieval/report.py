@@ -148,6 +148,7 @@ def build(
     since: str | None,
     until: str | None = None,
     top: int = TOP,
+    fetch_errors: Sequence[dict] = (),
 ) -> Report:
     """The report over ``asked`` (the period's questions, oldest first) and their votes."""
     firsts = [a for a in asked if a.offset == 0]
@@ -172,7 +173,17 @@ def build(
         never_quoted=never_quoted(firsts, articles)[:top],
         never_quoted_count=len(never_quoted(firsts, articles)),
         articles=len(articles),
+        fetch_errors=fetch_error_counts(fetch_errors)[:top],
     )
+
+
+def fetch_error_counts(errors: Sequence[dict]) -> list[dict]:
+    """Web fetch errors (``at``, ``url``, ``error``) by URL: how many, the latest one."""
+    by_url: dict[str, dict] = {}
+    for e in errors:
+        row = by_url.setdefault(e["url"], {"url": e["url"], "count": 0})
+        row.update(count=row["count"] + 1, last_at=e["at"], error=e["error"])
+    return sorted(by_url.values(), key=lambda r: (-r["count"], r["url"]))
 
 
 def per_day(firsts: Sequence[Asked], since: str | None, until: str | None) -> list[Day]:
@@ -441,6 +452,9 @@ def render(report: Report):  # -> rich.console.Group
         (f"Never quoted ({report.never_quoted_count} of {report.articles} articles)",
          ["id", "article", "file"],
          [(str(q.article_id), q.title, q.file) for q in report.never_quoted]),
+        ("Web fetch errors", ["×", "last", "error"],
+         [(str(e["count"]), e["last_at"][:16].replace("T", " "), e["error"])
+          for e in report.fetch_errors]),
     ]  # fmt: skip
     for title, columns, rows in sections:
         if not rows:
@@ -474,6 +488,9 @@ def short_text(report: Report, limit: int = 1800) -> str:
         ]
     if report.never_quoted_count:
         lines.append(f"Never quoted: {report.never_quoted_count} of {report.articles} articles")
+    if report.fetch_errors:
+        lines.append(f"Web fetch errors: {sum(e['count'] for e in report.fetch_errors)}")
+        lines += [f"• {_cut(e['error'], 100)}" for e in report.fetch_errors[:3]]
     text = "\n".join(lines)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

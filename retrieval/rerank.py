@@ -37,7 +37,7 @@ from retrieval.errors import CorpusError
 from retrieval.models import CorpusStats, Sentence
 
 if TYPE_CHECKING:
-    from retrieval.store import Store
+    from retrieval.backend import Backend
 
 NAMES = ("none", "wordllama", "minilm")
 DEFAULT = "wordllama"
@@ -138,7 +138,7 @@ def installed(name: str) -> bool:
     return all(find_spec(p) is not None for p in _PACKAGES.get(name, ()))
 
 
-def load(name: str | None = None, *, store: Store | None = None) -> Reranker | None:
+def load(name: str | None = None, *, store: Backend | None = None) -> Reranker | None:
     """The re-ranker called ``name`` (see :func:`resolve`), or None for ``none``.
 
     ``minilm`` reads sentence vectors from ``store`` (without one, every sentence falls
@@ -335,7 +335,9 @@ class StoredVectorReranker:
     sentence (or one of its window) has no vector, and for the soft term coverage, the
     ``fallback`` re-ranker's figures are used (zeros when there is none)."""
 
-    def __init__(self, name: str, encode: Encoder, store: Store | None, fallback: Reranker | None):
+    def __init__(
+        self, name: str, encode: Encoder, store: Backend | None, fallback: Reranker | None
+    ):
         self.name = name
         self.encode = encode
         self.store = store

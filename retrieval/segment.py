@@ -1,8 +1,9 @@
 """Searchable text → sentences with exact character offsets.
 
 sentencex does the segmenting (chosen by measurement, see README "Sentence
-segmentation"); this module only maps its output back onto the article so every
-sentence is an exact substring with ``text[start:end] == sentence``.
+segmentation"); this module maps its output back onto the article so every
+sentence is an exact substring with ``text[start:end] == sentence``, and leaves out
+the table-like runs :mod:`retrieval.tables` finds, keeping the sentences around them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import re
 from collections.abc import Iterable, Iterator
 
 from sentencex import segment as _sentencex
+
+from retrieval.tables import is_table_row, may_hold_table, table_runs
 
 # [^\W_] is exactly str.isalnum() (re's \w is isalnum() or "_"), searched in C.
 _has_word = re.compile(r"[^\W_]").search
@@ -21,7 +24,8 @@ def sentences(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, in
 
     Each span is segmented on its own, so a heading or a line never merges into
     the next one. Surrounding whitespace is trimmed; pieces with no letter or
-    digit (stray punctuation) are dropped.
+    digit (stray punctuation) are dropped. A table-like run is cut out of the
+    sentences it lies in (:func:`without_tables`).
     """
     # sentencex encodes to UTF-8, which a lone surrogate (possible in JSON input)
     # breaks; "replace" swaps each for "?" one-for-one, so offsets stay valid. Only
@@ -33,11 +37,56 @@ def sentences(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, in
         if not clean:
             block = block.encode("utf-8", "replace").decode("utf-8")
         pieces = _sentencex("en", block)
+        first = len(found)
         if "".join(pieces) == block:
             _consecutive(pieces, span_start, found)
         else:
             found += _found(block, pieces, span_start)
+        if may_hold_table(block):  # most paragraphs: one regex search, no scan
+            runs = table_runs(text, span_start, span_end)
+            found[first:] = without_tables(text, found[first:], runs)
     return found
+
+
+def without_tables(
+    text: str, spans: list[tuple[int, int]], runs: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """``spans`` (sentences of ``text``) less the table-like ``runs`` and any sentence
+    that is a row of figures. What is left of a sentence a run cut into is kept when it
+    still holds :data:`MIN_WORDS` words: the prose a flattened table was glued to."""
+    out = []
+    for start, end in spans:
+        pieces = _outside(start, end, runs)
+        if pieces == [(start, end)]:
+            if not is_table_row(text[start:end]):
+                out.append((start, end))
+            continue
+        for s, e in pieces:
+            piece = text[s:e]
+            s += len(piece) - len(piece.lstrip(_TRIM))
+            e -= len(piece) - len(piece.rstrip())
+            if s < e and len(_word(text[s:e])) >= MIN_WORDS and not is_table_row(text[s:e]):
+                out.append((s, e))
+    return out
+
+
+MIN_WORDS = 3
+_TRIM = " \t\n\r\f\v,;:.)]"
+_word = re.compile(r"[^\W\d_]{2,}").findall
+
+
+def _outside(start: int, end: int, runs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``[start, end)`` that no run covers."""
+    pieces, at = [], start
+    for s, e in runs:
+        if e <= at or s >= end:
+            continue
+        if s > at:
+            pieces.append((at, s))
+        at = max(at, e)
+    if at < end:
+        pieces.append((at, end))
+    return pieces
 
 
 def _consecutive(pieces: list[str], at: int, found: list[tuple[int, int]]) -> None:

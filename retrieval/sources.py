@@ -11,9 +11,9 @@ closest articles are offered as candidates.
 
 from __future__ import annotations
 
+from retrieval.backend import ArticleQuery, Backend
 from retrieval.models import Article, SourceMatch
 from retrieval.rank import rank
-from retrieval.store import Store
 from retrieval.text import STOPWORDS, clean, tokenize, words
 
 MAX_NAME_CHARS = 300
@@ -24,20 +24,17 @@ CLEAR_WIN = 1.5
 TOPIC_SENTENCES = 200
 
 
-def _fts_query(text: str, *, prefix: bool = False, op: str = "OR") -> str | None:
-    """An FTS5 query joining the words of ``text`` with ``op``; every word is quoted, so
-    nothing a person types is read as FTS5 syntax."""
+def _field_query(text: str, *, prefix: bool = False, every: bool = False) -> ArticleQuery | None:
+    """The words of ``text`` (stopwords dropped unless nothing else is left) to look for
+    in the fields that name an article: ``every`` one of them or any."""
     terms = [w.replace('"', "") for w in words(text)]
     terms = [w for w in terms if w and w not in STOPWORDS] or [w for w in terms if w]
     if not terms:
         return None
-    quoted = [f'"{w}"' for w in dict.fromkeys(terms)]
-    if prefix:
-        quoted[-1] += "*"
-    return f" {op} ".join(quoted)
+    return ArticleQuery(tuple(dict.fromkeys(terms)), every=every, prefix=prefix)
 
 
-def find(store: Store, name: str) -> SourceMatch:
+def find(store: Backend, name: str) -> SourceMatch:
     """Find the article a person means by ``name``."""
     name = clean(name)
     if not name or len(name) > MAX_NAME_CHARS:
@@ -47,7 +44,7 @@ def find(store: Store, name: str) -> SourceMatch:
     exact = store.article_by_name(name)
     if exact:
         return SourceMatch(name, exact)
-    every_word = _fts_query(name, op="AND")
+    every_word = _field_query(name, every=True)
     if every_word is None:
         return SourceMatch(name, None)
     by_fields = store.search_articles(every_word, CANDIDATES + 1)
@@ -58,11 +55,11 @@ def find(store: Store, name: str) -> SourceMatch:
     closest = by_fields or by_topic
     if not closest:
         # No article has every word: offer the closest ones, never pick one.
-        closest = store.search_articles(_fts_query(name, op="OR"), CANDIDATES)
+        closest = store.search_articles(_field_query(name), CANDIDATES)
     return SourceMatch(name, None, tuple(a for a, _ in closest[:CANDIDATES]))
 
 
-def _by_topic(store: Store, name: str) -> list[tuple[Article, float]]:
+def _by_topic(store: Backend, name: str) -> list[tuple[Article, float]]:
     """Articles whose sentences hold every term of ``name`` between them, best first by
     their best sentence's BM25 score."""
     terms = set(tokenize(name))
@@ -83,10 +80,10 @@ def _by_topic(store: Store, name: str) -> list[tuple[Article, float]]:
     return [(articles[a], best[a]) for a in whole[: CANDIDATES + 1]]
 
 
-def suggest(store: Store, text: str, *, limit: int = 25) -> list[Article]:
+def suggest(store: Backend, text: str, *, limit: int = 25) -> list[Article]:
     """Articles for autocomplete: the best matches of ``text`` as typed so far."""
     text = clean(text)[:MAX_NAME_CHARS]
-    query = _fts_query(text, prefix=True) if text else None
+    query = _field_query(text, prefix=True) if text else None
     if query is None:
         return store.articles(limit=limit)
     return [a for a, _ in store.search_articles(query, limit)]

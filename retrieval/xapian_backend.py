@@ -1,14 +1,16 @@
 """The corpus on N Xapian shards served by ``xapian-tcpsrv`` (README "Beyond one machine").
 
-Layout. Each article lives whole on one shard, chosen by a stable hash of its identity
-(its ``file`` key), so ``/source``, neighbours and context are shard-local. A shard holds:
+Layout. Each article lives whole on one shard, chosen by a stable hash of its key
+(:mod:`retrieval.discover`), so ``/source``, neighbours and context are shard-local. A
+shard holds:
 
 - one document per sentence, local docid ``2 * sentence id``: its terms with their counts
   (the document length is the sentence's token count, as in SQLite) and, as data, the
   article id, position, offsets and text;
 - one document per article, local docid ``2 * article id + 1``: boolean terms for lookups
-  (``A`` id, ``K`` file key, ``G`` JSONL file, ``N`` names), field words (``XF``, weighted
-  like the SQLite FTS5 columns) and the article's metadata as data;
+  (``A`` id, ``P`` key, ``J`` the key of its JSONL file, ``N`` names; ``K`` and ``G``,
+  the name and JSONL file name, on articles written before keys), field words (``XF``,
+  weighted like the SQLite FTS5 columns) and the article's metadata as data;
 - in its user metadata: the article texts (``t<id>``), its counts, and the corpus-wide
   figures the ingester keeps up to date (vocabulary size and idf sum for rank-bm25's
   mean-idf floor, the last ids given out).
@@ -17,13 +19,8 @@ Ids are given out in ingest order exactly as the SQLite store gives them, so the
 corpus has the same ids in both. A combined docid ``(local - 1) * n + shard + 1`` grows
 with the sentence or article id, so docid order is id order.
 
-Exact BM25Okapi. Xapian's BM25Weight differs from rank-bm25 in its idf (and counts the
-article documents in N and the average length). Each query term is scaled with
-``OP_SCALE_WEIGHT`` by (count in the query × Okapi idf ÷ Xapian idf), and k1, b are
-adjusted for the average length Xapian sees, which makes Xapian's weights BM25Okapi's to
-~1e-15. The candidates are then scored again from their text with rank-bm25's
-expression (:func:`retrieval.rank.bm25`), so scores and tie order are the SQLite
-engine's, bit for bit.
+Exact BM25Okapi: :mod:`retrieval.xapian_rank`. Writes: :mod:`retrieval.xapian_writer`
+applies the ingest plan that SQLite applies (:mod:`retrieval.plan`).
 
 Faults. Each thread has its own connections (Xapian objects are not thread-safe). A
 ``NetworkError`` (a restarted shard, an idle connection the server dropped, a timeout)
@@ -34,111 +31,46 @@ shards answered, never a partial answer.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import itertools
 import json
-import math
-import re
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from retrieval import text as textmod
-from retrieval.articles import ParsedArticle
-from retrieval.backend import Shard
+from retrieval import scoring, xapian_rank
+from retrieval.backend import ArticleQuery, XapianShard
+from retrieval.discover import ArticleKey
 from retrieval.errors import StoreError
-from retrieval.ingest import (
-    IngestProgress,
-    IngestReport,
-    Prepared,
-    date_words,
-    discover,
-    prepared_in_order,
-    tasks_for,
-)
 from retrieval.models import Article, Sentence
-from retrieval.postings import Chunk
-from retrieval.rank import EPSILON, K1, B, Ranked, bm25
-from retrieval.store import ID_DTYPE, Totals
+from retrieval.plan import IngestProgress, IngestReport, planned
+from retrieval.rank import Ranked
+from retrieval.scoring import Totals
+from retrieval.xapian_layout import (
+    _META_APP,
+    _META_CORPUS,
+    _META_COUNTS,
+    _META_SHARD,
+    APP,
+    CONNECT_TIMEOUT_MS,
+    NO_VECTORS,
+    PAYLOAD,
+    REOPEN_AFTER_S,
+    TIMEOUT_MS,
+    SentenceDoc,
+    _article_of,
+    _by_terms,
+    _fetch,
+    _field_words,
+    _term,
+    require_xapian,
+    shard_of,
+    xapian,
+)
 
-try:
-    import xapian
-except ImportError:  # pragma: no cover - reported when the backend is chosen
-    xapian = None
-
-APP = "corpusbot"
-# Client timeouts (ms): a hung shard costs at most this much before the one retry.
-TIMEOUT_MS = 5000
-CONNECT_TIMEOUT_MS = 2000
-# Reads see other processes' ingests within this long: a connection calls reopen()
-# (one round trip per shard) when it last did so longer ago.
-REOPEN_AFTER_S = 1.0
-# Xapian refuses terms longer than 245 bytes: longer ones are indexed by a digest.
-MAX_TERM_BYTES = 200
-# Field weights of article documents, as the SQLite FTS5 columns weigh them.
-FIELD_WEIGHTS = {"title": 10, "outlet": 4, "byline": 2, "dates": 4, "file": 4}
-
-# Every document's payload (a sentence's or an article's JSON) is in this value slot,
-# which is also the collapse key of every search: each match then arrives with its
-# payload in the match set itself, instead of one round trip per document fetched.
-PAYLOAD = 0
-
-_META_APP = "corpusbot:app"
-_META_SHARD = "corpusbot:shard"  # {"index": i, "count": n}
-_META_COUNTS = "corpusbot:counts"  # this shard's sentences, tokens, articles
-_META_CORPUS = "corpusbot:corpus"  # corpus-wide: terms, idf_sum, last ids
-
-
-def require_xapian() -> None:
-    if xapian is None:
-        raise StoreError(
-            "the Xapian backend needs its Python bindings: pip install 'corpusbot[xapian]'"
-        )
-
-
-def shard_of(key: str, count: int) -> int:
-    """The shard of an article: a stable hash of its identity (not Python's hash())."""
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % count
-
-
-def _term(prefix: str, value: str) -> str:
-    raw = prefix + value
-    if len(raw.encode("utf-8")) <= MAX_TERM_BYTES:
-        return raw
-    return prefix + "#" + hashlib.blake2b(value.encode("utf-8"), digest_size=16).hexdigest()
-
-
-def index_term(term: str) -> str:
-    """A sentence term as indexed (always starts lowercase, a digit or ``#``, never an
-    upper-case letter: those prefix the article documents' terms)."""
-    return _term("", term)
-
-
-def _is_sentence_term(term: bytes) -> bool:
-    return not term[:1].isupper()
-
-
-def xapian_idf(doccount: int, termfreq: int) -> float:
-    """Xapian 1.4 BM25Weight's idf (no relevance set)."""
-    tw = (doccount - termfreq + 0.5) / (termfreq + 0.5)
-    if tw < 2:
-        tw = max(tw, 1e-6) / 2 + 1
-    return math.log(tw)
-
-
-def okapi_idf(df: int, sentences: int, mean_idf: float) -> float:
-    """rank-bm25's idf, floored at ``EPSILON * mean idf`` (:func:`retrieval.rank.idf_of`)."""
-    idf = math.log(sentences - df + 0.5) - math.log(df + 0.5)
-    if idf < 0:
-        idf = EPSILON * mean_idf
-    return idf
+__all__ = ["XapianStore", "_by_terms", "shard_of"]
 
 
 # -- connections --------------------------------------------------------------------------
@@ -147,7 +79,7 @@ def okapi_idf(df: int, sentences: int, mean_idf: float) -> float:
 class _Connection:
     """One thread's connections: a remote database per shard and their union."""
 
-    def __init__(self, shards: Sequence[Shard], timeout_ms: int):
+    def __init__(self, shards: Sequence[XapianShard], timeout_ms: int):
         self.subs = [
             xapian.remote_open(s.host, s.port, timeout_ms, min(timeout_ms, CONNECT_TIMEOUT_MS))
             for s in shards
@@ -159,7 +91,7 @@ class _Connection:
         self.generation = 0  # the store's write count when last reopened
         # Sentences fetched since the last ranking or reopen: an answer asks for the
         # same ones several times (candidates, neighbours, their scores).
-        self.recent: dict[int, _Doc] = {}
+        self.recent: dict[int, SentenceDoc] = {}
         self.totals: Totals | None = None  # of the revision open
 
     def close(self) -> None:
@@ -168,36 +100,10 @@ class _Connection:
         self.db.close()
 
 
-@dataclass(frozen=True)
-class _Doc:
-    """A sentence as a ranking needs it: where it is, its text, its term counts."""
+class ShardConnections:
+    """Each thread's connections to the shards, their faults, and the corpus totals."""
 
-    sentence: Sentence
-    counts: Counter
-    length: int
-
-
-def _doc_of(docid_local: int, payload: bytes) -> _Doc:
-    """A sentence document's payload: where it is, its text and its terms (each as often
-    as it occurs, so a ranking scores candidates without tokenizing them again)."""
-    article_id, position, start, end, text, terms = json.loads(payload)
-    counts = Counter(terms.split())
-    sentence = Sentence(docid_local // 2, article_id, position, text, start, end)
-    return _Doc(sentence, counts, sum(counts.values()))
-
-
-def _article_of(data: bytes) -> Article:
-    d = json.loads(data)
-    return Article(
-        d["id"], d["file"], d["title"], d["outlet"], d["byline"], d["date"], d["url"],
-        sentences=d["sentences"],
-    )  # fmt: skip
-
-
-class XapianStore:
-    """The corpus on remote Xapian shards; the same reads and writes as the SQLite Store."""
-
-    def __init__(self, shards: Sequence[Shard], *, timeout_ms: int = TIMEOUT_MS):
+    def __init__(self, shards: Sequence[XapianShard], *, timeout_ms: int = TIMEOUT_MS):
         require_xapian()
         if not shards:
             raise StoreError("no shards given")
@@ -210,15 +116,6 @@ class XapianStore:
         self._generation = 0  # writes through this store: readers reopen after each
         self._call(self._check)
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[XapianStore]:
-        """The reads of one question (the SQLite store's ``read()``), here without one
-        snapshot across them: each shard connection reads its own snapshot until it is
-        reopened, which ``_conn`` does after a write here or at most once a second, so a
-        question's reads can straddle another process's ingest (README "Beyond one
-        machine", limits)."""
-        yield self
-
     # -- connections and faults ------------------------------------------------------------
 
     def _conn(self) -> _Connection:
@@ -228,7 +125,7 @@ class XapianStore:
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
-        elif (
+        elif not getattr(self._local, "pinned", 0) and (
             conn.generation != self._generation or time.monotonic() - conn.reopened > REOPEN_AFTER_S
         ):
             conn.db.reopen()  # see the latest ingest
@@ -314,25 +211,35 @@ class XapianStore:
 
     @staticmethod
     def _totals_of(conn: _Connection) -> Totals:
-        sentences = tokens = 0
-        corpus: dict = {}
-        for sub in conn.subs:
-            counts = json.loads(sub.get_metadata(_META_COUNTS) or b"{}")
-            sentences += counts.get("sentences", 0)
-            tokens += counts.get("tokens", 0)
-            got = json.loads(sub.get_metadata(_META_CORPUS) or b"{}")
-            if got.get("max_sentence_id", -1) >= corpus.get("max_sentence_id", -1):
-                corpus = got
-        return Totals(
-            sentences=sentences,
-            tokens=tokens,
-            terms=corpus.get("terms", 0),
-            idf_sum=corpus.get("idf_sum", 0.0),
-            max_sentence_id=corpus.get("max_sentence_id", 0),
-        )
+        counts = [json.loads(sub.get_metadata(_META_COUNTS) or b"{}") for sub in conn.subs]
+        corpus = [json.loads(sub.get_metadata(_META_CORPUS) or b"{}") for sub in conn.subs]
+        return scoring.merged(counts, scoring.latest(corpus))
 
     def totals(self) -> Totals:
         return self._call(self._read_totals)
+
+
+class XapianStore(ShardConnections):
+    """The corpus on remote Xapian shards: the :class:`~retrieval.backend.Backend` that
+    SQLite's :class:`~retrieval.store.Store` also is."""
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[XapianStore]:
+        """The reads of one question from one revision of each shard (the SQLite store's
+        snapshot): this thread's connections are brought up to date as the block starts
+        and not reopened inside it. Only a reconnect after a network error inside the
+        block reads a newer revision; and the shards' revisions are each their own, so
+        an ingest committing on one shard before another can still be seen half (README
+        "Beyond one machine", limits)."""
+        local = self._local
+        depth = getattr(local, "pinned", 0)
+        if depth == 0:
+            self._call(lambda conn: None)  # (re)open now, if stale
+        local.pinned = depth + 1
+        try:
+            yield self
+        finally:
+            local.pinned = depth
 
     def counts(self) -> tuple[int, int, int]:
         def work(conn: _Connection) -> tuple[int, int, int]:
@@ -345,76 +252,37 @@ class XapianStore:
 
         return self._call(work)
 
-    def size_bytes(self) -> int:
-        return 0  # on the shard servers' disks; `du` them there
+    def size_bytes(self) -> int | None:
+        """Not known here: the shards are on their servers' disks (``du`` them there)."""
+        return None
+
+    # -- sentence vectors: none on shards ---------------------------------------------------
+
+    def vector_count(self, model: str) -> int:
+        return 0
+
+    def vectors(self, ids: list[int], model: str) -> dict[int, np.ndarray]:
+        """No sentence has a stored vector here: a stored-vector re-ranker uses its
+        fall-back's figures for every sentence."""
+        return {}
+
+    def unembedded(self, model: str, *, after: int = 0, limit: int = 256) -> list[Sentence]:
+        raise StoreError(NO_VECTORS)
+
+    def put_vectors(self, model: str, vectors: dict[int, np.ndarray]) -> None:
+        raise StoreError(NO_VECTORS)
 
     # -- ranking -----------------------------------------------------------------------------
 
     def rank(self, terms: list[str], need: int) -> Ranked:
         """BM25Okapi top ``need`` sentences: the same ids, scores and order as
         :func:`retrieval.rank.rank` over the same corpus in SQLite."""
-        return self._call(lambda conn: self._rank(conn, terms, need))
+        return self._call(lambda conn: xapian_rank.rank(self, conn, terms, need))
 
-    def _rank(self, conn: _Connection, terms: list[str], need: int) -> Ranked:
-        totals = self._read_totals(conn)
-        db = conn.db
-        distinct = list(dict.fromkeys(terms))
-        dfs = {t: db.get_termfreq(index_term(t)) for t in distinct}
-        dfs = {t: df for t, df in dfs.items() if df}
-        mean_idf = totals.idf_sum / totals.terms if totals.terms else 0.0
-        idf = {t: okapi_idf(df, totals.sentences, mean_idf) for t, df in dfs.items()}
-        empty = _XapianRanked(
-            np.empty(0, ID_DTYPE), np.empty(0), idf, tuple(terms), sentences=totals.sentences,
-            dfs=dfs,
-        )  # fmt: skip
-        if not idf or totals.sentences == 0:
-            return empty
-        avgdl = totals.tokens / totals.sentences
-        enquire = xapian.Enquire(db)
-        enquire.set_docid_order(xapian.Enquire.ASCENDING)
-        enquire.set_collapse_key(PAYLOAD)
-        times = Counter(terms)
-        if all(w > 0 for w in idf.values()):
-            # Xapian normalises lengths by the average it sees (article documents
-            # included): k1' and b' give the same K = k1 (1 - b + b dl / avgdl), and
-            # the scale factors undo (k1' + 1) and Xapian's idf.
-            ratio = db.get_avlength() / avgdl
-            k1 = K1 * (1 - B) + K1 * B * ratio
-            b = K1 * B * ratio / k1
-            enquire.set_weighting_scheme(xapian.BM25Weight(k1, 0, 0, b, 0))
-            doccount = db.get_doccount()
-            parts = [
-                xapian.Query(
-                    xapian.Query.OP_SCALE_WEIGHT,
-                    xapian.Query(index_term(t)),
-                    times[t] * idf[t] * (K1 + 1) / (xapian_idf(doccount, df) * (k1 + 1)),
-                )
-                for t, df in dfs.items()
-            ]
-            enquire.set_query(xapian.Query(xapian.Query.OP_OR, parts))
-            mset = _top(enquire, need)
-        else:
-            # A term with idf <= 0 (tiny corpora) cannot be scaled: score every match.
-            enquire.set_weighting_scheme(xapian.BoolWeight())
-            enquire.set_query(
-                xapian.Query(xapian.Query.OP_OR, [xapian.Query(index_term(t)) for t in dfs])
-            )
-            mset = enquire.get_mset(0, db.get_doccount())
-        docs = _fetch(mset, len(self.shards))
-        conn.recent = {d.sentence.id: d for d in docs}
-        ids = np.array([d.sentence.id for d in docs], np.int64)
-        scores = _score_docs(docs, terms, idf, avgdl)
-        order = np.lexsort((ids, -scores))[:need]
-        return _XapianRanked(
-            ids[order].astype(ID_DTYPE), scores[order], idf, tuple(terms),
-            avgdl=avgdl, sentences=totals.sentences, store=self,
-            dfs=dfs,
-        )  # fmt: skip
-
-    def _docs(self, ids: Sequence[int]) -> list[_Doc]:
+    def documents(self, ids: Sequence[int]) -> list[SentenceDoc]:
         """Sentence documents by id, in the order given (unknown ids are left out)."""
 
-        def work(conn: _Connection) -> list[_Doc]:
+        def work(conn: _Connection) -> list[SentenceDoc]:
             recent = conn.recent
             missing = [i for i in dict.fromkeys(ids) if i not in recent and i > 0]
             if missing:
@@ -428,7 +296,7 @@ class XapianStore:
 
     def sentences(self, ids: list[int]) -> list[Sentence]:
         """Sentences by id, in the order given (unknown ids are left out)."""
-        return [d.sentence for d in self._docs([int(i) for i in ids])]
+        return [d.sentence for d in self.documents([int(i) for i in ids])]
 
     def neighbours(self, sentence: Sentence, before: int, after: int) -> list[Sentence]:
         """The sentences of the same article from ``before`` positions before to ``after``
@@ -454,8 +322,10 @@ class XapianStore:
         return found[0][1] if found else None
 
     def article_by_name(self, name: str) -> Article | None:
-        found = self._articles_where([_term("N", name.casefold())], 1)
-        return found[0][1] if found else None
+        """The one article whose file name (with or without extension) or title is
+        ``name`` (case ignored); None when no article or several are named so."""
+        found = self._articles_where([_term("N", name.casefold())], 2)
+        return found[0][1] if len(found) == 1 else None
 
     def articles(self, ids: list[int] | None = None, *, limit: int = -1) -> list[Article]:
         if ids is None:
@@ -484,12 +354,15 @@ class XapianStore:
 
         return self._call(work)
 
-    def search_articles(self, match: str, limit: int) -> list[tuple[Article, float]]:
-        """Article fields matching ``match`` (an FTS5 query as retrieval/sources.py
-        builds it: quoted words joined by AND or OR, the last maybe a prefix), best first."""
-        op = xapian.Query.OP_AND if " AND " in match else xapian.Query.OP_OR
+    def search_articles(self, query: ArticleQuery, limit: int) -> list[tuple[Article, float]]:
+        """Articles whose naming fields hold the query's words, best first (the fields
+        weighted as :data:`~retrieval.backend.NAME_FIELD_WEIGHTS` says, at ingest)."""
+        every = query.every and len(query.words) > 1
+        op = xapian.Query.OP_AND if every else xapian.Query.OP_OR
         parts = []
-        for word, star in re.findall(r'"([^"]*)"(\*?)', match):
+        last = len(query.words) - 1
+        for at, word in enumerate(query.words):
+            star = query.prefix and at == last
             for w in _field_words(word):
                 if star:
                     parts.append(
@@ -512,15 +385,37 @@ class XapianStore:
 
         return self._call(work)
 
-    def file_digests(self, file: str) -> dict[str, tuple[int, str]]:
-        """``{article key: (id, digest)}`` of the articles ingested from ``file``."""
+    def file_digests(self, key: ArticleKey) -> dict[ArticleKey, tuple[int, str]]:
+        """``{article key: (id, digest)}`` of the articles ingested from the file whose
+        key is ``key``: the file itself, or its ``key#id`` JSONL lines."""
 
-        def work(conn: _Connection) -> dict[str, tuple[int, str]]:
-            mset = _by_terms(conn.db, [_term("K", file), _term("G", file)], conn.db.get_doccount())
+        def work(conn: _Connection) -> dict[ArticleKey, tuple[int, str]]:
+            mset = _by_terms(conn.db, [_term("P", key), _term("J", key)], conn.db.get_doccount())
             out = {}
             for m in mset:
                 d = json.loads(m.collapse_key)
-                out[d["file"]] = (d["id"], d["digest"])
+                if d["key"] == key or d["key"].startswith(key + "#"):
+                    out[ArticleKey(d["key"])] = (d["id"], d["digest"])
+            return out
+
+        return self._call(work)
+
+    def has_unclaimed(self) -> bool:
+        """Whether any article was written before articles had keys."""
+        return self._call(lambda conn: conn.db.get_termfreq("XA") != conn.db.get_termfreq("XP"))
+
+    def unclaimed_digests(self, name: str) -> dict[str, tuple[int, str]]:
+        """``{article name: (id, digest)}`` of the articles written before keys, from the
+        file named ``name``."""
+
+        def work(conn: _Connection) -> dict[str, tuple[int, str]]:
+            terms = [_term("K", name), _term("G", name)]
+            mset = _by_terms(conn.db, terms, conn.db.get_doccount())
+            out = {}
+            for m in mset:
+                d = json.loads(m.collapse_key)
+                if "key" not in d:
+                    out[d["file"]] = (d["id"], d["digest"])
             return out
 
         return self._call(work)
@@ -549,10 +444,17 @@ class XapianStore:
         progress: Callable[[IngestProgress], None] | None = None,
         workers: int | None = None,
     ) -> IngestReport:
-        """Add or update the articles in ``paths`` (the SQLite ingest's rules)."""
+        """Add or update the articles in ``paths`` (the plan of :mod:`retrieval.plan`,
+        as the SQLite store applies it)."""
+        from retrieval.xapian_writer import ShardWriter
+
         try:
-            with _Writer(self) as writer:
-                return writer.ingest(paths, progress, workers)
+            with (
+                ShardWriter(self) as writer,
+                planned(self, paths, progress=progress, workers=workers) as plan,
+            ):
+                writer.apply(plan)
+            return plan.report
         except xapian.Error as err:
             # Uncommitted shard transactions are discarded with their connections.
             raise StoreError(f"ingest stopped, nothing saved: {err.get_msg()}") from err
@@ -560,388 +462,10 @@ class XapianStore:
             self._generation += 1
 
     def remove(self, article_id: int) -> None:
+        from retrieval.xapian_writer import ShardWriter
+
         try:
-            with _Writer(self) as writer:
-                found = self._articles_where([f"A{article_id}"])
-                if found:
-                    writer.delete(found[0][0], article_id)
+            with ShardWriter(self) as writer:
+                writer.delete(article_id)
         finally:
             self._generation += 1
-
-
-class _XapianRanked(Ranked):
-    """A ranking whose other sentences are scored from their text (no postings here)."""
-
-    def __init__(
-        self,
-        ids: np.ndarray,
-        scores: np.ndarray,
-        idf: dict[str, float],
-        terms: tuple[str, ...] = (),
-        *,
-        avgdl: float = 0.0,
-        sentences: int = 0,
-        store: XapianStore | None = None,
-        dfs: dict[str, int] | None = None,
-    ):
-        super().__init__(ids, scores, idf, terms, {}, avgdl, sentences)
-        object.__setattr__(self, "_store", store)
-        object.__setattr__(self, "_dfs", dict(dfs or {}))
-
-    def frequencies(self) -> dict[str, int]:
-        return dict(self._dfs)
-
-    def contains(self, ids: Sequence[int]) -> dict[str, np.ndarray]:
-        """Which of ``ids`` hold each term, from the documents' term counts."""
-        if self._store is None:
-            return {t: np.zeros(len(ids), bool) for t in self._dfs}
-        docs = {d.sentence.id: d for d in self._store._docs([int(i) for i in ids])}
-        return {
-            t: np.array([i in docs and docs[i].counts.get(t, 0) > 0 for i in ids], bool)
-            for t in self._dfs
-        }
-
-    def lookup(self, ids: Sequence[int]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """:meth:`score` and :meth:`contains`: from the documents, no postings to share."""
-        return self.score(ids), self.contains(ids)
-
-    def score(self, ids: Sequence[int]) -> np.ndarray:
-        if self._store is None or not len(ids):
-            return np.zeros(len(ids))
-        ids = [int(i) for i in ids]
-        docs = {d.sentence.id: d for d in self._store._docs(ids)}
-        known = [docs[i] for i in ids if i in docs]
-        scores = dict(
-            zip([d.sentence.id for d in known], _score_docs(known, self.terms, self.idf,
-                                                             self.avgdl), strict=True)
-        )  # fmt: skip
-        return np.array([scores.get(i, 0.0) for i in ids])
-
-
-def _score_docs(
-    docs: Sequence[_Doc], terms: Sequence[str], idf: dict[str, float], avgdl: float
-) -> np.ndarray:
-    """rank-bm25's scores of ``docs``: each term's contribution, added in query order."""
-    lens = np.array([d.length for d in docs], np.int64)
-    per_term = {}
-    for t in idf:
-        tf = np.array([d.counts.get(t, 0) for d in docs], np.int64)
-        per_term[t] = np.where(tf > 0, bm25(idf[t], tf, lens, avgdl), 0.0)
-    scores = np.zeros(len(docs))
-    for t in terms:
-        if t in per_term:
-            scores += per_term[t]
-    return scores
-
-
-def _top(enquire: Any, need: int) -> Any:
-    """An MSet holding every sentence whose Xapian weight could put it in the exact top
-    ``need`` (within 1e-9 of the ``need``-th weight): the exact scores decide after."""
-    size = need + 16
-    while True:
-        mset = enquire.get_mset(0, size)
-        if len(mset) < size or len(mset) < need:
-            return mset
-        kth = mset[need - 1].weight
-        if mset[len(mset) - 1].weight < kth - 1e-9 * max(1.0, abs(kth)):
-            return mset
-        size *= 2
-
-
-def _by_terms(db: Any, terms: list[str], limit: int = 0) -> Any:
-    """Documents holding any of ``terms`` (boolean), in docid order, fetched."""
-    enquire = xapian.Enquire(db)
-    enquire.set_weighting_scheme(xapian.BoolWeight())
-    enquire.set_docid_order(xapian.Enquire.ASCENDING)
-    enquire.set_collapse_key(PAYLOAD)
-    enquire.set_query(xapian.Query(xapian.Query.OP_OR, [xapian.Query(t) for t in terms]))
-    # Id terms name one document each: asking for no more keeps the match set small.
-    return enquire.get_mset(0, limit or len(terms))
-
-
-def _fetch(mset: Any, shards: int) -> list[_Doc]:
-    docs = []
-    for m in mset:
-        docs.append(_doc_of((m.docid - 1) // shards + 1, m.collapse_key))
-    return docs
-
-
-def _field_words(text: str) -> list[str]:
-    """Words of article fields as FTS5's porter tokenizer would see them (stemmed)."""
-    ws = [w for w in textmod.words(text) if w]
-    return textmod._stem(ws) if ws else []
-
-
-# -- the writer ---------------------------------------------------------------------------
-
-
-class _Writer:
-    """Writable connections to every shard for one ingest or removal. Each shard commits
-    once at the end; corpus-wide figures are then recomputed and written to every shard."""
-
-    def __init__(self, store: XapianStore):
-        self.store = store
-        self.dbs: list[Any] = []
-        self.counts: list[dict] = []
-
-    def __enter__(self) -> _Writer:
-        try:
-            for s in self.store.shards:
-                self.dbs.append(xapian.remote_open_writable(s.host, s.port, 60_000))
-        except xapian.DatabaseLockError as err:
-            self._close()
-            raise StoreError(f"another ingest is writing to the shards: {err.get_msg()}") from err
-        except xapian.Error as err:
-            self._close()
-            raise self.store._unavailable(err) from err
-        n = len(self.dbs)
-        for i, db in enumerate(self.dbs):
-            # In a transaction the server does not commit every 10,000 documents
-            # (XAPIAN_FLUSH_THRESHOLD): readers see the whole ingest or none of it.
-            db.begin_transaction(True)
-            db.set_metadata(_META_SHARD, json.dumps({"index": i, "count": n}))
-            self.counts.append(
-                {"sentences": 0, "tokens": 0, "articles": 0}
-                | json.loads(db.get_metadata(_META_COUNTS) or b"{}")
-            )
-        corpus = {}
-        for db in self.dbs:
-            got = json.loads(db.get_metadata(_META_CORPUS) or b"{}")
-            if got.get("max_sentence_id", -1) >= corpus.get("max_sentence_id", -1):
-                corpus = got
-        self.next_sentence = corpus.get("max_sentence_id", 0) + 1
-        self.next_article = corpus.get("max_article_id", 0) + 1
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        try:
-            if exc_type is None:
-                self._commit()
-        except xapian.Error as err:
-            raise StoreError(f"ingest not saved on every shard: {err.get_msg()}") from err
-        finally:
-            self._close()
-
-    def _close(self) -> None:
-        for db in self.dbs:
-            with contextlib.suppress(xapian.Error):
-                db.close()  # uncommitted changes are discarded
-
-    def _commit(self) -> None:
-        for db, counts in zip(self.dbs, self.counts, strict=True):
-            db.set_metadata(_META_COUNTS, json.dumps(counts))
-            db.commit_transaction()
-        # The mean idf needs every term's df over all shards: read the union's vocabulary.
-        union = xapian.Database()
-        for db in self.dbs:
-            union.add_database(db)
-        sentences = sum(c["sentences"] for c in self.counts)
-        dfs = np.fromiter(
-            (t.termfreq for t in union.allterms() if _is_sentence_term(t.term)), np.float64
-        )
-        idf_sum = (
-            float(np.sum(np.log(sentences - dfs + 0.5) - np.log(dfs + 0.5))) if len(dfs) else 0.0
-        )
-        corpus = json.dumps(
-            {
-                "terms": len(dfs),
-                "idf_sum": idf_sum,
-                "max_sentence_id": self.next_sentence - 1,
-                "max_article_id": self.next_article - 1,
-            }
-        )
-        for db in self.dbs:
-            db.set_metadata(_META_CORPUS, corpus)
-            db.commit()
-
-    def delete(self, shard: int, article_id: int) -> None:
-        db = self.dbs[shard]
-        local = 2 * article_id + 1
-        try:
-            d = json.loads(db.get_document(local).get_value(PAYLOAD))
-        except xapian.DocNotFoundError:
-            return
-        counts = self.counts[shard]
-        for sid in range(d["first"], d["first"] + d["sentences"]):
-            try:
-                length = db.get_doclength(2 * sid)
-            except xapian.DocNotFoundError:
-                continue
-            db.delete_document(2 * sid)
-            counts["sentences"] -= 1
-            counts["tokens"] -= length
-        db.delete_document(local)
-        db.set_metadata(f"t{article_id}", "")
-        counts["articles"] -= 1
-
-    def add(
-        self,
-        digest: str,
-        article: ParsedArticle,
-        spans: list[tuple[int, int]],
-        sentence_terms: list[list[tuple[str, int]]],
-    ) -> None:
-        """Write one article and its sentences (their terms counted) on its shard."""
-        n = len(self.dbs)
-        shard = shard_of(article.file, n)
-        db, counts = self.dbs[shard], self.counts[shard]
-        article_id, first = self.next_article, self.next_sentence
-        text = article.text
-        for i, ((s, e), terms) in enumerate(zip(spans, sentence_terms, strict=True)):
-            doc = xapian.Document()
-            for t, c in terms:
-                doc.add_term(index_term(t), c)
-            doc.add_boolean_term(f"Q{first + i}")
-            tokens = " ".join(t for t, c in terms for _ in range(c))
-            doc.add_value(PAYLOAD, json.dumps([article_id, i, s, e, text[s:e], tokens]))
-            db.replace_document(2 * (first + i), doc)
-            counts["sentences"] += 1
-            counts["tokens"] += sum(c for _, c in terms)
-        doc = xapian.Document()
-        for name in _names(article.file, article.title):
-            doc.add_boolean_term(name)
-        doc.add_boolean_term(f"A{article_id}")
-        doc.add_boolean_term("XA")
-        doc.add_boolean_term(_term("K", article.file))
-        for at in (m.start() for m in re.finditer("#", article.file)):
-            doc.add_boolean_term(_term("G", article.file[:at]))
-        fields = {
-            "title": article.title,
-            "outlet": article.outlet or "",
-            "byline": article.byline or "",
-            "dates": date_words(article.date),
-            "file": article.file,
-        }
-        for field, value in fields.items():
-            for w in _field_words(value):
-                doc.add_term(_term("XF", w), FIELD_WEIGHTS[field])
-        doc.add_value(
-            PAYLOAD,
-            json.dumps(
-                {
-                    "id": article_id,
-                    "file": article.file,
-                    "title": article.title,
-                    "outlet": article.outlet,
-                    "byline": article.byline,
-                    "date": article.date,
-                    "url": article.url,
-                    "sentences": len(spans),
-                    "first": first,
-                    "digest": digest,
-                }
-            ),
-        )
-        db.replace_document(2 * article_id + 1, doc)
-        db.set_metadata(f"t{article_id}", text)
-        counts["articles"] += 1
-        self.next_article += 1
-        self.next_sentence += len(spans)
-
-    def ingest(
-        self,
-        paths: Iterable[str | Path],
-        progress: Callable[[IngestProgress], None] | None,
-        workers: int | None = None,
-    ) -> IngestReport:
-        """The SQLite ingest's rules and its parsing, segmenting and term counting
-        (:func:`retrieval.ingest.prepare`, in worker processes for large inputs); only
-        the writing differs."""
-        report = IngestReport()
-        sources = {}
-        for item in discover(paths):
-            if isinstance(item, tuple):
-                report.failed.append(item)
-            else:
-                sources.setdefault(item.key, item)
-        # Shards name an article by its file key (the path relative to the folder given);
-        # the shared task list wants the stored digests by the file's identity.
-        known = {key: self.store.file_digests(key) for key in sources}
-        by_ident = {
-            s.ident: {s.identity(k): v for k, v in known[key].items()} for key, s in sources.items()
-        }
-        tasks = tasks_for(sources.values(), by_ident)
-        with prepared_in_order(tasks, sources.values(), workers) as results:
-            self._write(results, known, report, progress)
-        return report
-
-    def _write(
-        self,
-        results: Iterable[Prepared],
-        known: dict[str, dict[str, tuple[int, str]]],
-        report: IngestReport,
-        progress: Callable[[IngestProgress], None] | None,
-    ) -> None:
-        names: dict[str, list[str]] = {}  # each vocabulary's terms, by id
-        still: dict[str, set[str]] = {}  # file key -> article keys it still holds
-        troubled: set[str] = set()  # files with a problem: their missing lines are kept
-        batch_keys: set[str] = set()
-        done = articles = 0
-        for prepared in results:
-            chunk = prepared.chunk
-            names.setdefault(chunk.owner, []).extend(chunk.new_terms)
-            report.unchanged += prepared.unchanged
-            report.failed += prepared.problems
-            file_key = prepared.source.key
-            if prepared.problems:
-                troubled.add(file_key)
-            still.setdefault(file_key, set()).update(prepared.keys)
-            sentences, at = _sentence_terms(chunk, names[chunk.owner]), 0
-            for item in prepared.articles:
-                key, n = item.article.file, len(item.spans)
-                at += n
-                if key in batch_keys:  # the same id in two parts of one JSONL file
-                    report.failed.append((key, "duplicate article id in this ingest"))
-                    continue
-                batch_keys.add(key)
-                old = known[file_key].get(key)
-                if old is not None:
-                    self.delete(shard_of(key, len(self.dbs)), old[0])
-                self.add(item.digest, item.article, item.spans, sentences[at - n : at])
-                report.sentences += n
-                (report.replaced if old else report.added).append(key)
-                articles += 1
-            done += prepared.last_part
-            if progress:
-                progress(IngestProgress(done, len(known), articles, report.sentences))
-        for file_key, keys in still.items():
-            if file_key in troubled:
-                continue
-            for key, (article_id, _) in known[file_key].items():
-                if key not in keys and key != file_key:
-                    self.delete(shard_of(key, len(self.dbs)), article_id)
-                    report.removed.append(key)
-
-
-def _sentence_terms(chunk: Chunk, names: list[str]) -> list[list[tuple[str, int]]]:
-    """Each sentence's (term, count) pairs from a chunk of counted sentences."""
-    bounds = np.searchsorted(chunk.post_sents, np.arange(len(chunk.lengths) + 1)).tolist()
-    terms, tfs = chunk.post_terms.tolist(), chunk.post_tfs.tolist()
-    return [
-        [(names[t], c) for t, c in zip(terms[a:b], tfs[a:b], strict=True)]
-        for a, b in itertools.pairwise(bounds)
-    ]
-
-
-def _names(file: str, title: str) -> list[str]:
-    """Boolean terms for naming an article exactly: its file, the file without each
-    extension, its title (case ignored), as the SQLite store's article_by_name matches."""
-    names = {file.casefold(), title.casefold()}
-    names.update(file[:m.start()].casefold() for m in re.finditer(r"\.", file))  # fmt: skip
-    return [_term("N", n) for n in names if n]
-
-
-def create_shard(path: str | Path) -> None:
-    """A new, empty shard database at ``path`` (a directory that must not hold one)."""
-    require_xapian()
-    path = Path(path)
-    if path.exists() and any(path.iterdir()):
-        raise StoreError(f"{path} exists and is not empty")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = xapian.WritableDatabase(str(path), xapian.DB_CREATE)
-        db.set_metadata(_META_APP, APP)
-        db.commit()
-        db.close()
-    except xapian.Error as err:
-        raise StoreError(f"cannot create a shard at {path}: {err.get_msg()}") from err

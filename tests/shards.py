@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.backend import Shard
+from retrieval.backend import XapianShard
 
 INSTALL = (
     "the Xapian tests need xapian-tcpsrv (apt-get install -y xapian-tools) and the "
@@ -60,7 +60,7 @@ class ShardServer:
     """One shard directory and the xapian-tcpsrv process serving it."""
 
     def __init__(self, path: Path, *, idle_ms: int | None = None):
-        from retrieval.xapian_backend import create_shard
+        from retrieval.xapian_writer import create_shard
 
         self.path = path
         self.idle_ms = idle_ms
@@ -69,8 +69,8 @@ class ShardServer:
         create_shard(path)
 
     @property
-    def shard(self) -> Shard:
-        return Shard("127.0.0.1", self.port)
+    def shard(self) -> XapianShard:
+        return XapianShard("127.0.0.1", self.port)
 
     def start(self) -> None:
         from retrieval.shard_server import start

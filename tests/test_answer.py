@@ -86,8 +86,8 @@ def test_citations_group_sentences_of_one_article(seed_corpus):
 
 def test_paging_continues_without_repeats(seed_corpus):
     question = "expo cooperation energy"
-    first = seed_corpus.ask(question, k=3)
-    second = seed_corpus.ask(question, k=3, offset=3)
+    first = seed_corpus.ask(question, k=3, cut=False)
+    second = seed_corpus.ask(question, k=3, offset=3, cut=False)
     assert first.has_more
     assert [h.rank for h in second.hits] == [4, 5, 6]
     texts = [h.sentence.text for h in first.hits + second.hits]

@@ -15,6 +15,7 @@ from retrieval.articles import (
 from retrieval.errors import IngestError
 from retrieval.formats import body_spans
 from retrieval.segment import sentences
+from retrieval.stopwords import STOPWORDS
 
 from .conftest import SEEDS
 
@@ -123,6 +124,51 @@ def test_hard_wrapped_prose_is_joined():
     ]
 
 
+def test_prose_wrapped_at_a_narrow_width_is_joined():
+    # Text taken from a PDF's columns: lines of ~50 characters, each too short for the
+    # long-line rule; a line that goes on in lower case continues the one before.
+    text = (
+        "The pandemic of 1918\n\n"
+        "An estimated one third of the population were\n"
+        "infected and had clinically apparent illnesses.\n"
+        "Case-fatality rates were high.\n"
+        "Total deaths were estimated at\n"
+        "fifty million.\n"
+        "Most of the deaths were among the\n"
+        "Young adults of every country.\n"
+    )
+    a = parse_text("pdf.txt", text)
+    assert a.title == "The pandemic of 1918"
+    assert searchable(a) == [
+        "An estimated one third of the population were\n"
+        "infected and had clinically apparent illnesses.",
+        "Case-fatality rates were high.",
+        "Total deaths were estimated at\nfifty million.",
+        "Most of the deaths were among the\nYoung adults of every country.",
+    ]
+
+
+def test_a_copyright_line_ends_the_text_only_when_little_follows():
+    article = "\n".join(
+        f"Paragraph {i} of the paper reports one more finding of the study." for i in range(40)
+    )
+    text = f"A study\n\n© 2020 Published by a publisher.\n\n{article}\n"
+    body = searchable(parse_text("paper.txt", text))
+    assert "Paragraph 39 of the paper reports one more finding of the study." in body
+    assert not any("Published by" in s for s in body)  # the notice itself is not searchable
+    short = "A study\n\nThe study found a link.\n\n© 2020 The publisher.\nAll our sites.\n"
+    assert searchable(parse_text("page.txt", short)) == ["The study found a link."]
+
+
+def test_a_long_paragraph_with_greater_than_signs_is_no_breadcrumb():
+    line = (
+        "Display on pVI works for proteins of >25 kDa, and display on pVII works for "
+        "proteins of >25 kDa as well, at fewer than one copy per particle in both cases."
+    )
+    text = f"Phage display\n\nHome > News > Science\n\n{line}\n"
+    assert searchable(parse_text("p.txt", text)) == [line]
+
+
 @pytest.mark.parametrize("path", SEED_FILES, ids=lambda p: p.name[:3])
 def test_every_sentence_is_an_exact_substring(path):
     text = path.read_text(encoding="utf-8")
@@ -136,7 +182,9 @@ def test_every_sentence_is_an_exact_substring(path):
 
 
 def units_as_first_written(text: str) -> list[tuple[int, int]]:
-    """articles.units before its one-pass rewrite (the reference for it)."""
+    """articles.units before its one-pass rewrite (the reference for it), with the rule
+    for narrow wraps added since: a line with no final punctuation is joined to the next
+    when that goes on in lower case or the line ends with a lower-case stopword."""
     lines = []
     pos = 0
     for raw in text.splitlines(keepends=True):
@@ -149,17 +197,20 @@ def units_as_first_written(text: str) -> list[tuple[int, int]]:
             lines.append((-1, -1))
         pos += len(raw)
     found: list[tuple[int, int]] = []
-    joinable = False
+    previous = ""
     for start, end in lines:
         if start < 0:
-            joinable = False
+            previous = ""
             continue
-        if joinable and found:
+        line = text[start:end]
+        open_line = previous and not previous.endswith(_TERMINAL)
+        last = previous.split()[-1] if previous else ""
+        function_word = last.islower() and last in STOPWORDS
+        if found and open_line and (len(previous) >= 60 or line[0].islower() or function_word):
             found[-1] = (found[-1][0], end)
         else:
             found.append((start, end))
-        line = text[start:end]
-        joinable = len(line) >= 60 and not line.endswith(_TERMINAL)
+        previous = line
     return found
 
 

@@ -215,7 +215,9 @@ def test_every_answer_button(live: Live) -> None:
     context = live.click(message, "Context", 104)
     assert context.ephemeral and f"**{SEED_QUOTE}" in context.embeds[0]["description"]
 
-    broad = live.ask("China Kazakhstan cooperation", 103).message  # more than one page
+    with Corpus.open(live.db, create=False) as corpus:
+        paged, _ = question_with_pages(corpus, 2, 100)
+    broad = live.ask(paged, 103).message  # more than one page
     assert broad is not None
     more = live.send(live.fake.click(broad, button(broad, "More")["custom_id"], 103))
     page = live.answer(more)
@@ -474,7 +476,9 @@ def test_buttons_work_after_the_bot_restarts(tmp_path: Path) -> None:
         live = Live(fake, thread, first, db, tmp_path / "first.log")
         try:
             live.wait(lambda: fake.session_id and fake.connected, timeout=60)
-            broad = live.ask("China Kazakhstan cooperation", 301).message
+            with Corpus.open(db, create=False) as corpus:
+                paged, _ = question_with_pages(corpus, 2, 100)
+            broad = live.ask(paged, 301).message
             article = live.reply(live.send(fake.slash("source", 301, article="Northeast Asia")))
             down = live.click(broad, "👎 Not helpful", 304)
             why = live.send(
@@ -500,8 +504,12 @@ def test_buttons_work_after_the_bot_restarts(tmp_path: Path) -> None:
             assert page.ephemeral and page.embeds[0]["footer"]["text"].startswith("Quotes 4–")
             context = live.click(broad, "Context", 303)
             assert context.ephemeral and context.embeds[0]["title"] == "Context"
-            read = live.click(broad, "Read [1]", 303)
-            assert read.ephemeral and read.embeds[0]["title"] == SEED_TITLE
+            (first_read,) = [b for b in broad["components"][1]["components"]][:1]
+            read = live.click(broad, first_read["label"], 303)
+            article_id = int(first_read["custom_id"].rsplit(":", 1)[1])
+            with Corpus.open(db, create=False) as corpus:
+                (cited,) = corpus.articles([article_id])
+            assert read.ephemeral and read.embeds[0]["title"] == cited.title
             turned = live.click(article.message, "Next", 301)
             assert turned.embeds[0]["footer"]["text"].startswith("Page 2/2")
             ((field,),) = [row["components"] for row in form["components"]]

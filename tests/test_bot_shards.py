@@ -70,9 +70,9 @@ def test_each_gateway_shard_answers_its_guilds(tmp_path: Path, split: bool) -> N
 def test_shard_settings_are_checked() -> None:
     base = {"DISCORD_TOKEN": "x"}
     config = load_config(base | {"DISCORD_SHARD_COUNT": "4", "DISCORD_SHARD_IDS": "1, 3"})
-    assert (config.shard_count, config.shard_ids) == (4, (1, 3))
-    assert load_config(base).shard_count is None
-    assert load_config(base | {"DISCORD_SHARD_COUNT": "2"}).shard_ids is None
+    assert (config.gateway_shard_count, config.gateway_shard_ids) == (4, (1, 3))
+    assert load_config(base).gateway_shard_count is None
+    assert load_config(base | {"DISCORD_SHARD_COUNT": "2"}).gateway_shard_ids is None
     for bad in (
         {"DISCORD_SHARD_IDS": "0"},
         {"DISCORD_SHARD_COUNT": "0"},

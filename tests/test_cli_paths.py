@@ -5,6 +5,7 @@ project's ``data/corpus.db``), when the seed corpus is built, and bad gold files
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 
@@ -12,6 +13,7 @@ import pytest
 
 from bot import cli
 from retrieval import corpus as corpusmod
+from retrieval import settings as settingsmod
 from retrieval.corpus import Corpus
 
 from .conftest import DATA, ROOT
@@ -79,7 +81,8 @@ def test_the_default_database_is_in_the_project_wherever_corpusbot_runs(tmp_path
 
 def test_the_seed_corpus_is_built_only_at_the_default_path(tmp_path, monkeypatch):
     default = tmp_path / "project" / "data" / "corpus.db"
-    monkeypatch.setattr(corpusmod, "DEFAULT_DB", default)
+    monkeypatch.setattr(settingsmod, "DEFAULT_DB", default)
+    monkeypatch.setattr(corpusmod, "DEFAULT_DB", default)  # (its messages name it)
     monkeypatch.delenv("CORPUSBOT_DB", raising=False)
     monkeypatch.chdir(tmp_path)
     assert cli.main(["stats"]) == 0
@@ -127,3 +130,26 @@ def test_the_example_env_file_means_the_default_database(tmp_path):
     out = run("stats", "--json", cwd=tmp_path, env={"CORPUSBOT_SEEDS": str(tmp_path / "none")})
     assert_names_the_default(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == [".env"]
+
+
+def test_flags_reach_commands_as_settings_not_through_the_environment(monkeypatch, capsys):
+    """--backend/--shards are passed down in one settings object: the environment is
+    left as it was (a later command in the same process is not steered by them)."""
+    monkeypatch.delenv("CORPUSBOT_BACKEND", raising=False)
+    monkeypatch.delenv("CORPUSBOT_SHARDS", raising=False)
+    assert cli.main(["--backend", "xapian", "--shards", "127.0.0.1:1", "stats"]) == 1
+    assert "search is unavailable" in capsys.readouterr().err
+    assert "CORPUSBOT_BACKEND" not in os.environ and "CORPUSBOT_SHARDS" not in os.environ
+
+
+def test_an_explicit_path_opens_that_sqlite_file_whatever_the_backend(seed_db, monkeypatch):
+    monkeypatch.setenv("CORPUSBOT_BACKEND", "xapian")
+    monkeypatch.setenv("CORPUSBOT_SHARDS", "127.0.0.1:1")
+    with corpusmod.Corpus.open(seed_db) as corpus:
+        assert corpus.path == seed_db and corpus.stats().articles > 0
+
+
+def test_an_empty_backend_variable_means_sqlite_and_keeps_db(seed_db, monkeypatch, capsys):
+    monkeypatch.setenv("CORPUSBOT_BACKEND", "")
+    assert cli.main(["--db", str(seed_db), "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["db"] == str(seed_db)

@@ -264,3 +264,59 @@ def test_eval_reads_a_squad_file_and_builds_its_corpus(tmp_path, capsys):
 def test_bad_gold_lines_are_reported_with_their_number(line):
     with pytest.raises(ValueError, match="line 2"):
         ev.parse_gold(["", line])
+
+
+# -- answer spans inside searchable sentences ------------------------------------------------
+
+COVER_TEXT = "Alpha beta. Gamma delta.\n\n1 2 3 4 5 6\n\nEpsilon zeta."
+COVER_SENTENCES = [(0, 11), (12, 24), (39, 52)]  # the row "1 2 3 4 5 6" is not searchable
+
+
+def cover_question(qid: str, article: str, *spans: tuple[int, int]) -> ev.GoldQuestion:
+    return ev.GoldQuestion(qid, "q?", True, article, ("x",), spans=spans)
+
+
+def test_span_coverage_on_hand_computed_spans():
+    assert COVER_TEXT[26:37] == "1 2 3 4 5 6" and COVER_TEXT[39:52] == "Epsilon zeta."
+    assert COVER_TEXT[18:29] == "delta.\n\n1 2" and COVER_TEXT[6:17] == "beta. Gamma"
+    questions = [
+        cover_question("in", "feed.jsonl#a", (6, 10)),  # "beta": inside one sentence
+        cover_question("across", "feed.jsonl#a", (6, 17)),  # "beta. Gamma": the gap is a space
+        cover_question("partly", "feed.jsonl#a", (18, 29)),  # "delta.\n\n1 2": into the row
+        cover_question("row", "feed.jsonl#a", (28, 33)),  # "2 3 4": only the row
+        cover_question("lost", "feed.jsonl#gone", (0, 5)),  # its article is not stored
+        ev.GoldQuestion("unanswerable", "q?", False),
+    ]
+    stored = [("/corpus/feed.jsonl#a", COVER_TEXT, COVER_SENTENCES)]
+    got = ev.span_coverage(questions, stored)
+    assert got == ev.SpanCoverage(spans=5, inside=2, overlapping=3)
+    assert got.to_dict() == {
+        "spans": 5,
+        "inside": 2,
+        "overlapping": 3,
+        "inside_share": 0.4,
+        "overlapping_share": 0.6,
+    }
+    assert got.line() == (
+        "answer spans inside searchable sentences: 2/5 (40.0%); overlapping one: 3/5 (60.0%)"
+    )
+
+
+def test_span_coverage_is_none_without_spans():
+    gold = [ev.gold_question(g, i) for i, g in enumerate(GOLD, start=1)]
+    assert ev.span_coverage(gold, [("a.txt", "The cat sat on the mat.", [(0, 23)])]) is None
+
+
+def test_eval_prints_the_answer_spans_inside_searchable_sentences(tmp_path, capsys):
+    path = tmp_path / "tiny-squad.json"
+    path.write_text(json.dumps(SQUAD))
+    assert main(["eval", str(path), "-k", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["answer_spans"] == {
+        "spans": 4,
+        "inside": 4,
+        "overlapping": 4,
+        "inside_share": 1.0,
+        "overlapping_share": 1.0,
+    }
+    assert main(["eval", str(path), "-k", "3"]) == 0
+    assert "answer spans inside searchable sentences: 4/4 (100.0%)" in capsys.readouterr().out

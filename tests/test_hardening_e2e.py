@@ -32,6 +32,7 @@ from tests.fakediscord import (
     Fault,
     ThreadedFake,
 )
+from tests.test_bot_commands import question_with_pages
 from tests.test_bot_e2e import (
     SEED_QUESTION,
     SEED_QUOTE,
@@ -206,7 +207,9 @@ def test_200_concurrent_asks_all_answered_within_discords_deadline(
 
 def more_of(live: Live, user_id: int) -> Any:
     """A ``More`` press on a fresh answer (not yet sent): it defers, then follows up."""
-    message = live.ask("China Kazakhstan cooperation", user_id).message
+    with Corpus.open(live.db, create=False) as corpus:
+        paged, _ = question_with_pages(corpus, 2, 100)
+    message = live.ask(paged, user_id).message
     return live.fake.click(message, button(message, "More")["custom_id"], user_id)
 
 

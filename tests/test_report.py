@@ -169,6 +169,22 @@ def test_sparkline_and_bar() -> None:
     assert reporting.bar(0, 0) == ""
 
 
+def test_fetch_errors_are_counted_by_address() -> None:
+    errors = [
+        {"at": "2024-06-10T01:00:00+00:00", "url": "http://a/", "error": "http://a/: HTTP 500"},
+        {"at": "2024-06-10T02:00:00+00:00", "url": "http://b/", "error": "http://b/: HTTP 404"},
+        {"at": "2024-06-10T03:00:00+00:00", "url": "http://a/", "error": "http://a/: timeout"},
+    ]
+    report = reporting.build([], [], ARTICLES, since=None, fetch_errors=errors)
+    assert report.fetch_errors == [
+        {"url": "http://a/", "count": 2, "last_at": "2024-06-10T03:00:00+00:00",
+         "error": "http://a/: timeout"},
+        {"url": "http://b/", "count": 1, "last_at": "2024-06-10T02:00:00+00:00",
+         "error": "http://b/: HTTP 404"},
+    ]  # fmt: skip
+    assert "Web fetch errors: 3" in reporting.short_text(report)
+
+
 def test_short_text_fits_a_discord_message() -> None:
     log = [asked(i, f"question number {i} " + "x" * 200, "not_found") for i in range(50)]
     report = reporting.build(log, [], ARTICLES, since="2024-06-03T00:00:00+00:00")
@@ -237,6 +253,7 @@ def test_report_json_schema(logged_db: Path) -> None:
         "since", "until", "questions", "more_pages", "answered", "not_found", "invalid",
         "shares", "per_day", "most_asked", "gaps", "low_score", "downvotes", "votes_up",
         "votes_down", "quoted_most", "never_quoted", "never_quoted_count", "articles",
+        "fetch_errors",
     }  # fmt: skip
     assert (out["questions"], out["more_pages"], out["articles"]) == (7, 1, 5)
     assert (out["answered"], out["not_found"]) == (4, 3)

@@ -12,12 +12,12 @@ import screenshot
 
 
 def test_the_payload_is_the_bots_own_answer() -> None:
-    message = screenshot.answer_payload("China Kazakhstan cooperation")
+    message = screenshot.answer_payload(screenshot.QUESTION)
     (embed,) = message["embeds"]
-    assert embed["title"] == "China Kazakhstan cooperation"
+    assert embed["title"] == screenshot.QUESTION
     assert embed["description"].startswith("> ")
     labels = [b.get("label") for row in message["components"] for b in row["components"]]
-    assert labels[:4] == ["👍 Helpful", "👎 Not helpful", "Context", "More"]
+    assert labels[:3] == ["👍 Helpful", "👎 Not helpful", "Context"]
 
 
 def test_the_template_draws_the_markdown_the_bot_uses() -> None:

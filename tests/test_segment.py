@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval import segment
+from retrieval import segment, tables
 from retrieval.segment import sentences
 
 
@@ -78,11 +78,13 @@ def test_a_lone_surrogate_is_segmented_as_a_replacement_character():
 
 
 def reference(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The sentences as first found: each stripped piece searched for in its block."""
+    """The sentences as first found: each stripped piece searched for in its block, less
+    the table-like runs."""
     out = []
     for span_start, span_end in spans:
         block = text[span_start:span_end].encode("utf-8", "replace").decode("utf-8")
         cursor = 0
+        found_here = []
         for piece in segment._sentencex("en", block):
             stripped = piece.strip()
             found = block.find(stripped, cursor) if stripped else -1
@@ -90,7 +92,11 @@ def reference(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
                 continue
             cursor = found + len(stripped)
             if segment._has_word(stripped):
-                out.append((span_start + found, span_start + cursor))
+                found_here.append((span_start + found, span_start + cursor))
+        if tables.may_hold_table(block):  # the rows and runs tests/test_tables.py covers
+            runs = tables.table_runs(text, span_start, span_end)
+            found_here = segment.without_tables(text, found_here, runs)
+        out += found_here
     return out
 
 

@@ -16,11 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rank_bm25 import BM25Okapi
 
-from retrieval.backend import parse_shards
-from retrieval.backend import settings as backend_settings
 from retrieval.corpus import Corpus
 from retrieval.errors import StoreError
 from retrieval.rank import rank
+from retrieval.settings import Settings, parse_shards
 from retrieval.text import tokenize
 
 from .conftest import DATA, SEEDS
@@ -70,12 +69,13 @@ def test_ingest_puts_each_article_whole_on_its_hashed_shard(both):
     assert xapian.stats().terms == sqlite.stats().terms
     assert xapian.stats().avg_sentence_length == sqlite.stats().avg_sentence_length
     store = xapian.store
+    keys = dict(sqlite.store.conn.execute("SELECT id, path FROM articles"))
     placed = {0: 0, 1: 0}
     for article, (shard, _) in zip(
         sqlite.articles(), [store._articles_where([f"A{a.id}"])[0] for a in sqlite.articles()],
         strict=True,
     ):  # fmt: skip
-        assert shard == shard_of(article.file, 2)
+        assert shard == shard_of(keys[article.id], 2)  # the article's key, as in SQLite
         placed[shard] += 1
         # Its sentences are on the same shard: combined docid ≡ shard (mod 2).
         ids = [s.id for s in sqlite.store.article_sentences(article.id)]
@@ -143,6 +143,9 @@ def test_cli_commands_use_the_shards(both):
     assert "President Xi" in out.stdout
     out = run("stats", "--json", env=env)
     assert json.loads(out.stdout)["articles"] == 736
+    assert json.loads(out.stdout)["db_bytes"] is None  # on the shard servers, not 0 MB
+    out = run("stats", env=env)
+    assert out.returncode == 0 and "(size: on the shard servers)" in out.stdout
 
 
 def random_corpus():
@@ -373,12 +376,14 @@ def test_a_killed_serve_takes_its_server_down(tmp_path):
 
 
 def test_settings_and_shard_order_are_checked(tmp_path):
-    assert backend_settings({}).kind == "sqlite"
-    chosen = backend_settings({"CORPUSBOT_BACKEND": "xapian", "CORPUSBOT_SHARDS": "h:1, k:2"})
-    assert [str(s) for s in chosen.shards] == ["h:1", "k:2"]
+    assert Settings.load({}).backend == "sqlite"
+    chosen = Settings.load({"CORPUSBOT_BACKEND": "xapian", "CORPUSBOT_SHARDS": "h:1, k:2"})
+    assert [str(s) for s in chosen.xapian_shards] == ["h:1", "k:2"]
+    flags = Settings.load({"CORPUSBOT_SHARDS": "h:1"}, backend="xapian", shards="k:2")
+    assert (flags.backend, [str(s) for s in flags.xapian_shards]) == ("xapian", ["k:2"])
     for bad in ({"CORPUSBOT_BACKEND": "mysql"}, {"CORPUSBOT_BACKEND": "xapian"}):
         with pytest.raises(StoreError):
-            backend_settings(bad)
+            Settings.load(bad)
     for bad in ("h", "h:0", "h:x", "h:1,h:1"):
         with pytest.raises(StoreError):
             parse_shards(bad)

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from bot import render, views  # noqa: E402
 from retrieval.corpus import Corpus, build, seeds_dir  # noqa: E402
 
-QUESTION = "China Kazakhstan cooperation"
+QUESTION = "what did china and kazakhstan agree on"  # lower case, as people type
 OUT = ROOT / "docs" / "images" / "answer.png"
 WIDTH = 420  # CSS pixels: a phone held upright
 SCALE = 2  # device pixels per CSS pixel

@@ -1,0 +1,158 @@
+"""What a question asks: its search terms without the words that only frame it, and the
+kind of thing it asks for (a number, a date, a reason), and whether a sentence holds one."""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from retrieval.text import tokenize, words
+
+
+def _wordset(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words that frame a question rather than say what it is about: dropped from the query
+# when they follow a wh-word ("what date", "what is the purpose of", "how many").
+_WH = frozenset({"what", "which", "whose", "how"})
+_FILLER = frozenset(
+    {
+        "is",
+        "was",
+        "are",
+        "were",
+        "the",
+        "a",
+        "an",
+        "will",
+        "would",
+        "exact",
+        "exactly",
+        "approximate",
+        "approximately",
+        "roughly",
+        "about",
+        "s",
+    }
+)
+_FRAME = frozenset(
+    {
+        "date",
+        "year",
+        "time",
+        "day",
+        "month",
+        "purpose",
+        "aim",
+        "goal",
+        "reason",
+        "name",
+        "names",
+        "number",
+        "amount",
+        "kind",
+        "type",
+        "sort",
+        "many",
+        "much",
+    }
+)
+_HEDGES = frozenset({"roughly", "approximately", "approx", "exactly", "precisely", "according"})
+_MONTHS = _wordset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec monday tuesday wednesday thursday "
+    "friday saturday sunday today yesterday tomorrow"
+)
+_NUMBER_WORDS = _wordset(
+    "one two three four five six seven eight nine ten eleven twelve twenty thirty forty "
+    "fifty hundred hundreds thousand thousands million millions billion billions dozen "
+    "dozens percent"
+)
+_DATE_WORDS = _MONTHS
+_REASON_WORDS = frozenset(
+    [
+        "aim",
+        "aims",
+        "aimed",
+        "goal",
+        "goals",
+        "purpose",
+        "because",
+        "reason",
+        "reasons",
+        "intended",
+        "designed",
+        "due",
+        "thanks",
+    ]
+)
+_REASON_PHRASES = (" in order to ", " so as to ", " so that ", " as a result ")
+_YEAR = re.compile(r"^(1[89]|20)\d\d$")
+
+
+@functools.lru_cache(maxsize=64)  # asked twice a question: for its terms, for its kind
+def _question_words(question: str) -> tuple[tuple[str, ...], str | None]:
+    """The question's words without its frame, and the answer type it asks for
+    (``"number"``, ``"date"``, ``"reason"`` or ``None``)."""
+    ws = words(question)
+    keep = [True] * len(ws)
+    kind = None
+    for i, w in enumerate(ws):
+        if w in _HEDGES:
+            keep[i] = False
+        if w == "when":
+            kind = "date"
+        elif w == "why":
+            kind = "reason"
+        if w not in _WH:
+            continue
+        j = i + 1
+        while j < len(ws) and ws[j] in _FILLER:
+            j += 1
+        if j < len(ws) and ws[j] in _FRAME:
+            keep[j] = False
+            frame = ws[j]
+            if frame in ("many", "much", "number", "amount") and w in ("how", "what", "which"):
+                kind = kind or "number"
+            elif frame in ("date", "year", "day", "month", "time"):
+                kind = kind or "date"
+            elif frame in ("purpose", "aim", "goal", "reason"):
+                kind = kind or "reason"
+    return tuple(w for w, k in zip(ws, keep, strict=True) if k), kind
+
+
+def query_terms(question: str) -> list[str]:
+    """The BM25 terms of a question: the same tokenizer as sentences, after dropping the
+    words that only frame it ("what date", "what is the purpose of", "how many",
+    "roughly", "according to"). Falls back to all its terms if nothing else is left."""
+    kept, _ = _question_words(question)
+    return tokenize(" ".join(kept)) or tokenize(question)
+
+
+def answer_type(question: str) -> str | None:
+    return _question_words(question)[1]
+
+
+def has_type(text: str, kind: str | None, given: frozenset[str] = frozenset()) -> bool:
+    """Whether a sentence holds a thing of the asked kind (a number, a date) other than
+    the ``given`` words (the question's own: its "2017" is not the answer to "how many")."""
+    if kind is None:
+        return False
+    ws = words(text)
+    if kind == "number":
+        return any((w[0].isdigit() or w in _NUMBER_WORDS) and w not in given for w in ws)
+    if kind == "reason":
+        joined = f" {' '.join(ws)} "
+        return any(w in _REASON_WORDS for w in ws) or any(p in joined for p in _REASON_PHRASES)
+    return any(
+        w not in given
+        and ((w in _DATE_WORDS and (w != "may" or _next_to_number(ws, i))) or _YEAR.match(w))
+        for i, w in enumerate(ws)
+    )
+
+
+def _next_to_number(ws: list[str], i: int) -> bool:
+    """Whether the word at ``i`` stands by a number ("May 5", "5 May"): "may" alone is
+    the modal verb, not the month."""
+    return any(0 <= j < len(ws) and ws[j][0].isdigit() for j in (i - 1, i + 1))
