@@ -215,7 +215,8 @@ class QueryLog:
                     self._conn.execute("PRAGMA synchronous=NORMAL")
             db = sqlite_utils.Database(self._conn)
             if write and not self._ready:
-                self._create_tables(db)
+                _create_tables(db)
+                self._ready = True
             if not write:
                 yield db
                 return
@@ -226,45 +227,6 @@ class QueryLog:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
-
-    def _create_tables(self, db: sqlite_utils.Database) -> None:
-        if not (db["questions"].exists() and db["votes"].exists()):
-            with db.conn:  # one transaction: both tables or neither
-                db["questions"].create(
-                    {
-                        "id": int,
-                        "asked_at": str,
-                        "question": str,
-                        "k": int,
-                        "offset": int,
-                        "status": str,
-                        "shown": str,  # JSON: [{sentence_id, score, article_id, file, title, text}]
-                        "guild_id": str,
-                        "channel_id": str,
-                        "user_hash": str,
-                        "latency_ms": float,
-                        "backend": str,
-                        "source": str,
-                    },
-                    pk="id",
-                    not_null={"asked_at", "question", "status", "shown"},
-                    if_not_exists=True,
-                )
-                db["questions"].create_index(["asked_at"], if_not_exists=True)
-                db["votes"].create(
-                    {
-                        "question_id": int,
-                        "user_hash": str,
-                        "vote": int,
-                        "reason": str,
-                        "voted_at": str,
-                    },
-                    pk=("question_id", "user_hash"),
-                    foreign_keys=[("question_id", "questions", "id")],
-                    not_null={"vote", "voted_at"},
-                    if_not_exists=True,
-                )
-        self._ready = True
 
     def _hash(self, user_id: str | int | None) -> str | None:
         if user_id is None:
@@ -471,6 +433,46 @@ class QueryLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _create_tables(db: sqlite_utils.Database) -> None:
+    """The log's two tables, in one transaction: both or neither."""
+    if not (db["questions"].exists() and db["votes"].exists()):
+        with db.conn:  # one transaction: both tables or neither
+            db["questions"].create(
+                {
+                    "id": int,
+                    "asked_at": str,
+                    "question": str,
+                    "k": int,
+                    "offset": int,
+                    "status": str,
+                    "shown": str,  # JSON: [{sentence_id, score, article_id, file, title, text}]
+                    "guild_id": str,
+                    "channel_id": str,
+                    "user_hash": str,
+                    "latency_ms": float,
+                    "backend": str,
+                    "source": str,
+                },
+                pk="id",
+                not_null={"asked_at", "question", "status", "shown"},
+                if_not_exists=True,
+            )
+            db["questions"].create_index(["asked_at"], if_not_exists=True)
+            db["votes"].create(
+                {
+                    "question_id": int,
+                    "user_hash": str,
+                    "vote": int,
+                    "reason": str,
+                    "voted_at": str,
+                },
+                pk=("question_id", "user_hash"),
+                foreign_keys=[("question_id", "questions", "id")],
+                not_null={"vote", "voted_at"},
+                if_not_exists=True,
+            )
 
 
 def _asked(row: dict) -> Asked:
