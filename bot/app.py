@@ -22,8 +22,10 @@ from discord import app_commands
 from bot import admin, metrics, render
 from bot.commands import ASK_PER, ASK_RATE, add_commands
 from bot.config import Config, ConfigError, load_config
+from bot.interactions import AskLimit
 from bot.translator import Translator
-from bot.views import PERSISTENT_ITEMS, AskLimit, submit_reason
+from bot.views import PERSISTENT_ITEMS
+from bot.votes import submit_reason
 from retrieval import querylog
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError

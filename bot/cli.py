@@ -10,7 +10,6 @@ import argparse
 import contextlib
 import functools
 import json
-import logging
 import os
 import sys
 import tempfile
@@ -20,95 +19,27 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TextIO
 
-from retrieval import querylog
+from bot.cli_admin import cli_query_log, cmd_feeds, cmd_report, cmd_watch, ingest_urls
+from bot.cli_render import (
+    PROG,
+    EmbedBar,
+    IngestBar,
+    answer_json,
+    answer_text,
+    article_json,
+    article_line,
+    reranker_line,
+    source_text,
+)
 from retrieval.corpus import Corpus
-from retrieval.embed import EmbedProgress, embed
+from retrieval.embed import embed
 from retrieval.errors import CorpusError, StoreError
 from retrieval.evaluate import SquadSet
-from retrieval.ingest import IngestProgress
-from retrieval.models import Answer, Article, CorpusStats, SourceMatch, Status
-from retrieval.querylog import QueryLog, backend_name
+from retrieval.models import SourceMatch
+from retrieval.querylog import backend_name
 from retrieval.rerank import ENV as RERANKER_ENV
-from retrieval.rerank import INSTALL_HINT, NAMES, describe_reranker
+from retrieval.rerank import NAMES
 from retrieval.settings import Settings
-
-PROG = "corpusbot"
-
-
-# -- rendering ---------------------------------------------------------------------------
-
-
-def article_json(article: Article) -> dict:
-    return {
-        "id": article.id,
-        "file": article.file,
-        "title": article.title,
-        "outlet": article.outlet,
-        "date": article.date,
-    }
-
-
-def answer_json(answer: Answer) -> dict:
-    """The ``ask --json`` object (README "Answer format")."""
-    out = {
-        "question": answer.question,
-        "answered": answer.answered,
-        "status": str(answer.status),
-        "message": answer.message,
-        "results": [
-            {
-                "rank": hit.rank,
-                "text": hit.sentence.text,
-                "score": round(hit.score, 6),
-                "fused_score": None if hit.fused is None else round(hit.fused, 6),
-                "sentence_id": hit.sentence.id,
-                "position": hit.sentence.position,
-                "article": article_json(hit.article),
-            }
-            for hit in answer.hits
-        ],
-    }
-    return out
-
-
-def answer_text(answer: Answer) -> str:
-    """The answer as the bot shows it: quotes with [n] markers, then the sources."""
-    if not answer.answered:
-        head = (
-            "Not found in the corpus."
-            if answer.status is Status.NOT_FOUND
-            else "Cannot search that."
-        )
-        lines = [f"{head} {answer.message}".strip()]
-        if answer.terms:
-            lines.append("Searched for: " + ", ".join(answer.terms))
-        return "\n".join(lines)
-    lines = [f"“{hit.sentence.text}” [{answer.marker(hit)}]" for hit in answer.hits]
-    lines += ["", "Sources:"]
-    lines += [f"[{c.number}] {c.article.citation()} ({c.article.file})" for c in answer.citations]
-    return "\n".join(lines)
-
-
-def article_line(article: Article) -> str:
-    return f"{article.id:>6}  {article.citation()}  ({article.file})"
-
-
-def source_text(corpus: Corpus, match: SourceMatch) -> str:
-    if match.article is not None:
-        a = match.article
-        header = [a.title]
-        meta = " | ".join(p for p in (a.outlet, a.byline and f"By {a.byline}", a.date) if p)
-        if meta:
-            header.append(meta)
-        header.append(f"id {a.id}, file {a.file}")
-        return "\n".join([*header, "", corpus.article_text(a.id).strip()])
-    if match.candidates:
-        return "\n".join(
-            [f"No single article clearly matches “{match.query}”; the closest:"]
-            + [article_line(a) for a in match.candidates]
-        )
-    return f"No article matches “{match.query}”. Try `{PROG} articles` for the list."
-
 
 # -- commands ----------------------------------------------------------------------------
 
@@ -123,7 +54,7 @@ def _questions(arg: str, stdin: TextIO) -> Iterable[str]:
 
 
 def cmd_ask(corpus: Corpus, args: argparse.Namespace) -> int:
-    qlog = _cli_log(corpus) if args.log else None
+    qlog = cli_query_log(corpus) if args.log else None
     for question in _questions(args.question, sys.stdin):
         started = time.perf_counter()
         answer = corpus.ask(question, k=args.k)
@@ -140,22 +71,6 @@ def cmd_ask(corpus: Corpus, args: argparse.Namespace) -> int:
     if qlog is not None:
         qlog.close()
     return 0
-
-
-def _cli_log(corpus: Corpus) -> QueryLog | None:
-    """``ask --log``: the corpus's question log, unless CORPUSBOT_QUERY_LOG is off or
-    the corpus lives on Xapian shards (said once on stderr; the answers still come)."""
-    try:
-        enabled = querylog.settings().enabled
-    except ValueError as err:
-        raise CorpusError(str(err)) from err
-    if not enabled:
-        print(f"{PROG}: not logged: {querylog.ENABLED_ENV} is off", file=sys.stderr)
-        return None
-    if backend_name(corpus) != "sqlite":
-        print(f"{PROG}: not logged: the question log needs the SQLite backend", file=sys.stderr)
-        return None
-    return querylog.for_corpus(corpus, enabled=True)
 
 
 def cmd_source(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -185,66 +100,10 @@ def cmd_articles(corpus: Corpus, args: argparse.Namespace) -> int:
     return 0
 
 
-class ProgressBar:
-    """A progress bar on stderr (rich), shown once the work has run for a second."""
-
-    def __init__(self, label: str, unit: str) -> None:
-        self.label, self.unit = label, unit
-        self.started = time.monotonic()
-        self.bar = None
-        self.task = None
-
-    def show(self, completed: int, total: int, rates: str) -> None:
-        if self.bar is None:
-            if time.monotonic() - self.started < 1:
-                return
-            from rich.console import Console
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(
-                TextColumn(self.label),
-                BarColumn(),
-                TextColumn("{task.completed}/{task.total} " + self.unit),
-                TextColumn("{task.fields[rates]}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self.bar.start()
-            self.task = self.bar.add_task(self.label, total=total, rates="")
-        self.bar.update(self.task, completed=completed, total=total, rates=rates)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
-
-
-class IngestBar(ProgressBar):
-    def __init__(self) -> None:
-        super().__init__("ingesting", "files")
-
-    def __call__(self, done: IngestProgress) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        rates = (
-            f"{done.files / elapsed:,.1f} files/s, {done.articles / elapsed:,.0f} articles/s, "
-            f"{done.sentences / elapsed:,.0f} sentences/s"
-        )
-        self.show(done.files, done.files_total, rates)
-
-
-class EmbedBar(ProgressBar):
-    def __init__(self) -> None:
-        super().__init__("embedding", "sentences")
-
-    def __call__(self, done: EmbedProgress) -> None:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        self.show(done.done, done.total, f"{done.done / elapsed:,.0f} sentences/s")
-
-
 def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
     urls = [p for p in args.paths if p.startswith(("http://", "https://"))]
     paths = [p for p in args.paths if p not in urls]
-    failed = _ingest_urls(corpus, urls, quiet=args.quiet) if urls else False
+    failed = ingest_urls(corpus, urls, quiet=args.quiet) if urls else False
     if not paths:
         return 1 if failed else 0
     bar = None if args.quiet else IngestBar()
@@ -262,85 +121,6 @@ def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
         embedded = cmd_embed(corpus, args)
         return embedded or (1 if failed else 0)
     return 1 if failed else 0
-
-
-def _web(corpus: Corpus):  # -> retrieval.web.Web
-    from retrieval.web import Web
-
-    if backend_name(corpus) != "sqlite":
-        raise CorpusError("web pages and feeds need the SQLite backend")
-    # The commands print each fetch error as their own one line on stderr.
-    logging.getLogger("corpusbot.web").addHandler(logging.NullHandler())
-    return Web(corpus)
-
-
-def _ingest_urls(corpus: Corpus, urls: list[str], *, quiet: bool) -> bool:
-    """``ingest URL``: each page (or feed, and its items) fetched and ingested; a fetch
-    error is one line on stderr. Whether anything failed."""
-    web = _web(corpus)
-    failed = False
-    try:
-        for url in urls:
-            result = web.add(url)
-            pages = getattr(result, "pages", None)
-            for item in [result, *(pages or [])]:
-                if item.outcome == "error":
-                    failed = True
-                    print(f"{PROG}: {item.message}", file=sys.stderr)
-                elif not quiet:
-                    print(item.line())
-    finally:
-        web.close()
-    return failed
-
-
-def cmd_feeds(corpus: Corpus, args: argparse.Namespace) -> int:
-    """``feeds [list]``, ``feeds add URL``, ``feeds remove URL``."""
-    if args.action in ("add", "remove") and not args.url:
-        raise CorpusError(f"`{PROG} feeds {args.action}` needs the feed's URL")
-    web = _web(corpus)
-    try:
-        if args.action == "add":
-            result = web.add_feed(args.url)
-            if result.outcome == "error":
-                raise CorpusError(result.message)
-            print(result.line())
-            print(f"registered {args.url}: `{PROG} watch` (or the bot) refreshes it")
-        elif args.action == "remove":
-            if not web.remove_feed(args.url):
-                raise CorpusError(f"no feed {args.url} is registered (see `{PROG} feeds`)")
-            print(f"removed {args.url} (its articles stay; `{PROG} remove` deletes one)")
-        else:
-            for feed in web.feeds():
-                state = f"error: {feed.error}" if feed.error else f"checked {feed.checked_at}"
-                print(f"{feed.url}  {feed.title or ''}  ({state})")
-    finally:
-        web.close()
-    return 0
-
-
-def cmd_watch(corpus: Corpus, args: argparse.Namespace) -> int:
-    """Refresh the registered feeds every CORPUSBOT_REFRESH until stopped (``--once``: once)."""
-    from retrieval.web import refresh_seconds
-
-    try:
-        every = refresh_seconds()
-    except ValueError as err:
-        raise CorpusError(str(err)) from err
-    web = _web(corpus)
-    try:
-        while True:
-            for result in web.refresh_all():
-                for item in [result, *result.pages]:
-                    if item.outcome == "error":
-                        print(f"{PROG}: {item.message}", file=sys.stderr, flush=True)
-                    elif item.outcome != "unchanged" or item is result:
-                        print(item.line(), flush=True)
-            if args.once:
-                return 0
-            time.sleep(every)
-    finally:
-        web.close()
 
 
 def cmd_embed(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -374,16 +154,6 @@ def cmd_remove(corpus: Corpus, args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"removed {article_line(article).strip()}")
     return 0
-
-
-def reranker_line(stats: CorpusStats) -> str:
-    """Which re-ranker answers use, with what to do when it is not fully usable."""
-    line = describe_reranker(stats)
-    if not stats.reranker_ready and stats.reranker != "none":
-        line += f" (install it with {INSTALL_HINT[stats.reranker]})"
-    elif stats.reranker == "minilm" and stats.vectors < stats.sentences:
-        line += f"; `{PROG} embed` adds the rest"
-    return line
 
 
 def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
@@ -505,51 +275,6 @@ def harness(corpus: Corpus, stdin: TextIO, stdout: TextIO) -> int:
 
 def _token_configured() -> bool:
     return bool(os.environ.get("DISCORD_TOKEN", "").strip())
-
-
-def cmd_report(corpus: Corpus, args: argparse.Namespace) -> int:
-    """What people asked and where the corpus falls short (docs/admin.md)."""
-    from retrieval import report as reporting
-
-    if backend_name(corpus) != "sqlite":
-        raise CorpusError("the question log lives in the SQLite file: report needs that backend")
-    try:
-        since = reporting.parse_since(args.since or ("all" if args.gold else "7d"))
-    except ValueError as err:
-        raise CorpusError(str(err)) from err
-    with QueryLog(corpus.path) as qlog:
-        asked, votes = qlog.questions(since=since), qlog.votes(since=since)
-    if args.gold:
-        return _write_gold(args.gold, *reporting.gold_lines(asked, votes))
-    web = _web(corpus)
-    try:
-        errors = web.errors(since)
-    finally:
-        web.close()
-    report = reporting.build(
-        asked, votes, corpus.articles(), since=since, top=args.top, fetch_errors=errors
-    )
-    if args.json:
-        print(json.dumps(report.to_dict(), ensure_ascii=False))
-    else:
-        from rich.console import Console
-
-        Console().print(reporting.render(report))
-    return 0
-
-
-def _write_gold(path: Path, confirmed: list[dict], todo: list[dict]) -> int:
-    """``report --gold FILE``: FILE (confirmed answers) and FILE's stem + ``.todo.jsonl``."""
-    todo_path = path.with_name(path.name.removesuffix(".jsonl") + ".todo.jsonl")
-    for target, lines in ((path, confirmed), (todo_path, todo)):
-        try:
-            with target.open("w", encoding="utf-8") as f:
-                f.writelines(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
-        except OSError as err:
-            raise CorpusError(f"cannot write {target}: {err.strerror or err}") from err
-    print(f"{len(confirmed)} confirmed answers → {path}")
-    print(f"{len(todo)} questions to label (not found, or more 👎 than 👍) → {todo_path}")
-    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -21,13 +21,12 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 
 from bot import admin, render
+from bot.interactions import ask_limit, corpus_of
 from bot.question import plain_question
 from bot.views import (
     PickMenu,
     answer_first,
     ask,
-    ask_limit,
-    corpus_of,
     open_article,
     send_answer,
     send_article,

@@ -200,7 +200,7 @@ def test_the_ask_limit_is_shared_and_forgets_people_whose_allowance_is_whole() -
 
     from discord import app_commands
 
-    from bot.views import AskLimit
+    from bot.interactions import AskLimit
 
     limit = AskLimit(3, 30.0)
 

@@ -24,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot import render, views  # noqa: E402
+from bot import interactions, render, views  # noqa: E402
 from retrieval.corpus import Corpus, build, seeds_dir  # noqa: E402
 
 QUESTION = "what did china and kazakhstan agree on"  # lower case, as people type
@@ -139,7 +139,7 @@ def answer_payload(question: str) -> dict[str, Any]:
         db = Path(folder) / "corpus.db"
         build(db, [seeds_dir()])
         with Corpus.open(db, create=False) as corpus:
-            answer = corpus.ask(question, k=views.RESULTS_PER_ANSWER)
+            answer = corpus.ask(question, k=interactions.RESULTS_PER_ANSWER)
     view = views.answer_view(views.Page(answer, question_id=1, numbers={}))
     return {
         "embeds": [render.answer_embed(answer).to_dict()],
