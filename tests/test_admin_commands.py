@@ -26,6 +26,8 @@ from tests.test_cli import run
 from tests.test_web import CABLE
 from tests.webserver import serve
 
+pytestmark = pytest.mark.e2e
+
 ADMIN = 9001
 NEW_ARTICLE = (
     "# Almaty opens a cable car to the glacier\n\n"

@@ -18,6 +18,8 @@ from retrieval.corpus import Corpus
 from tests.fakediscord import FakeDiscord, ThreadedFake
 from tests.test_bot_e2e import Live, bot_env, stop_bot
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "FAKE.admin-e2e-token.never-logged"
 
 

@@ -23,6 +23,8 @@ from retrieval.querylog import QueryLog
 from tests.fakediscord import CHANNEL_ID, GUILD_ID, FakeDiscord, Interaction, Sent
 from tests.test_cli import ACCEPTANCE, run
 
+pytestmark = pytest.mark.unit
+
 TOKEN = "admin-logging-token"
 BROAD = "Kazakhstan"  # more than one page of quotes that pass the relevance cut
 

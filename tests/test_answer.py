@@ -5,6 +5,8 @@ from retrieval.answer import MAX_QUESTION_CHARS
 from retrieval.models import Status
 from retrieval.text import tokenize
 
+pytestmark = pytest.mark.unit
+
 ACCEPTANCE = "Which tourism year was launched in Kazakhstan in 2017?"
 
 

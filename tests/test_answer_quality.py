@@ -19,6 +19,8 @@ from retrieval.models import Sentence
 from retrieval.text import tokenize
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.quality
+
 DEV = DATA / "dev.jsonl"
 OFFTOPIC = DATA / "offtopic_dev.jsonl"
 SQUAD = DATA / "squad2" / "dev-v2.0-public.json"

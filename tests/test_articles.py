@@ -19,6 +19,8 @@ from retrieval.stopwords import STOPWORDS
 
 from .conftest import SEEDS
 
+pytestmark = pytest.mark.unit
+
 SEED_FILES = sorted(SEEDS.glob("*.txt"))
 
 

@@ -49,6 +49,8 @@ from tests.fakediscord import (
     Sent,
 )
 
+pytestmark = pytest.mark.unit
+
 TOKEN = "inprocess-token"
 SEED_QUESTION = "Which tourism year was launched in Kazakhstan in 2017?"
 SEED_QUOTE = "The China Tourism Year that has been launched in Kazakhstan in 2017"

@@ -35,6 +35,8 @@ from tests.fakediscord import (
 )
 from tests.test_bot_commands import question_with_pages
 
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "FAKE.e2e-token.never-logged-7f3a9c"
 HEARTBEAT = 0.25  # seconds: short, so "keeps heartbeating while busy" shows up quickly

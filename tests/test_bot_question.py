@@ -7,6 +7,8 @@ import pytest
 from bot.question import plain_question
 from retrieval.corpus import Corpus
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     ("typed", "searched"),

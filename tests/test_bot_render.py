@@ -14,6 +14,8 @@ from retrieval.models import Answer, Article, Hit, Sentence, Status
 from retrieval.text import tokenize
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 ARTICLE = Article(id=7, file="x.txt", title="T" * 400, outlet="O" * 300, date="2017-06-07")
 
 

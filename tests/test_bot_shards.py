@@ -17,6 +17,8 @@ from tests.conftest import SEEDS
 from tests.fakediscord import GUILD_ID, FakeDiscord, ThreadedFake
 from tests.test_bot_e2e import SEED_QUESTION, SEED_QUOTE, bot_env, stop_bot, unbold
 
+pytestmark = pytest.mark.e2e
+
 TOKEN = "FAKE.shards-token.never-logged-5b1e"
 # A guild on each gateway shard of two: Discord routes a guild by (id >> 22) % count.
 GUILDS = {0: GUILD_ID, 1: GUILD_ID + (1 << 22)}

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import ROOT
+
+pytestmark = pytest.mark.e2e
 
 ACCEPTANCE = "Which tourism year was launched in Kazakhstan in 2017?"
 

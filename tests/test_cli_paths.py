@@ -19,6 +19,8 @@ from retrieval.corpus import Corpus
 from .conftest import DATA, ROOT
 from .test_cli import ACCEPTANCE, run
 
+pytestmark = pytest.mark.unit
+
 
 def test_db_is_accepted_after_the_command_too(corpus_path, tmp_path):
     out = run("ask", "--db", str(corpus_path), ACCEPTANCE)

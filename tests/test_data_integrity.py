@@ -10,6 +10,7 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from retrieval.corpus import Corpus
 from retrieval.postings import LEN_MAX
@@ -17,6 +18,8 @@ from retrieval.rank import rank
 from retrieval.text import tokenize
 
 from .conftest import SEEDS
+
+pytestmark = pytest.mark.unit
 
 # Several sentences each: in a corpus of two sentences BM25Okapi gives every word idf 0.
 SNOW = (

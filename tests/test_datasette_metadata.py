@@ -6,12 +6,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+import pytest
 import yaml
 
 from retrieval.corpus import Corpus
 from retrieval.querylog import QueryLog
 from retrieval.web import Web
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.unit
 
 METADATA = ROOT / "docs" / "datasette-metadata.yml"
 

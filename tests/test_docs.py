@@ -24,6 +24,8 @@ from retrieval.models import CorpusStats, Status
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 CLI_MD = DOCS / "cli.md"

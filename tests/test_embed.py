@@ -22,6 +22,8 @@ from retrieval.store import Store
 
 from .test_rerank import ANSWER, QUESTION, _shadow_sentence_transformers, run_python
 
+pytestmark = pytest.mark.unit
+
 ARTICLE = """Lighthouse keepers return to the northern cape
 
 The old lighthouse on the northern cape will be staffed again from next spring, the

@@ -10,6 +10,8 @@ from bot.cli import main
 from retrieval import evaluate as ev
 from retrieval.models import Answer, Article, Hit, Sentence, Status
 
+pytestmark = pytest.mark.unit
+
 GOLD = [
     {
         "id": "q1",

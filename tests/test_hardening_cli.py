@@ -23,6 +23,8 @@ from tests.conftest import ROOT
 from tests.test_cli import ACCEPTANCE, run
 from tests.test_hardening_e2e import without_root_powers
 
+pytestmark = pytest.mark.hostile
+
 QUOTE = "The China Tourism Year that has been launched in Kazakhstan in 2017"
 
 

@@ -46,6 +46,8 @@ from tests.test_bot_e2e import (
 )
 from tests.test_hardening_render import write_hostile_article
 
+pytestmark = pytest.mark.hostile
+
 TOKEN = "FAKE.hardening-token.never-shown-5d1e0b"
 HEARTBEAT = 0.1  # seconds: several beats fall within the load burst (~0.5 s)
 DEADLINE = 3.0  # Discord: the first response to an interaction within 3 seconds

@@ -20,6 +20,8 @@ from retrieval.corpus import Corpus
 from retrieval.models import Answer, Article, Hit, Sentence, Status
 from tests.conftest import SEEDS
 
+pytestmark = pytest.mark.hostile
+
 # Every code point, lone surrogates and controls included.
 ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=600)
 # Text dense in what Discord reacts to, so hypothesis hits the interesting cases often.

@@ -14,6 +14,8 @@ from retrieval.models import Status
 from retrieval.segment import sentences
 from retrieval.text import tokenize
 
+pytestmark = pytest.mark.hostile
+
 # Every code point, lone surrogates included (Discord and stdin can deliver them).
 ANY_TEXT = st.text(st.characters(exclude_categories=()), max_size=400)
 

@@ -25,6 +25,8 @@ from retrieval.text import tokenize
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 HTML = """<!doctype html>
 <html><head>
 <title>Harbour bridge approved | Harbour Post</title>

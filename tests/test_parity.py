@@ -20,6 +20,8 @@ from retrieval.xapian_layout import REOPEN_AFTER_S
 
 from .shards import require_xapian, running_shards
 
+pytestmark = pytest.mark.oracle
+
 QUESTIONS = [
     "what broke down in the harbour",
     "which ferry crossed the river",

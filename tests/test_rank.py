@@ -16,6 +16,8 @@ from retrieval.postings import Chunk, PostingsBuilder
 from retrieval.rank import DEFAULT_PRUNING, Pruning, TermCache, rank, rank_postings
 from retrieval.store import ID_DTYPE, LEN_DTYPE, TF_DTYPE, Postings, Store
 
+pytestmark = pytest.mark.oracle
+
 VOCAB = [f"w{i}" for i in range(12)]
 
 docs_strategy = st.lists(

@@ -10,6 +10,8 @@ from retrieval import fusion
 from retrieval.corpus import Corpus
 from retrieval.models import Status
 
+pytestmark = pytest.mark.unit
+
 LAKE = """Winter on the lake
 
 Lake Baikal froze early this winter, in the first week of December.

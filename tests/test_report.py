@@ -17,6 +17,8 @@ from retrieval.querylog import Asked, QueryLog, Quoted, Vote
 from tests.conftest import DATA
 from tests.test_cli import run
 
+pytestmark = pytest.mark.unit
+
 NOW = datetime(2024, 6, 10, 12, 0, tzinfo=UTC)
 
 

@@ -68,6 +68,8 @@ socket.create_connection = refuse
 socket.getaddrinfo = refuse
 from retrieval import rerank
 from tests.test_rerank import CANDIDATES
+
+pytestmark = pytest.mark.unit
 reranker = rerank.load("wordllama")
 sims = reranker.similarities({QUESTION!r}, [], CANDIDATES, np.arange(4)[:, None]).sentence
 print(json.dumps({{"name": reranker.name, "attempts": attempts, "sims": sims.tolist()}}))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import sys
 
+import pytest
+
 from tests.conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "tools"))
 
 import screenshot
+
+pytestmark = pytest.mark.e2e
 
 
 def test_the_payload_is_the_bots_own_answer() -> None:

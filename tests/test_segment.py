@@ -5,6 +5,8 @@ from hypothesis import strategies as st
 from retrieval import segment, tables
 from retrieval.segment import sentences
 
+pytestmark = pytest.mark.unit
+
 
 def split(text: str) -> list[str]:
     return [text[s:e] for s, e in sentences(text, [(0, len(text))])]

@@ -4,6 +4,8 @@ import pytest
 
 from .conftest import DATA
 
+pytestmark = pytest.mark.unit
+
 SOURCE_DEV = [json.loads(line) for line in (DATA / "source_dev.jsonl").open()]
 
 

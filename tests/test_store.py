@@ -145,6 +145,8 @@ def test_written_pages_are_synced_by_a_child_process_while_a_write_runs(tmp_path
 KILLED_WRITER = """
 import sys, time
 from retrieval.store import Store
+
+pytestmark = pytest.mark.unit
 store = Store.open(sys.argv[1])
 with store.synced_in_background(every=0.01):
     print("syncing", flush=True)

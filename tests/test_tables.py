@@ -15,6 +15,8 @@ from retrieval.corpus import Corpus
 from retrieval.segment import sentences
 from retrieval.tables import is_table_row, table_runs
 
+pytestmark = pytest.mark.unit
+
 BEFORE = (
     "Nearly all uses of the phage depend on its ability to display proteins on its surface. "
     "The display mode sets the largest protein it tolerates."

@@ -1,10 +1,13 @@
 import subprocess
 import sys
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval.text import STOPWORDS, tokenize, words
+
+pytestmark = pytest.mark.unit
 
 
 def test_lowercases_stems_and_drops_stopwords():

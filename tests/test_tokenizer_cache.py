@@ -5,12 +5,15 @@ import re
 import unicodedata
 
 import numpy as np
+import pytest
 import Stemmer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval import text
 from retrieval.vocabulary import Vocabulary
+
+pytestmark = pytest.mark.unit
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+(?:'[^\W_]+)*")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?:\D|$))")

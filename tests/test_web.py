@@ -20,6 +20,8 @@ from retrieval.web import Web, refresh_seconds
 from tests.test_cli import run
 from tests.webserver import Site, serve
 
+pytestmark = pytest.mark.unit
+
 FAST = {"timeout": 0.5, "max_bytes": 1_000_000}  # the site's /slow sleeps 3 s
 CABLE = "how long is the cable car line"
 

@@ -14,8 +14,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import ROOT
 from .test_cli import ACCEPTANCE
+
+pytestmark = pytest.mark.e2e
 
 WHEELS = Path(os.environ.get("CORPUSBOT_WHEELS") or ROOT / ".venv" / "wheels")
 # What a source tree holds beyond the files a build reads.

@@ -26,6 +26,8 @@ from .conftest import DATA, SEEDS
 from .shards import require_xapian, running_shards, shards_setting
 from .test_cli import run
 
+pytestmark = pytest.mark.oracle
+
 SCIFACT = DATA / "scifact-sample" / "corpus.jsonl"
 
 
