@@ -19,6 +19,8 @@ from retrieval.querylog import QueryLog, Settings, load_salt, salt_path_for, set
 from tests.conftest import ROOT
 from tests.test_hardening_e2e import without_root_powers
 
+pytestmark = pytest.mark.unit
+
 QUESTION = "which tourism year was launched in kazakhstan in 2017"
 
 
@@ -198,8 +200,6 @@ import logging, sys
 logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
 from retrieval.corpus import Corpus
 from retrieval.querylog import QueryLog
-
-pytestmark = pytest.mark.unit
 with Corpus.open(sys.argv[1]) as corpus, QueryLog(sys.argv[1]) as qlog:
     answer = corpus.ask("which tourism year was launched in kazakhstan in 2017")
     print(qlog.record(answer, k=3, latency_ms=1, backend="sqlite", source="cli", user_id=1))

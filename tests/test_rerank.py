@@ -24,6 +24,8 @@ from retrieval.models import Sentence
 
 from .conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 QUESTION = "Which tourism year was launched in Kazakhstan in 2017?"
 ANSWER = "The China Tourism Year that has been launched in Kazakhstan in 2017 is of significantly"
 
@@ -68,8 +70,6 @@ socket.create_connection = refuse
 socket.getaddrinfo = refuse
 from retrieval import rerank
 from tests.test_rerank import CANDIDATES
-
-pytestmark = pytest.mark.unit
 reranker = rerank.load("wordllama")
 sims = reranker.similarities({QUESTION!r}, [], CANDIDATES, np.arange(4)[:, None]).sentence
 print(json.dumps({{"name": reranker.name, "attempts": attempts, "sims": sims.tolist()}}))

@@ -15,6 +15,8 @@ from retrieval.ingest import IngestSizes
 
 from .conftest import ROOT, SEEDS
 
+pytestmark = pytest.mark.unit
+
 
 def counts(path):
     with sqlite3.connect(path) as conn:
@@ -145,8 +147,6 @@ def test_written_pages_are_synced_by_a_child_process_while_a_write_runs(tmp_path
 KILLED_WRITER = """
 import sys, time
 from retrieval.store import Store
-
-pytestmark = pytest.mark.unit
 store = Store.open(sys.argv[1])
 with store.synced_in_background(every=0.01):
     print("syncing", flush=True)
