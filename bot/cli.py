@@ -364,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_parser("ask", help="answer a question ('-' reads one question per line)")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with '-')")
-    p.add_argument("-k", type=int, default=3, help="how many sentences (default 3)")
+    p.add_argument("-k", type=int, default=3, help="at most this many quotes (default 3)")
     p.add_argument(
         "--log", action="store_true", help="store the question in the question log (docs/admin.md)"
     )
@@ -415,7 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
         "gold", type=Path, help='dev-format JSON Lines or SQuAD JSON (README "Answer quality")'
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("-k", type=int, default=5, help="sentences asked per question (default 5)")
+    p.add_argument("-k", type=int, default=5, help="quotes asked per question (default 5)")
     p.add_argument("-v", "--verbose", action="store_true", help="list the misses")
     _reranker_option(p)
     p.set_defaults(func=None, run=cmd_eval)
