@@ -23,7 +23,7 @@
    sentence tokens (on a sample of the questions above 100k sentences, where it is slow)
    and reports the speed-up and whether the top-10 lists are identical.
 5. With ``--shards N`` (default 2; 0: none): the same corpus on N local xapian-tcpsrv
-   shards (README "Beyond one machine"): ingest, serving in a fresh process, and every
+   shards (docs/sharding.md): ingest, serving in a fresh process, and every
    top-10 compared with the SQLite store's.
 """
 
@@ -516,8 +516,8 @@ def xapian_rows(
     questions: list[str],
     say,
 ) -> dict:
-    """The same corpus on ``--shards`` local xapian-tcpsrv shards (README "Beyond one
-    machine"): ingest, serving in a fresh process, and top-10 against the SQLite store."""
+    """The same corpus on ``--shards`` local xapian-tcpsrv shards (docs/sharding.md):
+    ingest, serving in a fresh process, and top-10 against the SQLite store."""
     from retrieval.backend import Shard
     from retrieval.corpus import Corpus
     from retrieval.errors import StoreError

@@ -9,7 +9,7 @@ and fits the weights by a listwise softmax (the pool's hits share the target mas
 plain NumPy gradient descent, L2 0.01; weights relative to the BM25 share's). For each article
 it fits on the others and scores that article with those weights (held out), then fits
 on all: the shipped constants (``retrieval/answer.py``) are the all-article fit, rounded.
-Abstention is not part of the fit (see README "Answer quality").
+Abstention is not part of the fit (see docs/answer-quality.md).
 """
 
 from __future__ import annotations

@@ -124,7 +124,7 @@ def cmd_ingest(corpus: Corpus, args: argparse.Namespace) -> int:
 
 
 def cmd_embed(corpus: Corpus, args: argparse.Namespace) -> int:
-    """Store MiniLM vectors for the sentences without one (README "Re-rankers")."""
+    """Store MiniLM vectors for the sentences without one (docs/answer-quality.md, "Re-rankers")."""
     bar = None if args.quiet else EmbedBar()
     try:
         report = corpus.embed(progress=bar)
@@ -176,7 +176,7 @@ def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    """Score a gold file (README "Answer quality") through the bot's own answer().
+    """Score a gold file (docs/answer-quality.md) through the bot's own answer().
 
     A dev-format JSON Lines file is asked of the corpus (``--db``); a SQuAD-format file
     brings its own articles: they are ingested into a temporary corpus (or into ``--db``
@@ -412,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_parser("eval", help="score answers against a gold file (hit@k, MRR, abstention)")
     p.add_argument(
-        "gold", type=Path, help='dev-format JSON Lines or SQuAD JSON (README "Answer quality")'
+        "gold", type=Path, help="dev-format JSON Lines or SQuAD JSON (docs/answer-quality.md)"
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-k", type=int, default=5, help="quotes asked per question (default 5)")

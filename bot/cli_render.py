@@ -25,7 +25,7 @@ def article_json(article: Article) -> dict:
 
 
 def answer_json(answer: Answer) -> dict:
-    """The ``ask --json`` object (README "Answer format")."""
+    """The ``ask --json`` object (docs/cli.md, "Answer format")."""
     out = {
         "question": answer.question,
         "answered": answer.answered,

@@ -32,7 +32,7 @@ class Config:
     db_path: Path = DEFAULT_DB
     api_base: str | None = None  # e.g. http://127.0.0.1:8080/api/v10; None means Discord
     gateway_url: str | None = None  # e.g. ws://127.0.0.1:8080/gateway; None means Discord
-    # Gateway sharding (README "Beyond one machine"): None runs one unsharded connection.
+    # Gateway sharding (docs/sharding.md): None runs one unsharded connection.
     gateway_shard_count: int | None = None
     gateway_shard_ids: tuple[int, ...] | None = None  # this process's; None: all of them
 

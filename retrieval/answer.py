@@ -31,8 +31,7 @@ MAX_K = 25
 # re-ranker 30 give the same answers as 100 on SQuAD public, dev and off-topic (20 lose
 # a SQuAD question) for a third of the re-ranking work. With lexical evidence alone a
 # sentence below the BM25 top 10 does not come back up: 10 give the answers of 30 (one
-# SQuAD public question better, none worse) for a third of the work (README "Answer
-# quality").
+# SQuAD public question better, none worse) for a third of the work (docs/answer-quality.md).
 CANDIDATES = 30
 LEXICAL_CANDIDATES = 10
 
@@ -167,7 +166,7 @@ def build_pool(
         keywords = [w for w in words(question) if w not in STOPWORDS]
         # Meaning is read with the sentence before only: a sentence's references ("the
         # event", "it") point back. Held out on SQuAD this beat the symmetric window
-        # (README "Answer quality"); coverage keeps both neighbours.
+        # (docs/answer-quality.md); coverage keeps both neighbours.
         sim = reranker.similarities(question, keywords, sentences, windows[:, :2])
         evidence = sim.sentence + EVIDENCE_COVERAGE * coverage
     fusion = fusion_for(reranker)

@@ -2,7 +2,7 @@
 
 News text scraped from the web carries navigation, bylines, captions and footers.
 The heuristics here find what they can; a ``metadata.json`` next to the articles
-overrides them per file (see README "The metadata file"). The stored text is always
+overrides them per file (see docs/corpus-format.md). The stored text is always
 the complete file, so ``/source`` shows everything; only the *spans* decide what is
 searchable.
 """

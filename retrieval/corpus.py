@@ -136,7 +136,7 @@ class Corpus:
     def shards(
         cls, shards: Sequence[backend.XapianShard], *, reranker: str | rerank.Reranker | None = None
     ) -> Corpus:
-        """The corpus on remote Xapian shards (README "Beyond one machine")."""
+        """The corpus on remote Xapian shards (docs/sharding.md)."""
         from retrieval.xapian_backend import XapianStore
 
         return cls(XapianStore(shards), reranker=reranker)

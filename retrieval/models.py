@@ -118,6 +118,6 @@ class CorpusStats:
     terms: int
     avg_sentence_length: float
     db_bytes: int | None  # None: not known here (Xapian: on the shard servers' disks)
-    reranker: str = "none"  # the semantic re-ranker chosen (README "Re-rankers")
+    reranker: str = "none"  # the semantic re-ranker chosen (docs/answer-quality.md, "Re-rankers")
     reranker_ready: bool = True  # False when its model is not installed or failed to load
     vectors: int = 0  # sentences with a stored MiniLM vector (`corpusbot embed`)

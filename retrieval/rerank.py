@@ -2,7 +2,7 @@
 
 A re-ranker is a pure function of (question, candidate sentences, their windows);
 :mod:`retrieval.answer` decides how to fuse its similarities with BM25. Three choices
-(README "Re-rankers"):
+(docs/answer-quality.md, "Re-rankers"):
 
 - ``none``: lexical evidence only.
 - ``wordllama`` (the default): WordLlama static embeddings, NumPy only, weights shipped in

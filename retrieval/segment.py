@@ -1,9 +1,9 @@
 """Searchable text → sentences with exact character offsets.
 
-sentencex does the segmenting (chosen by measurement, see README "Sentence
-segmentation"); this module maps its output back onto the article so every
-sentence is an exact substring with ``text[start:end] == sentence``, and leaves out
-the table-like runs :mod:`retrieval.tables` finds, keeping the sentences around them.
+sentencex does the segmenting (chosen by measurement, see docs/decisions/001-sentencex.md);
+this module maps its output back onto the article so every sentence is an exact
+substring with ``text[start:end] == sentence``, and leaves out the table-like runs
+:mod:`retrieval.tables` finds, keeping the sentences around them.
 """
 
 from __future__ import annotations

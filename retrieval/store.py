@@ -28,7 +28,8 @@ Tables:
 - ``questions``, ``votes``: the question log, made and written by
   :mod:`retrieval.querylog` through its own connection, never by this module.
 - ``vectors``: per sentence its embedding by a semantic model (float32, little-endian),
-  written by ``corpusbot embed`` and deleted with the sentence (README "Re-rankers").
+  written by ``corpusbot embed`` and deleted with the sentence (docs/answer-quality.md,
+  "Re-rankers").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The corpus on N Xapian shards served by ``xapian-tcpsrv`` (README "Beyond one machine").
+"""The corpus on N Xapian shards served by ``xapian-tcpsrv`` (docs/sharding.md).
 
 Layout. Each article lives whole on one shard, chosen by a stable hash of its key
 (:mod:`retrieval.discover`), so ``/source``, neighbours and context are shard-local. A
