@@ -35,7 +35,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -45,6 +45,7 @@ import sqlite_utils
 
 from retrieval.errors import StoreError
 from retrieval.models import Answer
+from retrieval.side_tables import SideTables
 from retrieval.store import Store
 
 if TYPE_CHECKING:
@@ -179,11 +180,11 @@ class QueryLog:
         self.enabled = enabled
         self.salt_path = salt_path or salt_path_for(self.path)
         self.busy_timeout = busy_timeout
-        self._lock = threading.Lock()
-        self._conn: sqlite3.Connection | None = None
+        self._tables = SideTables(
+            self.path, _create_tables, timeout=busy_timeout, on_open=_relax_sync
+        )
         self._salt: bytes | None = None
         self._salt_lock = threading.Lock()
-        self._ready = False  # tables known to exist
 
     @classmethod
     def from_env(cls, db_path: str | Path, environ: Mapping[str, str] | None = None) -> QueryLog:
@@ -192,41 +193,12 @@ class QueryLog:
 
     # -- connection and schema -----------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _db(self, *, write: bool = False) -> Iterator[sqlite_utils.Database]:
-        """This log's connection under its lock; ``write`` makes the tables if they are
-        missing and wraps the block in one IMMEDIATE transaction (rolled back on any
-        error)."""
-        with self._lock:
-            if self._conn is None:
-                uri = f"{self.path.resolve().as_uri()}?mode=rw"  # never create a missing file
-                self._conn = sqlite3.connect(
-                    uri,
-                    uri=True,
-                    isolation_level=None,
-                    check_same_thread=False,
-                    timeout=self.busy_timeout,
-                )
-                # In WAL mode a log row need not survive a power cut (the file stays
-                # consistent either way): commits without an fsync each, 4 ms → 0.4 ms a
-                # question at the median (bench/querylog.py).
-                mode = self._conn.execute("PRAGMA journal_mode").fetchone()[0]
-                if str(mode).lower() == "wal":
-                    self._conn.execute("PRAGMA synchronous=NORMAL")
-            db = sqlite_utils.Database(self._conn)
-            if write and not self._ready:
-                _create_tables(db)
-                self._ready = True
-            if not write:
-                yield db
-                return
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+    def _db(
+        self, *, write: bool = False
+    ) -> contextlib.AbstractContextManager[sqlite_utils.Database]:
+        """This log's connection; ``write`` makes the tables if they are missing and wraps
+        the block in one IMMEDIATE transaction (rolled back on any error)."""
+        return self._tables.db(write=write, transaction=write)
 
     def _hash(self, user_id: str | int | None) -> str | None:
         if user_id is None:
@@ -415,24 +387,29 @@ class QueryLog:
             raise StoreError(f"no database at {self.path}")
         try:
             with self._db() as db:
-                if not (self._ready or db["votes"].exists()):
+                if not (self._tables.ready or db["votes"].exists()):
                     return []
                 return list(db.query(sql, params))
         except sqlite3.Error as err:
             raise StoreError(f"cannot read the question log in {self.path.name}: {err}") from err
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-                self._ready = False
+        self._tables.close()
 
     def __enter__(self) -> QueryLog:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _relax_sync(conn: sqlite3.Connection) -> None:
+    # In WAL mode a log row need not survive a power cut (the file stays consistent
+    # either way): commits without an fsync each, 4 ms → 0.4 ms a question at the median
+    # (bench/querylog.py).
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if str(mode).lower() == "wal":
+        conn.execute("PRAGMA synchronous=NORMAL")
 
 
 def _create_tables(db: sqlite_utils.Database) -> None:

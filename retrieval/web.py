@@ -27,10 +27,7 @@ import logging
 import os
 import re
 import sqlite3
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -41,6 +38,7 @@ from retrieval.errors import CorpusError, IngestError
 from retrieval.fetch import Fetched, Fetcher, FetchError, check_url
 from retrieval.formats import parse_html
 from retrieval.querylog import now_iso
+from retrieval.side_tables import SideTables
 
 if TYPE_CHECKING:
     from retrieval.corpus import Corpus
@@ -119,6 +117,22 @@ class Feed:
     error: str | None
 
 
+def _create_tables(db: sqlite_utils.Database) -> None:
+    db["feeds"].create(
+        {"url": str, "title": str, "etag": str, "last_modified": str,
+         "added_at": str, "checked_at": str, "error": str},
+        pk="url", if_not_exists=True,
+    )  # fmt: skip
+    db["web_pages"].create(
+        {"url": str, "file": str, "etag": str, "last_modified": str,
+         "fetched_at": str, "title": str},
+        pk="url", if_not_exists=True,
+    )  # fmt: skip
+    db["web_fetches"].create(
+        {"id": int, "at": str, "url": str, "error": str}, pk="id", if_not_exists=True
+    )
+
+
 class Web:
     """The web side of one corpus (SQLite backend): its folder and its tables."""
 
@@ -129,37 +143,14 @@ class Web:
         except ValueError as err:
             raise CorpusError(str(err)) from err
         self.folder = library.folder(corpus.path, "web")
-        self._lock = threading.RLock()
-        self._conn: sqlite3.Connection | None = None
-        self._ready = False
+        self._tables = SideTables(corpus.path, _create_tables, timeout=10)
 
     # -- state ---------------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _db(self, *, write: bool = False) -> Iterator[sqlite_utils.Database]:
-        with self._lock:
-            if self._conn is None:
-                uri = f"{Path(self.corpus.path).resolve().as_uri()}?mode=rw"
-                self._conn = sqlite3.connect(
-                    uri, uri=True, isolation_level=None, check_same_thread=False, timeout=10
-                )
-            db = sqlite_utils.Database(self._conn)
-            if write and not self._ready:
-                db["feeds"].create(
-                    {"url": str, "title": str, "etag": str, "last_modified": str,
-                     "added_at": str, "checked_at": str, "error": str},
-                    pk="url", if_not_exists=True,
-                )  # fmt: skip
-                db["web_pages"].create(
-                    {"url": str, "file": str, "etag": str, "last_modified": str,
-                     "fetched_at": str, "title": str},
-                    pk="url", if_not_exists=True,
-                )  # fmt: skip
-                db["web_fetches"].create(
-                    {"id": int, "at": str, "url": str, "error": str}, pk="id", if_not_exists=True
-                )
-                self._ready = True
-            yield db
+    def _db(
+        self, *, write: bool = False
+    ) -> contextlib.AbstractContextManager[sqlite_utils.Database]:
+        return self._tables.db(write=write)
 
     def _row(self, table: str, url: str) -> dict | None:
         with self._db() as db:
@@ -192,11 +183,7 @@ class Web:
             return list(db.query(sql + " ORDER BY id", params))
 
     def close(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-                self._ready = False
+        self._tables.close()
 
     # -- pages ---------------------------------------------------------------------------
 
