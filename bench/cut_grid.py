@@ -15,16 +15,15 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.cli import squad_corpus
 from retrieval import answer as A
 from retrieval import evaluate as ev
 from retrieval import question as qa
 from retrieval.corpus import Corpus
-from retrieval.embed import embed
 
 DEFAULT_GAPS = "0,0.25,0.5,0.55,0.6,0.65,0.7,0.75,1,1.05,1.1,1.15,1.2,1.25,1.3,1.4,1.5,2,inf"
 
@@ -63,13 +62,7 @@ def main() -> None:
     gaps = [float(g) for g in args.gaps.split(",")]
     for path in args.squad:
         squad = ev.load_squad(path)
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            Corpus.create(Path(tmp) / "s.db", reranker=args.reranker) as corpus,
-        ):
-            corpus.ingest([squad.write_jsonl(tmp)])
-            if args.reranker == "minilm":
-                embed(corpus.store)
+        with squad_corpus(squad, reranker=args.reranker) as corpus:  # as `corpusbot eval` builds it
             rows = grid(corpus, [q for q in squad.questions if q.answerable], gaps)
         print(f"{path.name} ({args.reranker}): gap  hit over shown  quotes  answering")
         for gap, hit, quotes, answering in rows:

@@ -55,7 +55,7 @@ def coverage(
                 )
                 for a in corpus.articles()
             ]
-            answers = ev.evaluate(questions, lambda q: corpus.ask(q, k=3))
+            answers = ev.evaluate(questions, lambda q: corpus.ask(q.question, k=3))
             return ev.span_coverage(questions, stored), answers
 
 

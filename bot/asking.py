@@ -40,14 +40,18 @@ async def ask_logged(
     typed: str | None = None,
     offset: int = 0,
     k: int = 3,
+    article_id: int | None = None,
 ) -> Asked:
-    """Answer ``question`` (results after ``offset``) for the person behind
-    ``interaction``, and log it; ``typed`` is the question as the person wrote it, when
-    the bot cleaned it before asking (the log keeps that)."""
+    """Answer ``question`` (results after ``offset``; from one article with
+    ``article_id``) for the person behind ``interaction``, and log it; ``typed`` is the
+    question as the person wrote it, when the bot cleaned it before asking (the log
+    keeps that)."""
     client = interaction.client
     corpus = client.corpus  # type: ignore[attr-defined]
     started = time.perf_counter()
-    answer = await asyncio.to_thread(corpus.ask, question, k=k, offset=offset)
+    answer = await asyncio.to_thread(
+        corpus.ask, question, k=k, offset=offset, article_id=article_id
+    )
     latency_ms = (time.perf_counter() - started) * 1000
     backend = backend_name(corpus)
     qlog = getattr(client, "query_log", None)

@@ -54,10 +54,18 @@ def _questions(arg: str, stdin: TextIO) -> Iterable[str]:
 
 
 def cmd_ask(corpus: Corpus, args: argparse.Namespace) -> int:
+    article_id = None
+    if args.article is not None:
+        # The same lookup as `source`; anything but exactly one article stops here.
+        match = corpus.find_source(args.article)
+        if match.article is None:
+            print(source_text(corpus, match), file=sys.stderr)
+            return 1
+        article_id = match.article.id
     qlog = cli_query_log(corpus) if args.log else None
     for question in _questions(args.question, sys.stdin):
         started = time.perf_counter()
-        answer = corpus.ask(question, k=args.k)
+        answer = corpus.ask(question, k=args.k, article_id=article_id)
         if qlog is not None:
             latency_ms = (time.perf_counter() - started) * 1000
             qlog.record(answer, k=args.k, latency_ms=latency_ms, backend=backend_name(corpus),
@@ -195,11 +203,19 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if squad is None:
             corpus = stack.enter_context(_open(args))
         else:
-            corpus = stack.enter_context(_squad_corpus(squad, args.db, args.reranker))
+            corpus = stack.enter_context(squad_corpus(squad, args.db, args.reranker))
+        within: dict[str, int] = {}
+        if args.within_article:
+            files = {a.file: a.id for a in corpus.articles()}
+            within = evaluate.gold_articles(questions, files)
+
+        def scope(q: evaluate.GoldQuestion) -> int | None:
+            return within.get(q.article) if q.article is not None else None
+
         report = evaluate.evaluate(
             questions,
-            lambda q: corpus.ask(q, k=args.k, cut=False),
-            lambda q: corpus.ask(q, k=args.k),
+            lambda q: corpus.ask(q.question, k=args.k, cut=False, article_id=scope(q)),
+            lambda q: corpus.ask(q.question, k=args.k, article_id=scope(q)),
         )
         coverage = evaluate.span_coverage(questions, _searchable(corpus)) if squad else None
     if args.json:
@@ -224,7 +240,9 @@ def _searchable(corpus: Corpus) -> Iterator[tuple[str, str, list[tuple[int, int]
 
 
 @contextlib.contextmanager
-def _squad_corpus(squad: SquadSet, db: Path | None, reranker: str | None) -> Iterator[Corpus]:
+def squad_corpus(
+    squad: SquadSet, db: Path | None = None, reranker: str | None = None
+) -> Iterator[Corpus]:
     """The corpus of a SQuAD set: ``db`` if it exists, else built by the normal ingest
     (into ``db``, or a temporary folder removed afterwards)."""
     if db is not None and db.exists():
@@ -366,6 +384,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON (JSON Lines with '-')")
     p.add_argument("-k", type=int, default=3, help="at most this many quotes (default 3)")
     p.add_argument(
+        "--article",
+        metavar="NAME",
+        help="answer from this article only (an id, file, title words… as `source` takes)",
+    )
+    p.add_argument(
         "--log", action="store_true", help="store the question in the question log (docs/admin.md)"
     )
     _reranker_option(p)
@@ -417,6 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-k", type=int, default=5, help="quotes asked per question (default 5)")
     p.add_argument("-v", "--verbose", action="store_true", help="list the misses")
+    p.add_argument(
+        "--within-article",
+        action="store_true",
+        help="ask each question within its gold article, as `ask --article` does",
+    )
     _reranker_option(p)
     p.set_defaults(func=None, run=cmd_eval)
 

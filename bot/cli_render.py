@@ -43,25 +43,40 @@ def answer_json(answer: Answer) -> dict:
             }
             for hit in answer.hits
         ],
+        "within": None if answer.within is None else article_json(answer.within),
+        "unnamed_article": answer.unnamed_article,
     }
     return out
 
 
+UNNAMED_ARTICLE_TIP = (
+    "Tip: the question speaks of one article (“this study”) without naming it; "
+    f"`{PROG} ask --article NAME` asks within it."
+)
+
+
 def answer_text(answer: Answer) -> str:
     """The answer as the bot shows it: quotes with [n] markers, then the sources."""
+    within = answer.within
     if not answer.answered:
-        head = (
-            "Not found in the corpus."
-            if answer.status is Status.NOT_FOUND
-            else "Cannot search that."
-        )
+        head = "Cannot search that."
+        if answer.status is Status.NOT_FOUND:
+            head = "Not found in the corpus." if within is None else "Not found in this article."
         lines = [f"{head} {answer.message}".strip()]
         if answer.terms:
             lines.append("Searched for: " + ", ".join(answer.terms))
+        if within is not None:
+            lines.append(f"Searched only: {within.citation()} ({within.file})")
+        if answer.unnamed_article:
+            lines.append(UNNAMED_ARTICLE_TIP)
         return "\n".join(lines)
     lines = [f"“{hit.sentence.text}” [{answer.marker(hit)}]" for hit in answer.hits]
     lines += ["", "Sources:"]
     lines += [f"[{c.number}] {c.article.citation()} ({c.article.file})" for c in answer.citations]
+    if within is not None:
+        lines.append("(asked within this article only)")
+    if answer.unnamed_article:
+        lines += ["", UNNAMED_ARTICLE_TIP]
     return "\n".join(lines)
 
 

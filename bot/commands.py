@@ -50,11 +50,15 @@ def everywhere(command: app_commands.Command) -> app_commands.Command:
 
 @everywhere
 @app_commands.command(name=_("ask"), description=_("Ask a question; get exact, cited sentences."))
-@app_commands.describe(question=_("Your question, in your own words (up to 300 characters)"))
+@app_commands.describe(
+    question=_("Your question, in your own words (up to 300 characters)"),
+    article=_("Only this article: start typing a title, outlet or date and pick one"),
+)
 @app_commands.check(ask_limit)
 async def ask_command(
     interaction: discord.Interaction,
     question: app_commands.Range[str, 1, QUESTION_MAX],
+    article: str | None = None,
 ) -> None:
     # Discord enforces the bounds in its client; a crafted payload is still answered kindly.
     if len(question) > QUESTION_MAX:
@@ -71,8 +75,20 @@ async def ask_command(
             ephemeral=True,
         )
         return
+    article_id = None
+    if article is not None:
+        # The same lookup as /source (an autocomplete pick is an id), answered privately
+        # when it does not name exactly one article.
+        match = await asyncio.to_thread(corpus_of(interaction).find_source, article)
+        if match.article is None:
+            reply = render.ask_within_message(article, several=bool(match.candidates))
+            await interaction.response.send_message(reply, ephemeral=True)
+            return
+        article_id = match.article.id
     page, deferred = await answer_first(
-        interaction, lambda: ask(interaction, plain, typed=question), ephemeral=True
+        interaction,
+        lambda: ask(interaction, plain, typed=question, article_id=article_id),
+        ephemeral=True,
     )
     await send_answer(interaction, page, deferred=deferred)
 
@@ -102,6 +118,7 @@ async def source_command(
     await interaction.response.send_message(render.no_article_message(article), ephemeral=True)
 
 
+@ask_command.autocomplete("article")
 @source_command.autocomplete("article")
 async def source_autocomplete(
     interaction: discord.Interaction, current: str

@@ -268,10 +268,27 @@ def answer_embed(answer: Answer, numbers: Mapping[int, int] | None = None) -> di
     embed = discord.Embed(title=title, description=description, colour=COLOUR)
     if rest:
         embed.add_field(name="Supporting quotes", value=_support(rest, terms, number), inline=False)
+    footer = []
     if answer.offset:
-        last = answer.offset + len(answer.hits)
-        embed.set_footer(text=f"Quotes {answer.offset + 1}–{last}")
+        footer.append(f"Quotes {answer.offset + 1}–{answer.offset + len(answer.hits)}")
+    if answer.within is not None:
+        footer.append(within_line(answer.within))
+    if answer.unnamed_article:
+        footer.append(UNNAMED_ARTICLE_TIP)
+    if footer:
+        embed.set_footer(text=" · ".join(footer))
     return embed
+
+
+UNNAMED_ARTICLE_TIP = (
+    "Asking about one article (“this study”)? Pick it in /ask's article option to search it alone."
+)
+
+
+def within_line(article: Article) -> str:
+    """Says an answer searched one article only (plain text: a footer renders no
+    markdown and pings no one)."""
+    return shorten(f"Only in: {_one_line(article.title)}", FOOTER_LIMIT)
 
 
 def _support(
@@ -297,11 +314,17 @@ def not_found_embed(answer: Answer) -> discord.Embed:
         title = "I can't search that"
     elif answer.offset > 0:  # "More" ran past the last result
         title = "No more results"
+    elif answer.within is not None:
+        title = "Not found in this article"
     else:
         title = "Not found in the corpus"
     parts = []
     if answer.message:
         parts.append(safe_short(answer.message, 1000))
+    if answer.within is not None:
+        parts.append(f"**Searched only:** {source_link(answer.within, 300)}")
+    if answer.unnamed_article:
+        parts.append(UNNAMED_ARTICLE_TIP)
     if answer.question.strip():
         parts.append(f"**Your question:** {safe_short(_one_line(answer.question), 1000)}")
     parts.append("Try other words (names, places, years), or browse the articles with `/source`.")
@@ -436,6 +459,19 @@ def no_article_message(query: str) -> str:
 
 
 SEVERAL_MATCH = "Several articles match — pick one."
+
+
+def ask_within_message(query: str, *, several: bool) -> str:
+    """The private reply when ``/ask``'s ``article`` does not name exactly one article."""
+    found = "Several articles match" if several else "No article matches"
+    return shorten(
+        f"{found} “{safe_short(_one_line(query), 200)}”. Start typing a title, an outlet "
+        "or a date in the article option and pick one of the suggestions, or leave it "
+        "empty to search every article.",
+        CONTENT_LIMIT,
+    )
+
+
 OPTION_LABEL_LIMIT = 100  # Discord: select option label and description, 1–100 characters
 OPTION_DESCRIPTION_LIMIT = 100
 
@@ -479,7 +515,8 @@ def help_embed(mentions: Mapping[str, str]) -> discord.Embed:
     lines = [
         f"{command('ask')} — ask in your own words (up to 300 characters), like "
         "*Which tourism year was launched in Kazakhstan in 2017?* The first quote answers; "
-        "the ones below support it. Words of your question are in **bold**.",
+        "the ones below support it. Words of your question are in **bold**. Asking about "
+        "one article (“this study”)? Pick it in the `article` option.",
         "Under an answer: **Context** shows the sentences around the quotes, **More** the "
         "next quotes (only you see them), **Read** a whole article, and "
         "**👍 Helpful** / **👎 Not helpful** tell us how it went (you can change your vote).",

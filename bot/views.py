@@ -6,17 +6,17 @@ Every button is a :class:`discord.ui.DynamicItem`: its whole state is in its
 a click is served by whichever bot process receives it, after a restart too, and no
 button ever times out. The ``custom_id`` formats (each at most 100 characters):
 
-=============================  =========================================================
-``cb:vote:{question}:{up|down}``  👍 Helpful / 👎 Not helpful on a logged answer
-``cb:why:{question}``          the optional "what was wrong?" form after a 👎
-``cb:reason:{question}``       that form itself (answered by :func:`submit_reason`)
-``cb:more:{question}``         the next quotes after a logged answer (or ``More`` page)
-``cb:ctx:{sentence},…``        the sentences around the quoted ones
-``cb:read:{article}``          an article, privately, as ``/source`` shows it
+====================================  =========================================================
+``cb:vote:{question}:{up|down}``      👍 Helpful / 👎 Not helpful on a logged answer
+``cb:why:{question}``                 the optional "what was wrong?" form after a 👎
+``cb:reason:{question}``              that form itself (answered by :func:`submit_reason`)
+``cb:more:{question}[:{article}]``    the next quotes after a logged answer (in its article)
+``cb:ctx:{sentence},…``               the sentences around the quoted ones
+``cb:read:{article}``                 an article, privately, as ``/source`` shows it
 ``cb:page:{article}:{page}:{owner}``  turn an article's page (only its owner may)
-``cb:share:{article}``         post a privately opened article in the channel
-``cb:pick:{0|1}``              the menu of articles when a name matches several
-=============================  =========================================================
+``cb:share:{article}``                post a privately opened article in the channel
+``cb:pick:{0|1}``                     the menu of articles when a name matches several
+====================================  =========================================================
 
 The Discord layer stays thin: a click turns into Corpus / QueryLog calls (in a worker
 thread, so heartbeats never stall) and renders the result with :mod:`bot.render`. Errors
@@ -84,23 +84,30 @@ async def ask(
     typed: str | None = None,
     offset: int = 0,
     k: int = RESULTS_PER_ANSWER,
+    article_id: int | None = None,
 ) -> Page:
-    """Ask ``question`` (``typed`` is how the person wrote it, for the log), logged by
-    :func:`bot.asking.ask_logged`, with the numbering of the pages before ``offset``."""
-    asked = await ask_logged(interaction, question, typed=typed, offset=offset, k=k)
+    """Ask ``question`` (``typed`` is how the person wrote it, for the log; ``article_id``
+    the one article to search, if any), logged by :func:`bot.asking.ask_logged`, with the
+    numbering of the pages before ``offset``."""
+    asked = await ask_logged(
+        interaction, question, typed=typed, offset=offset, k=k, article_id=article_id
+    )
     numbers: dict[int, int] = {}
     if offset:
         corpus = corpus_of(interaction)
-        numbers = await asyncio.to_thread(earlier_numbers, corpus, question, offset)
+        numbers = await asyncio.to_thread(earlier_numbers, corpus, question, offset, article_id)
     return Page(asked.answer, asked.question_id, numbers)
 
 
-def earlier_numbers(corpus: Corpus, question: str, offset: int) -> dict[int, int]:
+def earlier_numbers(
+    corpus: Corpus, question: str, offset: int, article_id: int | None = None
+) -> dict[int, int]:
     """The citation numbers of the articles quoted before ``offset``: those pages are read
     again (the same ranking, at most ``MAX_K`` quotes a call)."""
     earlier: list[Hit] = []
-    while len(earlier) < offset:
-        page = corpus.ask(question, k=min(MAX_K, offset - len(earlier)), offset=len(earlier))
+    while (done := len(earlier)) < offset:
+        k = min(MAX_K, offset - done)
+        page = corpus.ask(question, k=k, offset=done, article_id=article_id)
         earlier += page.hits
         if not page.hits:
             break
@@ -160,7 +167,7 @@ def answer_view(page: Page) -> discord.ui.View | None:
     if len(context.custom_id) <= CUSTOM_ID_LIMIT:
         view.add_item(context)
     if question_id is not None and answer.has_more:
-        view.add_item(MoreButton(question_id))
+        view.add_item(MoreButton(question_id, answer.within.id if answer.within else None))
     order = render.page_numbers(answer, page.numbers)
     cited = list({hit.article.id: hit.article for hit in answer.hits}.values())
     single = not render.shows_numbers(answer, order)
@@ -214,27 +221,31 @@ async def send_answer(
 class MoreButton(
     Persistent,
     discord.ui.DynamicItem[discord.ui.Button],
-    template=r"cb:more:(?P<question>\d{1,19})",
+    template=r"cb:more:(?P<question>\d{1,19})(?::(?P<article>\d{1,19}))?",
 ):
     """The next quotes that pass the relevance cut, in a private message that later
-    ``More`` presses edit in place. It counts against the person's ``/ask`` limit."""
+    ``More`` presses edit in place. It counts against the person's ``/ask`` limit. An
+    answer asked within one article carries that article's id: its pages stay there."""
 
-    def __init__(self, question_id: int) -> None:
+    def __init__(self, question_id: int, article_id: int | None = None) -> None:
+        within = "" if article_id is None else f":{article_id}"
         super().__init__(
             discord.ui.Button(
                 label="More",
                 style=discord.ButtonStyle.primary,
-                custom_id=f"cb:more:{question_id}",
+                custom_id=f"cb:more:{question_id}{within}",
                 row=0,
             )
         )
         self.question_id = question_id
+        self.article_id = article_id
 
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
     ) -> MoreButton:
-        return cls(int(match["question"]))
+        article = match["article"]
+        return cls(int(match["question"]), None if article is None else int(article))
 
     async def run(self, interaction: discord.Interaction) -> None:
         ask_limit(interaction)
@@ -258,6 +269,7 @@ class MoreButton(
             typed=shown.question,
             k=shown.k,
             offset=shown.offset + len(shown.shown),
+            article_id=self.article_id,
         )
         embed = render.answer_embed(page.answer, page.numbers)
         view = answer_view(page) or discord.ui.View(timeout=None)

@@ -11,14 +11,14 @@ figures and how each constant was chosen.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
 from retrieval.backend import Backend
 from retrieval.fusion import EVIDENCE_COVERAGE, Features, fusion_for
-from retrieval.models import Answer, Hit, Sentence, Status
-from retrieval.question import answer_type, has_type, query_terms
+from retrieval.models import Answer, Article, Hit, Sentence, Status
+from retrieval.question import answer_type, has_type, points_at_one_article, query_terms
 from retrieval.rank import Ranked, rank
 from retrieval.rerank import Reranker, Similarities, gather
 from retrieval.text import STOPWORDS, clean, words
@@ -117,20 +117,41 @@ def _empty_pool(ranked: Ranked) -> Pool:
     return Pool([], none, np.zeros((0, len(fields(Features)))), none, none, empty, none, ranked)
 
 
+def rank_within(store: Backend, terms: list[str], article_id: int, need: int) -> Ranked:
+    """The BM25 top ``need`` sentences of one article: the corpus's BM25 (its idf, its
+    average length), only this article's sentences ranked, ties to the lower id. Every
+    sentence of the article is scored, through the scorer a corpus ranking brings
+    (postings on SQLite, term counts on Xapian), so no candidate is missed."""
+    ranked = rank(store, terms, need=1)
+    ids = np.array([s.id for s in store.article_sentences(article_id)], np.int64)
+    scores = ranked.score(ids.tolist()) if len(ids) else np.zeros(0)
+    held = scores > 0
+    ids, scores = ids[held], scores[held]
+    top = np.lexsort((ids, -scores))[:need]
+    return replace(ranked, ids=ids[top], scores=scores[top])
+
+
 def build_pool(
     store: Backend,
     question: str,
     terms: list[str],
     need: int,
     reranker: Reranker | None = None,
+    article_id: int | None = None,
 ) -> Pool:
-    """BM25 candidates and their neighbours, ordered by fused score (best first)."""
+    """BM25 candidates and their neighbours, ordered by fused score (best first); with
+    ``article_id``, only that article's sentences."""
     pool = CANDIDATES if reranker is not None else LEXICAL_CANDIDATES
-    ranked = rank(store, terms, need=max(pool, need))
+    if article_id is None:
+        ranked = rank(store, terms, need=max(pool, need))
+    else:
+        ranked = rank_within(store, terms, article_id, need=max(pool, need))
     if len(ranked.ids) == 0:
         return _empty_pool(ranked)
     bm25 = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
     first, around = _with_neighbours(store, list(bm25))
+    if article_id is not None:  # an article's first or last sentence has another's beside it
+        around = [s for s in around if s.article_id == article_id]
     sentences = list({s.id: s for s in [*first, *around]}.values())  # ``first`` first
     ids = [s.id for s in sentences]
     # Neighbours outside the top are scored from the postings already read, not
@@ -193,13 +214,32 @@ def answer(
     offset: int = 0,
     reranker: Reranker | None = None,
     cut: bool = True,
+    within: Article | None = None,
 ) -> Answer:
     """Answer ``question`` from ``store``: at most ``k`` quotes after ``offset``.
 
     The quotes are the pool's sentences in fused order, each text once, that may be shown
     (:attr:`Pool.relevant`) and, with ``cut``, whose fused score is within the
     re-ranker's ``max_gap`` of the first one's: ``k`` is a maximum, never padding.
-    ``cut=False`` gives the plain ranked list (``corpusbot eval`` scores both)."""
+    ``cut=False`` gives the plain ranked list (``corpusbot eval`` scores both).
+    ``within`` asks one article only: the same ranking, over its sentences."""
+    answer = _answer(store, question, k, offset, reranker, cut, within)
+    if within is not None:
+        return replace(answer, within=within)
+    if answer.status is not Status.INVALID and points_at_one_article(answer.question):
+        return replace(answer, unnamed_article=True)
+    return answer
+
+
+def _answer(
+    store: Backend,
+    question: str,
+    k: int,
+    offset: int,
+    reranker: Reranker | None,
+    cut: bool,
+    within: Article | None,
+) -> Answer:
     raw = question
     question = clean(question)
     k = max(1, min(k, MAX_K))
@@ -227,13 +267,21 @@ def answer(
             "add the names, places or things you are asking about.",
         )
     searched = tuple(dict.fromkeys(terms))
-    pool = build_pool(store, question, terms, need=offset + k + 1, reranker=reranker)
+    pool = build_pool(
+        store,
+        question,
+        terms,
+        need=offset + k + 1,
+        reranker=reranker,
+        article_id=within.id if within is not None else None,
+    )
+    where = "the corpus" if within is None else "this article"
     if not pool.sentences:
         return Answer(
             question,
             Status.NOT_FOUND,
             terms=searched,
-            message="No sentence in the corpus contains any of the searched terms.",
+            message=f"No sentence in {where} contains any of the searched terms.",
         )
     fusion = fusion_for(reranker)
     if fusion.min_evidence is not None and pool.evidence.max() < fusion.min_evidence:
@@ -241,7 +289,7 @@ def answer(
             question,
             Status.NOT_FOUND,
             terms=searched,
-            message="No sentence in the corpus is close enough to the question.",
+            message=f"No sentence in {where} is close enough to the question.",
         )
     quotes = _quotes(pool, offset + k + 1, fusion.max_gap if cut else math.inf)
     if not quotes and offset == 0:
@@ -249,7 +297,7 @@ def answer(
             question,
             Status.NOT_FOUND,
             terms=searched,
-            message="No sentence in the corpus is close enough to the question.",
+            message=f"No sentence in {where} is close enough to the question.",
         )
     page = quotes[offset : offset + k]
     # Only the page's articles: fetching the whole pool's cost more than ranking it.

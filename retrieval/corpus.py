@@ -148,14 +148,26 @@ class Corpus:
 
     @_store_errors
     def ask(
-        self, question: str, *, k: int = answering.DEFAULT_K, offset: int = 0, cut: bool = True
+        self,
+        question: str,
+        *,
+        k: int = answering.DEFAULT_K,
+        offset: int = 0,
+        cut: bool = True,
+        article_id: int | None = None,
     ) -> Answer:
         """Answer a question: at most ``k`` quotes after ``offset`` (``More`` pages on),
-        those that pass the relevance cut (``cut=False``: the plain ranked list)."""
+        those that pass the relevance cut (``cut=False``: the plain ranked list); with
+        ``article_id``, from that article only (an unknown id: :class:`CorpusError`)."""
         reranker = self.reranker  # loaded (once) before the snapshot opens
         with self.store.read():  # every read of one question from one snapshot
+            within = None
+            if article_id is not None:
+                within = self.store.article(article_id)
+                if within is None:
+                    raise CorpusError(f"no article with id {article_id}")
             return answering.answer(
-                self.store, question, k=k, offset=offset, reranker=reranker, cut=cut
+                self.store, question, k=k, offset=offset, reranker=reranker, cut=cut, within=within
             )
 
     @_store_errors

@@ -441,18 +441,27 @@ def _shown(answerable: Sequence[Outcome]) -> Shown | None:
 
 def evaluate(
     questions: Sequence[GoldQuestion],
-    ask: Callable[[str], Answer],
-    shown: Callable[[str], Answer] | None = None,
+    ask: Callable[[GoldQuestion], Answer],
+    shown: Callable[[GoldQuestion], Answer] | None = None,
 ) -> Report:
-    """Ask every question with ``ask`` (the ranked list, e.g. ``lambda q: corpus.ask(q,
-    k=5, cut=False)``) and, with ``shown``, what users are shown (``corpus.ask(q, k=5)``),
-    and score both."""
+    """Ask every question with ``ask`` (the ranked list, e.g. ``lambda q:
+    corpus.ask(q.question, k=5, cut=False)``) and, with ``shown``, what users are shown
+    (``corpus.ask(q.question, k=5)``), and score both."""
     return summarise(
-        [
-            outcome(q, ask(q.question), shown(q.question) if shown is not None else None)
-            for q in questions
-        ]
+        [outcome(q, ask(q), shown(q) if shown is not None else None) for q in questions]
     )
+
+
+def gold_articles(questions: Sequence[GoldQuestion], files: dict[str, int]) -> dict[str, int]:
+    """Each gold article a question names → the id of the stored article it is (by
+    :func:`same_article`; ``files`` maps stored file names to ids). A gold article
+    that is not stored is left out."""
+    found: dict[str, int] = {}
+    for name in {q.article for q in questions if q.article is not None}:
+        match = [i for file, i in files.items() if same_article(file, name)]
+        if match:
+            found[name] = match[0]
+    return found
 
 
 def format_table(report: Report) -> str:

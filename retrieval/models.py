@@ -74,6 +74,10 @@ class Answer:
     terms: tuple[str, ...] = ()  # the query terms searched
     offset: int = 0  # how many results were skipped (paging: "More")
     has_more: bool = False  # whether more results exist after these
+    within: Article | None = None  # the one article searched, when the question named one
+    # The question points at one article without naming it ("this study") and was asked
+    # of the whole corpus: front ends suggest asking within that article.
+    unnamed_article: bool = False
 
     @property
     def answered(self) -> bool:

@@ -1,5 +1,6 @@
-"""What a question asks: its search terms without the words that only frame it, and the
-kind of thing it asks for (a number, a date, a reason), and whether a sentence holds one."""
+"""What a question asks: its search terms without the words that only frame it, the
+kind of thing it asks for (a number, a date, a reason) and whether a sentence holds one,
+and whether it points at one article it does not name ("this study")."""
 
 from __future__ import annotations
 
@@ -156,3 +157,18 @@ def _next_to_number(ws: list[str], i: int) -> bool:
     """Whether the word at ``i`` stands by a number ("May 5", "5 May"): "may" alone is
     the modal verb, not the month."""
     return any(0 <= j < len(ws) and ws[j][0].isdigit() for j in (i - 1, i + 1))
+
+
+# "this study", "these authors", "the present paper": a question written while reading one
+# article, which the words of a corpus of many cannot tell apart (docs/answer-quality.md,
+# "Asking within one article"). Answers are unchanged; front ends suggest naming it.
+_ONE_ARTICLE = re.compile(
+    r"\b(?:this|these|the present)\s+(?:study|studies|paper|report|article|review|work|"
+    r"analysis|research|survey|trial|authors?|investigation|manuscript|story|piece)\b"
+)
+
+
+def points_at_one_article(question: str) -> bool:
+    """Whether ``question`` speaks of "this study" (or paper, report, article, authors…)
+    without naming it."""
+    return _ONE_ARTICLE.search(" ".join(words(question))) is not None

@@ -249,10 +249,13 @@ def test_sync_payload_declares_bounds_contexts_and_installs(corpus: Corpus) -> N
             # Servers and DMs with the bot, for a bot installed to a server.
             assert sorted(cmd["contexts"]) == [CONTEXT_GUILD, CONTEXT_BOT_DM]
             assert cmd["integration_types"] == [INSTALL_GUILD]
-        (question,) = commands["ask"]["options"]
+        question, within = commands["ask"]["options"]
         assert question["name"] == "question" and question["type"] == 3
         assert question["required"] is True
         assert (question["min_length"], question["max_length"]) == (1, 300)
+        assert within["name"] == "article" and within["type"] == 3
+        assert within["required"] is False and within["autocomplete"] is True
+        assert 1 <= len(within["description"]) <= 100
         article, public = commands["source"]["options"]
         assert article["type"] == 3 and article["autocomplete"] is True
         assert public["name"] == "public" and public["type"] == 5 and not public["required"]

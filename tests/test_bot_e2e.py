@@ -179,9 +179,11 @@ def test_sync_payload(live: Live) -> None:
     assert set(commands) == {"ask", "source", "help", "about", "corpus"}
     for name in ("ask", "source", "help", "about"):
         assert sorted(commands[name]["contexts"]) == [0, 1]  # servers and DMs with the bot
-    (question,) = commands["ask"]["options"]
+    question, within = commands["ask"]["options"]
     assert (question["type"], question["required"]) == (3, True)
     assert (question["min_length"], question["max_length"]) == (1, 300)
+    assert (within["name"], within["type"], within["required"]) == ("article", 3, False)
+    assert within["autocomplete"] is True
     article, public = commands["source"]["options"]
     assert (article["type"], article["autocomplete"]) == (3, True)
     assert (public["type"], public["required"]) == (5, False)
@@ -307,6 +309,45 @@ def test_source_autocomplete_and_paging(live: Live) -> None:
 
     unknown = live.reply(live.send(fake.slash("source", 107, article="xyzzy plugh")))
     assert unknown.ephemeral and "No article matches" in unknown.text
+
+
+def test_ask_within_one_article_and_its_more_pages(live: Live) -> None:
+    fake = live.fake
+    typed = live.send(fake.autocomplete("ask", "article", "Zhejiang", 140))
+    choices = live.reply(typed).body["data"]["choices"]
+    assert choices[0]["name"] == "Zhejiang seeks cooperation at Astana Expo"
+    chosen = choices[0]["value"]
+
+    answer = live.ask("zhejiang energy cooperation", 140, article=chosen)
+    assert not answer.ephemeral
+    (embed,) = answer.embeds
+    assert embed["footer"]["text"] == "Only in: Zhejiang seeks cooperation at Astana Expo"
+    sources = [line for line in embed["description"].split("\n") if line.startswith("— ")]
+    sources += [f["value"] for f in embed.get("fields", [])]
+    assert all("Zhejiang seeks cooperation at Astana Expo" in s for s in sources)
+    assert "Read the article" in [b["label"] for b in answer.buttons()]  # one source only
+
+    more = button(answer.message, "More")
+    assert more["custom_id"].endswith(f":{chosen}")  # the page knows its article
+    page = live.answer(live.send(fake.click(answer.message, more["custom_id"], 141)))
+    assert page.ephemeral
+    footer = page.embeds[0]["footer"]["text"]
+    assert footer.startswith("Quotes 4–") and footer.endswith(
+        "Only in: Zhejiang seeks cooperation at Astana Expo"
+    )
+
+    with Corpus.open(live.db, create=False) as corpus:
+        expected = corpus.ask("zhejiang energy cooperation", offset=3, article_id=int(chosen))
+    first = expected.hits[0].sentence.text
+    assert first[:40] in unbold(page.embeds[0]["description"])
+
+    unknown = live.ask("zhejiang energy cooperation", 142, article="xyzzy plugh")
+    assert unknown.ephemeral and unknown.text.startswith("No article matches “xyzzy plugh”")
+    several = live.ask("zhejiang energy cooperation", 142, article="Astana Expo")
+    assert several.ephemeral and several.text.startswith("Several articles match “Astana Expo”")
+    nowhere = live.ask("guitar lessons for beginners", 143, article=chosen)
+    assert nowhere.ephemeral and nowhere.embeds[0]["title"] == "Not found in this article"
+    assert "Zhejiang seeks cooperation" in nowhere.embeds[0]["description"]
 
 
 def test_source_menu_public_option_and_a_single_page(live: Live) -> None:

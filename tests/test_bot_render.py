@@ -216,3 +216,32 @@ def test_the_ask_limit_is_shared_and_forgets_people_whose_allowance_is_whole() -
     limit._buckets |= {u: app_commands.Cooldown(3, 30.0) for u in range(2, 10_002)}
     limit.check(person(5))  # past 10,000 people, those with nothing used are forgotten
     assert set(limit._buckets) == {1, 5}
+
+
+def test_an_answer_within_one_article_says_so_and_fits() -> None:
+    from dataclasses import replace
+
+    answer = replace(answer_with(["a quote"]), within=ARTICLE, offset=3)
+    embed = render.answer_embed(answer)
+    within_limits(embed)
+    assert embed.footer.text.startswith("Quotes 4–4 · Only in: TTT")
+    assert len(embed.footer.text) <= render.FOOTER_LIMIT
+    missing = render.not_found_embed(
+        Answer("q", Status.NOT_FOUND, message="No sentence in this article…", within=ARTICLE)
+    )
+    assert missing.title == "Not found in this article"
+    assert "**Searched only:**" in missing.description
+
+
+def test_a_question_about_an_unnamed_article_gets_the_tip() -> None:
+    from dataclasses import replace
+
+    plain = render.answer_embed(answer_with(["a quote"]))
+    assert plain.footer.text is None
+    tipped = render.answer_embed(replace(answer_with(["a quote"]), unnamed_article=True))
+    assert tipped.footer.text == render.UNNAMED_ARTICLE_TIP
+    missing = render.not_found_embed(Answer("q", Status.NOT_FOUND, unnamed_article=True))
+    assert render.UNNAMED_ARTICLE_TIP in missing.description
+    hint = render.ask_within_message("@everyone [x](http://e.vil)", several=False)
+    assert hint.startswith("No article matches") and "@everyone" not in hint
+    assert "http://" not in hint and len(hint) <= render.CONTENT_LIMIT

@@ -64,6 +64,75 @@ def test_ask_json_has_the_documented_shape(corpus_path):
     assert first["rank"] == 1 and first["score"] > 0
 
 
+def test_ask_within_one_article(corpus_path):
+    out = run("ask", "--json", "--article", "Zhejiang seeks cooperation", "energy cooperation",
+              db=corpus_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["within"]["title"] == "Zhejiang seeks cooperation at Astana Expo"
+    assert data["results"]
+    assert {r["article"]["id"] for r in data["results"]} == {data["within"]["id"]}
+    # Unscoped, the same question quotes other articles too.
+    whole = json.loads(
+        run("ask", "--json", "-k", "10", "energy cooperation", db=corpus_path).stdout
+    )
+    assert whole["within"] is None
+    assert len({r["article"]["id"] for r in whole["results"]}) > 1
+    text = run("ask", "--article", "Zhejiang seeks cooperation", "guitar lessons", db=corpus_path)
+    assert text.returncode == 0
+    assert text.stdout.startswith("Not found in this article.")
+    assert "Searched only: Zhejiang seeks cooperation at Astana Expo" in text.stdout
+
+
+def test_a_question_about_this_study_gets_the_tip(corpus_path):
+    question = "what did this study find about energy in Kazakhstan"
+    text = run("ask", question, db=corpus_path)
+    assert text.returncode == 0 and "Sources:" in text.stdout
+    assert text.stdout.rstrip().endswith("`corpusbot ask --article NAME` asks within it.")
+    data = json.loads(run("ask", "--json", question, db=corpus_path).stdout)
+    assert data["unnamed_article"] is True and data["results"]
+    scoped = json.loads(run("ask", "--json", "--article", "1", question, db=corpus_path).stdout)
+    assert scoped["unnamed_article"] is False and scoped["within"]["id"] == 1
+
+
+def test_ask_within_an_unknown_or_unclear_article_is_one_message_and_status_1(corpus_path):
+    out = run("ask", "--article", "no such thing zzqx", "energy", db=corpus_path)
+    assert out.returncode == 1
+    assert out.stdout == ""
+    assert (
+        out.stderr.strip()
+        == "No article matches “no such thing zzqx”. Try `corpusbot articles` for the list."
+    )
+    several = run("ask", "--article", "Expo", "energy", db=corpus_path)
+    assert several.returncode == 1
+    assert "No single article clearly matches “Expo”" in several.stderr
+    assert "Traceback" not in out.stderr + several.stderr
+
+
+def test_eval_within_article_asks_each_question_of_its_own_article(corpus_path, tmp_path):
+    tourism = "The China Tourism Year that has been launched in Kazakhstan in 2017"
+    rows = [
+        {"id": "w1", "question": ACCEPTANCE, "answerable": True,
+         "article": "002_4aa99eda7d0eb28f.txt", "gold": [tourism]},
+        # The same question, its gold article one that does not hold the answer.
+        {"id": "w2", "question": ACCEPTANCE, "answerable": True,
+         "article": "000_b4a62ee959497d86.txt", "gold": [tourism]},
+    ]  # fmt: skip
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ("eval", str(gold), "--json", "-k", "3")
+    plain = json.loads(run(*args, db=corpus_path).stdout)["questions"]
+    within = json.loads(run(*args, "--within-article", db=corpus_path).stdout)["questions"]
+    assert [q["rank"] for q in plain] == [1, None]
+    assert [q["rank"] for q in within] == [1, None]
+    # Asked of the whole corpus both quote the tourism sentence first; asked within
+    # article 000, w2 quotes that article instead.
+    assert plain[1]["top"].startswith(tourism) and within[0]["top"].startswith(tourism)
+    article = run("source", "000_b4a62ee959497d86.txt", db=corpus_path).stdout
+    assert within[1]["top"] and within[1]["top"] in article
+    assert not within[1]["top"].startswith(tourism)
+
+
 def test_ask_json_lines_from_stdin(corpus_path):
     out = run(
         "ask",

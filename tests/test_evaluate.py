@@ -94,7 +94,7 @@ ANSWERS = {
 @pytest.fixture
 def report() -> ev.Report:
     questions = ev.parse_gold(json.dumps(g) for g in GOLD)
-    return ev.evaluate(questions, lambda q: ANSWERS[q])
+    return ev.evaluate(questions, lambda q: ANSWERS[q.question])
 
 
 def test_overall_metrics_by_hand(report):

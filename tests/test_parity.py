@@ -110,6 +110,16 @@ def _same(sqlite: Corpus, xapian: Corpus) -> None:
             x.message,
             [h.sentence for h in x.hits],
         ), question
+        for article in articles:  # asked within one article
+            x = sqlite.ask(question, k=5, cut=False, article_id=article.id)
+            y = xapian.ask(question, k=5, cut=False, article_id=article.id)
+            assert (y.status, y.message, y.within, [h.sentence for h in y.hits]) == (
+                x.status,
+                x.message,
+                x.within,
+                [h.sentence for h in x.hits],
+            ), (question, article.id)
+            assert np.allclose([h.score for h in y.hits], [h.score for h in x.hits], rtol=1e-9)
     for name in ["index.txt", "index", "feed.jsonl#a", "feed.jsonl#b", "long.txt", "Library"]:
         x, y = sqlite.find_source(name), xapian.find_source(name)
         assert y.article == x.article, name

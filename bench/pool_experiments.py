@@ -1,0 +1,181 @@
+"""One-parameter changes to the fused score, and the gold-article oracle, measured on the
+real pools of every SQuAD-format set (docs/decisions/023-asking-within-one-article.md).
+
+    .venv/bin/python bench/pool_experiments.py ../shared/eval/squad2/dev-v2.0-public.json \\
+        ../shared/eval/covidqa/covidqa-public.json [--reranker wordllama]
+
+Each set's corpus is built with the normal ingest and each answerable question's pool
+comes from the real ``answer.build_pool``. A variant re-orders the pool; the first three
+distinct relevant sentences are scored as ``corpusbot eval`` scores the ranked list
+(hit@1 / hit@3). The variants:
+
+- ``shipped``: the fused score as it is;
+- ``oracle``: only the gold article's sentences (what asking within it can reach);
+- ``neighbour λ``: plus λ × the better neighbour's fused score;
+- ``mass λ/t``: plus λ × (the article's soft-max mass of fused scores at temperature t,
+  minus the best article's);
+- ``bm25 k1/b``: the BM25 share recomputed with other k1 and b (the corpus's idf).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bot.cli import squad_corpus
+from retrieval import answer as A
+from retrieval import evaluate as ev
+from retrieval import question as qa
+from retrieval.corpus import Corpus
+from retrieval.text import clean, tokenize
+
+Scorer = Callable[[dict], np.ndarray]
+
+
+def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[dict]:
+    """Each answerable question's pool as arrays: fused score, BM25 share, articles,
+    neighbours, whether each sentence answers, and each sentence's terms."""
+    out = []
+    for q in questions:
+        question = clean(q.question)  # as answer() reads it
+        terms = qa.query_terms(question)
+        pool = A.build_pool(corpus.store, question, terms, A.DEFAULT_K + 1, corpus.reranker)
+        if not pool.sentences:
+            out.append(None)
+            continue
+        files = {a.id: a.file for a in corpus.store.articles(
+            sorted({s.article_id for s in pool.sentences}))}  # fmt: skip
+        places = {(s.article_id, s.position): i for i, s in enumerate(pool.sentences)}
+        out.append(
+            {
+                "fused": pool.fused,
+                "share": pool.features[:, 0],
+                "bm25": pool.bm25,
+                "ids": np.array([s.id for s in pool.sentences]),
+                "art": np.array([s.article_id for s in pool.sentences]),
+                "gold": np.array([ev.is_hit(s, files[s.article_id], q) for s in pool.sentences]),
+                "relevant": pool.relevant,
+                "norm": [" ".join(s.text.split()).casefold() for s in pool.sentences],
+                "tokens": [Counter(tokenize(s.text)) for s in pool.sentences],
+                "terms": terms,
+                "near": [
+                    [places.get((s.article_id, s.position + d), -1) for d in (-1, 1)]
+                    for s in pool.sentences
+                ],
+            }
+        )
+    return out
+
+
+def top3(p: dict, score: np.ndarray) -> list[int]:
+    order = np.lexsort((p["ids"], -p["bm25"], -score))
+    seen: set[str] = set()
+    out = []
+    for i in order:
+        if p["relevant"][i] and p["norm"][i] not in seen:
+            seen.add(p["norm"][i])
+            out.append(int(i))
+            if len(out) == 3:
+                break
+    return out
+
+
+def hits(items: list[dict | None], scorer: Scorer) -> tuple[float, float]:
+    first = []
+    for p in items:
+        if p is None:
+            first.append(0)
+            continue
+        shown = top3(p, scorer(p))
+        ranks = [r for r, i in enumerate(shown, 1) if p["gold"][i]]
+        first.append(ranks[0] if ranks else 0)
+    r = np.array(first)
+    return float((r == 1).mean()), float(((r >= 1) & (r <= 3)).mean())
+
+
+def oracle(p: dict) -> np.ndarray:
+    gold = p["art"][p["gold"]]
+    return p["fused"] if not len(gold) else p["fused"] - 1e6 * (p["art"] != gold[0])
+
+
+def neighbour(lam: float) -> Scorer:
+    def score(p: dict) -> np.ndarray:
+        f = p["fused"]
+        best = np.array(
+            [max((f[j] for j in near if j >= 0), default=f.min()) for near in p["near"]]
+        )
+        return f + lam * best
+
+    return score
+
+
+def mass(lam: float, temp: float) -> Scorer:
+    def score(p: dict) -> np.ndarray:
+        f, arts = p["fused"], p["art"]
+        m = {}
+        for a in np.unique(arts):
+            x = f[arts == a] / temp
+            m[a] = temp * (math.log(np.exp(x - x.max()).sum()) + x.max())
+        best = max(m.values())
+        return f + lam * np.array([m[a] - best for a in arts])
+
+    return score
+
+
+def bm25(corpus: Corpus, k1: float, b: float) -> Scorer:
+    totals = corpus.store.totals()
+    n, avgdl = totals.sentences, totals.tokens / max(totals.sentences, 1)
+
+    def score(p: dict) -> np.ndarray:
+        ranked = corpus.store.rank(p["terms"], 1)
+        df = ranked.frequencies()
+        s = np.zeros(len(p["fused"]))
+        for t in p["terms"]:
+            if not df.get(t):
+                continue
+            idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+            for i, tokens in enumerate(p["tokens"]):
+                tf = tokens.get(t, 0)
+                length = sum(tokens.values())
+                if tf:
+                    s[i] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avgdl))
+        share = s / s.max() if s.max() > 0 else s
+        return p["fused"] - p["share"] + share
+
+    return score
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("squad", nargs="+", type=Path)
+    parser.add_argument("--reranker", default="wordllama")
+    args = parser.parse_args()
+    for path in args.squad:
+        squad = ev.load_squad(path)
+        with squad_corpus(squad, reranker=args.reranker) as corpus:  # as `corpusbot eval` builds it
+            items = pools(corpus, [q for q in squad.questions if q.answerable])
+            variants: list[tuple[str, Scorer]] = [
+                ("shipped", lambda p: p["fused"]),
+                ("oracle (gold article only)", oracle),
+            ]
+            variants += [(f"neighbour {lam}", neighbour(lam)) for lam in (0.05, 0.1, 0.2, 0.3, 0.5)]
+            grid = [(lam, t) for t in (0.5, 1.0, 2.0) for lam in (0.1, 0.25, 0.5, 1.0)]
+            variants += [(f"mass {lam}/{t}", mass(lam, t)) for lam, t in grid]
+            grid = [(k1, b) for k1 in (0.9, 1.2, 1.5, 2.0) for b in (0.0, 0.25, 0.5, 0.75, 1.0)]
+            variants += [(f"bm25 {k1}/{b}", bm25(corpus, k1, b)) for k1, b in grid]
+            print(f"{path.name} ({args.reranker}, {len(items)} answerable): hit@1 / hit@3")
+            for name, scorer in variants:
+                h1, h3 = hits(items, scorer)
+                print(f"  {name:28s} {h1:.3f} / {h3:.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
