@@ -14,7 +14,9 @@ distinct relevant sentences are scored as ``corpusbot eval`` scores the ranked l
 - ``neighbour λ``: plus λ × the better neighbour's fused score;
 - ``mass λ/t``: plus λ × (the article's soft-max mass of fused scores at temperature t,
   minus the best article's);
-- ``bm25 k1/b``: the BM25 share recomputed with other k1 and b (the corpus's idf).
+- ``bm25 k1/b``: the BM25 share recomputed with other k1 and b (the corpus's idf);
+- ``rocchio β/m/w`` (WordLlama only): the question's vector moved β × the mean of the top m
+  sentences' (pseudo-relevance feedback), plus w × the change in each sentence's cosine.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from retrieval import answer as A
 from retrieval import evaluate as ev
 from retrieval import question as qa
 from retrieval.corpus import Corpus
+from retrieval.rerank import encoder
 from retrieval.text import clean, tokenize
 
 Scorer = Callable[[dict], np.ndarray]
@@ -66,6 +69,8 @@ def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[dict]:
                 "norm": [" ".join(s.text.split()).casefold() for s in pool.sentences],
                 "tokens": [Counter(tokenize(s.text)) for s in pool.sentences],
                 "terms": terms,
+                "texts": [s.text for s in pool.sentences],
+                "question": question,
                 "near": [
                     [places.get((s.article_id, s.position + d), -1) for d in (-1, 1)]
                     for s in pool.sentences
@@ -153,6 +158,20 @@ def bm25(corpus: Corpus, k1: float, b: float) -> Scorer:
     return score
 
 
+def rocchio(beta: float, m: int, w: float) -> Scorer:
+    encode = encoder("wordllama")
+
+    def score(p: dict) -> np.ndarray:
+        if "vectors" not in p:
+            p["vectors"], p["qvec"] = encode(p["texts"]), encode([p["question"]])[0]
+        e, q = p["vectors"], p["qvec"]
+        moved = q + beta * e[np.argsort(-p["fused"])[:m]].mean(0)
+        moved /= np.linalg.norm(moved) or 1.0
+        return p["fused"] + w * (e @ moved - e @ q)
+
+    return score
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("squad", nargs="+", type=Path)
@@ -171,6 +190,11 @@ def main() -> None:
             variants += [(f"mass {lam}/{t}", mass(lam, t)) for lam, t in grid]
             grid = [(k1, b) for k1 in (0.9, 1.2, 1.5, 2.0) for b in (0.0, 0.25, 0.5, 0.75, 1.0)]
             variants += [(f"bm25 {k1}/{b}", bm25(corpus, k1, b)) for k1, b in grid]
+            if args.reranker == "wordllama":
+                grid = [
+                    (b, m, w) for b in (0.25, 0.5, 1.0) for m in (1, 3, 5) for w in (0.5, 1, 2, 4)
+                ]
+                variants += [(f"rocchio {b}/{m}/{w}", rocchio(b, m, w)) for b, m, w in grid]
             print(f"{path.name} ({args.reranker}, {len(items)} answerable): hit@1 / hit@3")
             for name, scorer in variants:
                 h1, h3 = hits(items, scorer)
