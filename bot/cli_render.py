@@ -93,12 +93,14 @@ def source_text(corpus: Corpus, match: SourceMatch) -> str:
             header.append(meta)
         header.append(f"id {a.id}, file {a.file}")
         return "\n".join([*header, "", corpus.article_text(a.id).strip()])
+    # A name pasted by mistake (a whole paragraph) is echoed short.
+    query = match.query if len(match.query) <= 200 else match.query[:199] + "…"
     if match.candidates:
         return "\n".join(
-            [f"No single article clearly matches “{match.query}”; the closest:"]
+            [f"No single article clearly matches “{query}”; the closest:"]
             + [article_line(a) for a in match.candidates]
         )
-    return f"No article matches “{match.query}”. Try `{PROG} articles` for the list."
+    return f"No article matches “{query}”. Try `{PROG} articles` for the list."
 
 
 class ProgressBar:

@@ -107,6 +107,8 @@ def test_ask_within_an_unknown_or_unclear_article_is_one_message_and_status_1(co
     assert several.returncode == 1
     assert "No single article clearly matches “Expo”" in several.stderr
     assert "Traceback" not in out.stderr + several.stderr
+    pasted = run("ask", "--article", "x" * 10_000, "energy", db=corpus_path)
+    assert pasted.returncode == 1 and len(pasted.stderr) < 300 and "x…”" in pasted.stderr
 
 
 def test_eval_within_article_asks_each_question_of_its_own_article(corpus_path, tmp_path):
