@@ -21,16 +21,10 @@ from discord import app_commands
 from discord.app_commands import locale_str as _
 
 from bot import admin, render
+from bot.article_views import PickMenu, open_article, send_article
 from bot.interactions import ask_limit, corpus_of
 from bot.question import plain_question
-from bot.views import (
-    PickMenu,
-    answer_first,
-    ask,
-    open_article,
-    send_answer,
-    send_article,
-)
+from bot.views import answer_first, ask, send_answer
 from retrieval.errors import CorpusError
 
 log = logging.getLogger("corpusbot.bot")
