@@ -11,6 +11,7 @@ button ever times out. The ``custom_id`` formats (each at most 100 characters):
 ``cb:why:{question}``                 the optional "what was wrong?" form after a 👎
 ``cb:reason:{question}``              that form itself (answered by :func:`submit_reason`)
 ``cb:more:{question}[:{article}]``    the next quotes after a logged answer (in its article)
+``cb:in:{question}:{article}``        a logged question asked again within one cited article
 ``cb:ctx:{sentence},…``               the sentences around the quoted ones
 ``cb:read:{article}``                 an article, privately, as ``/source`` shows it
 ``cb:page:{article}:{page}:{owner}``  turn an article's page (only its owner may)
@@ -154,8 +155,11 @@ def answer_view(page: Page) -> discord.ui.View | None:
     """The buttons under an answer: votes, Context and More on the first row, a Read
     button per cited article, and a link button per article with a web address.
 
-    Votes and More need the question log (a vote is kept with its answer; More reads the
-    question back from it): when the log is off they are not offered."""
+    When the question speaks of one article without naming it ("this study"), a fourth
+    row asks it again within each cited article (*Only in [n]*).
+
+    Votes, More and Only in need the question log (a vote is kept with its answer; the
+    others read the question back from it): when the log is off they are not offered."""
     answer, question_id = page.answer, page.question_id
     if not answer.answered:
         return None
@@ -181,6 +185,10 @@ def answer_view(page: Page) -> discord.ui.View | None:
                 style=discord.ButtonStyle.link, label=label, url=render.link_url(article), row=2
             )
         )
+    if question_id is not None and answer.unnamed_article:
+        for article in cited[:BUTTONS_PER_ROW]:
+            label = "Only in this article" if single else f"Only in [{order[article.id]}]"
+            view.add_item(WithinButton(question_id, article.id, label=label))
     return view
 
 
@@ -279,6 +287,54 @@ class MoreButton(
             await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
 
+class WithinButton(
+    Persistent,
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"cb:in:(?P<question>\d{1,19}):(?P<article>\d{1,19})",
+):
+    """A logged question asked again within one cited article, privately; it counts
+    against the person's ``/ask`` limit."""
+
+    def __init__(self, question_id: int, article_id: int, *, label: str = "Only in") -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"cb:in:{question_id}:{article_id}",
+                row=3,
+            )
+        )
+        self.question_id, self.article_id = question_id, article_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> WithinButton:
+        return cls(int(match["question"]), int(match["article"]), label=item.label or "Only in")
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        ask_limit(interaction)
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        querylog = querylog_of(interaction)
+        asked = await asyncio.to_thread(querylog.get, self.question_id) if querylog else None
+        if asked is None:
+            await interaction.followup.send(
+                "That answer is too old to ask again; use /ask with its article option.",
+                ephemeral=True,
+            )
+            return
+        page = await ask(
+            interaction,
+            plain_question(asked.question),
+            typed=asked.question,
+            k=asked.k,
+            article_id=self.article_id,
+        )
+        embed = render.answer_embed(page.answer, page.numbers)
+        view = answer_view(page) or discord.ui.View(timeout=None)
+        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
+
+
 class ContextButton(
     Persistent,
     discord.ui.DynamicItem[discord.ui.Button],
@@ -348,6 +404,7 @@ PERSISTENT_ITEMS = (
     VoteButton,
     ReasonButton,
     MoreButton,
+    WithinButton,
     ContextButton,
     ReadButton,
     PageButton,

@@ -731,6 +731,36 @@ def test_buttons_never_time_out_and_no_view_is_kept_in_memory(corpus: Corpus) ->
     run(scenario, corpus)
 
 
+def test_a_question_about_this_study_offers_only_in_each_cited_article(corpus: Corpus) -> None:
+    question = "what did this study find about energy in Kazakhstan"
+    expected = corpus.ask(question)
+    numbers = numbered(expected.hits)
+    assert expected.unnamed_article and len(numbers) > 1
+
+    async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+        (reply,) = await invoke(fake, bot, fake.slash("ask", 25, question=question))
+        assert not reply.ephemeral
+        assert reply.embeds[0]["footer"]["text"].startswith("Asking about one article")
+        assert_within_discord_limits(reply.body["data"])
+        only = [label for label in labels(reply.message) if label.startswith("Only in")]
+        assert only == [f"Only in [{n}]" for n in numbers.values()]
+        rows = [
+            [c.get("label", "") for c in row["components"]] for row in reply.message["components"]
+        ]
+        assert [r for r in rows if any(x.startswith("Only in") for x in r)] == [only]  # one row
+        assert len(rows) <= ROWS_LIMIT
+        article_id, number = list(numbers.items())[1]
+        scoped = await click(fake, bot, reply.message, f"Only in [{number}]", 26)
+        assert scoped.ephemeral
+        title = corpus.store.article(article_id).title
+        assert scoped.embeds[0]["footer"]["text"] == f"Only in: {title}"
+        within = corpus.ask(question, article_id=article_id)
+        assert within.hits[0].sentence.text[:40] in unbold(scoped.embeds[0]["description"])
+        assert not any(label.startswith("Only in") for label in labels(scoped.message))
+
+    run(scenario, corpus)
+
+
 def test_with_the_log_off_answers_offer_no_votes_and_no_more(corpus: Corpus) -> None:
     async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
         (reply,) = await invoke(fake, bot, fake.slash("ask", 22, question=BROAD_QUESTION))

@@ -350,6 +350,19 @@ def test_ask_within_one_article_and_its_more_pages(live: Live) -> None:
     assert "Zhejiang seeks cooperation" in nowhere.embeds[0]["description"]
 
 
+def test_only_in_asks_a_this_study_question_again_within_one_article(live: Live) -> None:
+    answer = live.ask("what did this study find about energy in Kazakhstan", 144)
+    assert answer.embeds[0]["footer"]["text"].startswith("Asking about one article")
+    only = [b for b in answer.buttons() if b.get("label", "").startswith("Only in")]
+    assert len(only) > 1 and all(b["custom_id"].startswith("cb:in:") for b in only)
+    article = only[-1]["custom_id"].rsplit(":", 1)[1]
+    scoped = live.answer(live.send(live.fake.click(answer.message, only[-1]["custom_id"], 145)))
+    assert scoped.ephemeral
+    with Corpus.open(live.db, create=False) as corpus:
+        title = corpus.store.article(int(article)).title
+    assert scoped.embeds[0]["footer"]["text"] == f"Only in: {title}"
+
+
 def test_source_menu_public_option_and_a_single_page(live: Live) -> None:
     fake = live.fake
     menu = live.reply(live.send(fake.slash("source", 130, article="Astana Expo")))
