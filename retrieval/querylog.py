@@ -93,6 +93,7 @@ class Asked:
     backend: str  # "sqlite" | "xapian"
     source: str  # "discord" | "cli"
     quoted: tuple[Quoted, ...] = ()  # the shown sentences with their article and text
+    within_article: int | None = None  # the one article searched (``ask --article``)
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,7 @@ class QueryLog:
                 "latency_ms": round(float(latency_ms), 3),
                 "backend": backend,
                 "source": source,
+                "within_article": None if answer.within is None else answer.within.id,
             }
             with self._db(write=True) as db:
                 return db["questions"].insert(row).last_pk
@@ -413,7 +415,10 @@ def _relax_sync(conn: sqlite3.Connection) -> None:
 
 
 def _create_tables(db: sqlite_utils.Database) -> None:
-    """The log's two tables, in one transaction: both or neither."""
+    """The log's two tables, in one transaction: both or neither; a log written by an
+    earlier version gains the columns added since (its rows keep their values)."""
+    if db["questions"].exists() and "within_article" not in db["questions"].columns_dict:
+        db["questions"].add_column("within_article", int)
     if not (db["questions"].exists() and db["votes"].exists()):
         with db.conn:  # one transaction: both tables or neither
             db["questions"].create(
@@ -431,6 +436,7 @@ def _create_tables(db: sqlite_utils.Database) -> None:
                     "latency_ms": float,
                     "backend": str,
                     "source": str,
+                    "within_article": int,  # the article id of `ask --article`, else null
                 },
                 pk="id",
                 not_null={"asked_at", "question", "status", "shown"},
@@ -470,6 +476,7 @@ def _asked(row: dict) -> Asked:
         backend=row["backend"],
         source=row["source"],
         quoted=quoted,
+        within_article=row.get("within_article"),  # a log from before has no such column
     )
 
 

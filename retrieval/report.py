@@ -237,12 +237,17 @@ def gaps(firsts: Sequence[Asked], low: float | None) -> list[Gap]:
     """Not-found and low-confidence questions, grouped by similar wording, the largest
     group first. Two wordings are similar when the group's first one shares at least
     half of the other's terms by weight (BM25's idf over these questions), so "tallest
-    building dubai" and "what is the tallest building in Dubai?" are one gap."""
+    building dubai" and "what is the tallest building in Dubai?" are one gap. A question
+    asked within one article is left out: that article not answering it says nothing of
+    the corpus."""
     weak = [
         a
         for a in firsts
-        if a.status == "not_found"
-        or (low is not None and a.status == "answered" and (_top_score(a) or 0) <= low)
+        if a.within_article is None
+        and (
+            a.status == "not_found"
+            or (low is not None and a.status == "answered" and (_top_score(a) or 0) <= low)
+        )
     ]
     by_wording: dict[str, list[Asked]] = {}
     for a in weak:

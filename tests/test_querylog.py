@@ -67,6 +67,30 @@ def test_record_and_get_an_answer(corpus_path: Path) -> None:
         assert corpus.ask(QUESTION, k=3) == answer
 
 
+def test_a_question_asked_within_one_article_keeps_its_article(corpus_path: Path) -> None:
+    with Corpus.open(corpus_path) as corpus, QueryLog(corpus_path) as qlog:
+        scoped = corpus.ask(QUESTION, article_id=3)
+        whole = corpus.ask(QUESTION)
+        ids = [qlog.record(a, k=3, latency_ms=1.0, backend="sqlite", source="cli")
+               for a in (scoped, whole)]  # fmt: skip
+        assert [qlog.get(i).within_article for i in ids] == [3, None]
+
+
+def test_a_log_from_before_the_within_article_column_gains_it(corpus_path: Path) -> None:
+    with Corpus.open(corpus_path) as corpus, QueryLog(corpus_path) as qlog:
+        old = qlog.record(corpus.ask(QUESTION), k=3, latency_ms=1.0, backend="sqlite", source="cli")
+    with sqlite3.connect(corpus_path) as conn:  # as the previous version left it
+        conn.execute("ALTER TABLE questions DROP COLUMN within_article")
+    with QueryLog(corpus_path) as qlog:
+        assert qlog.get(old).question == QUESTION  # readable before any write
+        assert qlog.get(old).within_article is None
+    with Corpus.open(corpus_path) as corpus, QueryLog(corpus_path) as qlog:
+        new = qlog.record(corpus.ask(QUESTION, article_id=3), k=3, latency_ms=1.0,
+                          backend="sqlite", source="cli")  # fmt: skip
+        assert (qlog.get(old).within_article, qlog.get(new).within_article) == (None, 3)
+        assert qlog.get(old).question == QUESTION  # the old row kept its values
+
+
 def test_not_found_and_invalid_are_logged_with_nothing_shown(corpus_path: Path) -> None:
     with Corpus.open(corpus_path) as corpus, QueryLog(corpus_path) as qlog:
         for question, status in [("zebra quantum chromodynamics", "not_found"), ("   ", "invalid")]:

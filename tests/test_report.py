@@ -132,6 +132,17 @@ def test_gaps_group_similar_wordings_and_weak_answers() -> None:
     assert set(gaps[1].questions) == {"how do bees make honey", "honey production in bees"}
 
 
+def test_a_question_asked_within_one_article_is_no_gap_of_the_corpus() -> None:
+    from dataclasses import replace
+
+    log = [
+        asked(1, "tallest building dubai", "not_found"),
+        replace(asked(2, "how do bees make honey", "not_found"), within_article=7),
+    ]
+    gaps = reporting.gaps(log, None)
+    assert [g.questions for g in gaps] == [("tallest building dubai",)]
+
+
 def test_too_few_answers_make_no_low_confidence_cut() -> None:
     assert reporting.low_score([asked(i, f"q{i}") for i in range(9)]) is None
 
