@@ -24,7 +24,7 @@ from bot.commands import ASK_PER, ASK_RATE, add_commands
 from bot.config import Config, ConfigError, load_config
 from bot.interactions import AskLimit
 from bot.translator import Translator
-from bot.views import PERSISTENT_ITEMS
+from bot.views import PERSISTENT_ITEMS, submit_question
 from bot.votes import submit_reason
 from retrieval import querylog
 from retrieval.corpus import Corpus
@@ -174,7 +174,7 @@ class CorpusBot(discord.Client):
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         # Forms carry their state in their custom_id, like the buttons (bot/views.py).
         try:
-            await submit_reason(interaction)
+            await submit_reason(interaction) or await submit_question(interaction)
         except Exception as error:
             await self.tree.on_error(interaction, error)
 

@@ -48,8 +48,8 @@ async def open_article(interaction: discord.Interaction, article_id: int) -> Ope
 def article_view(
     opened: OpenedArticle, page: int, owner_id: int, *, shareable: bool
 ) -> discord.ui.View | None:
-    """Previous / page / Next when there are several pages, Share when it is private, and
-    a link to the original when the article has a web address."""
+    """Previous / page / Next when there are several pages, *Ask about it*, Share when it
+    is private, and a link to the original when the article has a web address."""
     view = discord.ui.View(timeout=None)
     count = len(opened.pages)
     article = opened.article
@@ -57,6 +57,7 @@ def article_view(
         view.add_item(_page_button(article.id, page - 1, count, owner_id, "Previous"))
         view.add_item(Label(f"{page + 1}/{count}", f"cb:at:{article.id}:page"))
         view.add_item(_page_button(article.id, page + 1, count, owner_id, "Next"))
+    view.add_item(AskAboutButton(article.id))
     if shareable:
         view.add_item(ShareButton(article.id))
     if url := render.link_url(article):
@@ -253,3 +254,55 @@ class Label(
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer()  # disabled: Discord never sends a press
+
+
+class AskAboutButton(
+    Persistent,
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"cb:askabout:(?P<article>\d{1,19})",
+):
+    """Opens a form for a question about this article (answered within it, privately:
+    :func:`bot.views.submit_question`)."""
+
+    def __init__(self, article_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Ask about it",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"cb:askabout:{article_id}",
+                row=1,
+            )
+        )
+        self.article_id = article_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> AskAboutButton:
+        return cls(int(match["article"]))
+
+    async def run(self, interaction: discord.Interaction) -> None:
+        await interaction.response.send_modal(question_form(self.article_id))
+
+
+QUESTION_FORM = re.compile(r"cb:askin:(?P<article>\d{1,19})")
+QUESTION_FIELD = "question"
+QUESTION_MAX = 300
+
+
+def question_form(article_id: int) -> discord.ui.Modal:
+    """The form of *Ask about it*. Stopped before it is sent, like the 👎 reason form, so
+    nothing stays in memory: its ``custom_id`` names the article."""
+    form = discord.ui.Modal(title="Ask about this article", custom_id=f"cb:askin:{article_id}")
+    form.add_item(
+        discord.ui.TextInput(
+            label="Your question",
+            custom_id=QUESTION_FIELD,
+            style=discord.TextStyle.short,
+            min_length=1,
+            max_length=QUESTION_MAX,
+            placeholder="For example: what are its conclusions?",
+        )
+    )
+    form.stop()
+    return form

@@ -63,11 +63,7 @@ async def ask_command(
         return
     plain = plain_question(question)
     if not plain:
-        await interaction.response.send_message(
-            "Please type a question in words, for example: *Which tourism year was launched "
-            "in Kazakhstan in 2017?* (Mentions, emoji and formatting are left out.)",
-            ephemeral=True,
-        )
+        await interaction.response.send_message(render.EMPTY_QUESTION, ephemeral=True)
         return
     article_id = None
     if article is not None:

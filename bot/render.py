@@ -459,6 +459,10 @@ def no_article_message(query: str) -> str:
 
 
 SEVERAL_MATCH = "Several articles match — pick one."
+EMPTY_QUESTION = (
+    "Please type a question in words, for example: *Which tourism year was launched "
+    "in Kazakhstan in 2017?* (Mentions, emoji and formatting are left out.)"
+)
 
 
 def ask_within_message(query: str, *, several: bool) -> str:
@@ -522,7 +526,7 @@ def help_embed(mentions: Mapping[str, str]) -> discord.Embed:
         "**👍 Helpful** / **👎 Not helpful** tell us how it went (you can change your vote).",
         f"{command('source')} — read a whole article: start typing a title, an outlet or a "
         "date and pick one. Only you see it unless you press **Share in channel** "
-        "or set `public: True`.",
+        "or set `public: True`; **Ask about it** answers a question from it alone.",
         f"{command('about')} — what the corpus holds.",
         "Mistakes and “not found” replies are only shown to you.",
     ]

@@ -16,6 +16,8 @@ button ever times out. The ``custom_id`` formats (each at most 100 characters):
 ``cb:read:{article}``                 an article, privately, as ``/source`` shows it
 ``cb:page:{article}:{page}:{owner}``  turn an article's page (only its owner may)
 ``cb:share:{article}``                post a privately opened article in the channel
+``cb:askabout:{article}``             opens the form of a question about an opened article
+``cb:askin:{article}``                that form itself (answered by :func:`submit_question`)
 ``cb:pick:{0|1}``                     the menu of articles when a name matches several
 ====================================  =========================================================
 
@@ -44,7 +46,17 @@ from retrieval.models import Answer, Article, Hit
 if TYPE_CHECKING:
     from retrieval.corpus import Corpus
 
-from bot.article_views import Label, PageButton, PickMenu, ShareButton, show_article
+from bot.article_views import (
+    QUESTION_FIELD,
+    QUESTION_FORM,
+    QUESTION_MAX,
+    AskAboutButton,
+    Label,
+    PageButton,
+    PickMenu,
+    ShareButton,
+    show_article,
+)
 from bot.interactions import (
     ANSWER_WITHIN,
     BUTTONS_PER_ROW,
@@ -55,7 +67,7 @@ from bot.interactions import (
     corpus_of,
     querylog_of,
 )
-from bot.votes import ReasonButton, VoteButton
+from bot.votes import ReasonButton, VoteButton, field_value
 
 log = logging.getLogger("corpusbot.bot")
 T = TypeVar("T")
@@ -400,11 +412,35 @@ class ReadButton(
         await show_article(interaction, self.article_id, public=False)
 
 
+async def submit_question(interaction: discord.Interaction) -> bool:
+    """Answer a submitted *Ask about it* form within its article, privately; False when
+    ``interaction`` is not such a form. It counts against the person's ``/ask`` limit."""
+    data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+    match = QUESTION_FORM.fullmatch(str(data.get("custom_id", "")))
+    if interaction.type is not discord.InteractionType.modal_submit or match is None:
+        return False
+    ask_limit(interaction)
+    typed = field_value(data.get("components") or [], QUESTION_FIELD) or ""
+    plain = plain_question(typed[:QUESTION_MAX])
+    if not plain:
+        await interaction.response.send_message(render.EMPTY_QUESTION, ephemeral=True)
+        return True
+    article_id = int(match["article"])
+    page, deferred = await answer_first(
+        interaction,
+        lambda: ask(interaction, plain, typed=typed, article_id=article_id),
+        ephemeral=True,
+    )
+    await send_answer(interaction, page, deferred=deferred, public=False)
+    return True
+
+
 PERSISTENT_ITEMS = (
     VoteButton,
     ReasonButton,
     MoreButton,
     WithinButton,
+    AskAboutButton,
     ContextButton,
     ReadButton,
     PageButton,

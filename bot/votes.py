@@ -137,13 +137,13 @@ def reason_form(question_id: int) -> discord.ui.Modal:
     return form
 
 
-def _field_value(components: list[dict[str, Any]], custom_id: str) -> str | None:
+def field_value(components: list[dict[str, Any]], custom_id: str) -> str | None:
     for component in components:
         if component.get("custom_id") == custom_id and "value" in component:
             return str(component["value"])
-        if found := _field_value(component.get("components") or [], custom_id):
+        if found := field_value(component.get("components") or [], custom_id):
             return found
-        if (inner := component.get("component")) and (found := _field_value([inner], custom_id)):
+        if (inner := component.get("component")) and (found := field_value([inner], custom_id)):
             return found
     return None
 
@@ -156,7 +156,7 @@ async def submit_reason(interaction: discord.Interaction) -> bool:
     if interaction.type is not discord.InteractionType.modal_submit or match is None:
         return False
     question_id = int(match["question"])
-    reason = (_field_value(data.get("components") or [], REASON_FIELD) or "").strip() or None
+    reason = (field_value(data.get("components") or [], REASON_FIELD) or "").strip() or None
     querylog = querylog_of(interaction)
     try:
         if querylog is not None:

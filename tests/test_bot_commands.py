@@ -635,6 +635,40 @@ def test_one_vote_per_person_with_an_optional_reason(corpus: Corpus) -> None:
     assert votes == [(-1, None), (-1, "Wrong year.")]  # one row a person
 
 
+def test_ask_about_an_opened_article_answers_within_it_privately(corpus: Corpus) -> None:
+    zhejiang = corpus.find_source("Zhejiang seeks cooperation").article
+    question = "what did they say about energy cooperation"
+
+    async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+        (shown,) = await invoke(fake, bot, fake.slash("source", 40, article=str(zhejiang.id)))
+        ask = fake.click(shown.message, button(shown.message, "Ask about it")["custom_id"], 41)
+        opened = await dispatch(fake, bot, ask)
+        assert opened.callback_type == MODAL
+        assert bot._connection._view_store._modals == {}  # answered by its custom_id alone
+        form = fake.modal(ask.token)
+        assert form["custom_id"] == f"cb:askin:{zhejiang.id}"
+        (row,) = form["components"]
+        (field,) = row["components"]
+        assert (field["min_length"], field["max_length"], field["required"]) == (1, 300, True)
+        answer = await dispatch(
+            fake, bot, fake.submit(form["custom_id"], {field["custom_id"]: question}, 41)
+        )
+        expected = corpus.ask(question, article_id=zhejiang.id)
+        assert answer.ephemeral
+        assert answer.embeds[0]["footer"]["text"] == f"Only in: {zhejiang.title}"
+        assert expected.hits[0].sentence.text[:40] in unbold(answer.embeds[0]["description"])
+        assert_within_discord_limits(answer.body["data"])
+        blank = await dispatch(
+            fake, bot, fake.submit(form["custom_id"], {field["custom_id"]: "<@123> **"}, 42)
+        )
+        assert blank.ephemeral and blank.text.startswith("Please type a question in words")
+
+    run(scenario, corpus)
+    with QueryLog(corpus.path) as qlog:
+        logged = [a for a in qlog.questions() if a.question == question]
+    assert [a.within_article for a in logged] == [zhejiang.id]
+
+
 def test_context_merges_overlapping_passages(corpus: Corpus) -> None:
     answer = corpus.ask("Jiangxi trade")
     positions = sorted(h.sentence.position for h in answer.hits)
@@ -826,7 +860,7 @@ def test_source_is_private_with_cleaned_pages_and_a_share_button(corpus: Corpus)
         assert zhejiang.title not in page["description"]
         ((_, content),) = clean.files  # the stored text differs: attached as it is
         assert content.decode() == raw
-        assert labels(clean.message) == ["Share in channel"]
+        assert labels(clean.message) == ["Ask about it", "Share in channel"]
 
         (reply,) = await invoke(fake, bot, fake.slash("source", 30, article=str(jiangxi.id)))
         assert reply.ephemeral
@@ -834,7 +868,13 @@ def test_source_is_private_with_cleaned_pages_and_a_share_button(corpus: Corpus)
         ((name, _),) = reply.files
         # Cut between words, never inside "2017".
         assert name == "1-jiangxi-showcases-clean-energy-and-culture-at-expo-astana.txt"
-        assert labels(reply.message) == ["Previous", "1/2", "Next", "Share in channel"]
+        assert labels(reply.message) == [
+            "Previous",
+            "1/2",
+            "Next",
+            "Ask about it",
+            "Share in channel",
+        ]
 
         turned = await click(fake, bot, reply.message, "Next", 30)
         assert turned.callback_type == UPDATE_MESSAGE
@@ -860,7 +900,7 @@ def test_source_public_option_a_single_page_and_no_duplicate_text(corpus: Corpus
         assert page["title"] == "Mombasa port cargo record"
         assert "Page" not in page.get("footer", {}).get("text", "")  # no "Page 1/1"
         assert reply.files == []  # the stored text is what the page shows: not attached
-        assert reply.message["components"] == []
+        assert labels(reply.message) == ["Ask about it"]  # anyone may ask; nothing to share
 
         (ferry,) = await invoke(fake, bot, fake.slash("source", 32, article=FERRY_TITLE))
         assert ferry.ephemeral and ferry.embeds[0]["url"] == FERRY_URL

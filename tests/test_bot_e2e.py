@@ -363,6 +363,25 @@ def test_only_in_asks_a_this_study_question_again_within_one_article(live: Live)
     assert scoped.embeds[0]["footer"]["text"] == f"Only in: {title}"
 
 
+def test_ask_about_an_article_from_its_pages(live: Live) -> None:
+    fake = live.fake
+    shown = live.reply(live.send(fake.slash("source", 146, article="Zhejiang seeks cooperation")))
+    ask = live.send(
+        fake.click(shown.message, button(shown.message, "Ask about it")["custom_id"], 146)
+    )
+    assert live.reply(ask).callback_type == 9  # a form
+    form = live.call(lambda: fake.modal(ask.token))
+    field = form["components"][0]["components"][0]
+    submitted = live.send(
+        fake.submit(form["custom_id"], {field["custom_id"]: "zhejiang energy"}, 146)
+    )
+    answer = live.answer(submitted)
+    assert answer.ephemeral
+    assert (
+        answer.embeds[0]["footer"]["text"] == "Only in: Zhejiang seeks cooperation at Astana Expo"
+    )
+
+
 def test_source_menu_public_option_and_a_single_page(live: Live) -> None:
     fake = live.fake
     menu = live.reply(live.send(fake.slash("source", 130, article="Astana Expo")))
@@ -372,12 +391,13 @@ def test_source_menu_public_option_and_a_single_page(live: Live) -> None:
     chosen = titles["Zhejiang seeks cooperation at Astana Expo"]
     picked = live.reply(live.send(fake.choose(menu.message, select["custom_id"], [chosen], 130)))
     assert picked.ephemeral and picked.embeds[0]["title"].startswith("Zhejiang")
-    # One page: no "Page 1/1", no pager, only the Share button.
+    # One page: no "Page 1/1", no pager, only Ask about it and Share.
     assert "Page" not in (picked.embeds[0].get("footer") or {}).get("text", "")
-    assert [b["label"] for b in picked.buttons()] == ["Share in channel"]
+    assert [b["label"] for b in picked.buttons()] == ["Ask about it", "Share in channel"]
 
     public = live.reply(live.send(fake.slash("source", 130, article=chosen, public=True)))
-    assert not public.ephemeral and public.buttons() == []
+    assert not public.ephemeral
+    assert [b["label"] for b in public.buttons()] == ["Ask about it"]
 
 
 def test_more_edits_its_page_in_place_and_stops_at_the_end(live: Live) -> None:
