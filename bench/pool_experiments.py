@@ -69,6 +69,7 @@ def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[dict]:
                 "norm": [" ".join(s.text.split()).casefold() for s in pool.sentences],
                 "tokens": [Counter(tokenize(s.text)) for s in pool.sentences],
                 "terms": terms,
+                "df": pool.ranked.frequencies(),
                 "texts": [s.text for s in pool.sentences],
                 "question": question,
                 "near": [
@@ -140,8 +141,7 @@ def bm25(corpus: Corpus, k1: float, b: float) -> Scorer:
     n, avgdl = totals.sentences, totals.tokens / max(totals.sentences, 1)
 
     def score(p: dict) -> np.ndarray:
-        ranked = corpus.store.rank(p["terms"], 1)
-        df = ranked.frequencies()
+        df = p["df"]
         s = np.zeros(len(p["fused"]))
         for t in p["terms"]:
             if not df.get(t):

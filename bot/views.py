@@ -238,6 +238,40 @@ async def send_answer(
 # ---------------------------------------------------------------------------- buttons
 
 
+async def ask_again(
+    interaction: discord.Interaction,
+    question_id: int,
+    *,
+    next_page: bool,
+    article_id: int | None,
+    too_old: str,
+) -> Page | None:
+    """The logged question ``question_id`` asked again as ``/ask`` asked it (the log
+    keeps it as typed): its next page, or from the start within ``article_id``. None,
+    after saying ``too_old`` privately, when the log no longer has it. The interaction
+    must be deferred already."""
+    querylog = querylog_of(interaction)
+    asked = await asyncio.to_thread(querylog.get, question_id) if querylog else None
+    if asked is None:
+        await interaction.followup.send(too_old, ephemeral=True)
+        return None
+    return await ask(
+        interaction,
+        plain_question(asked.question),
+        typed=asked.question,
+        k=asked.k,
+        offset=asked.offset + len(asked.shown) if next_page else 0,
+        article_id=article_id,
+    )
+
+
+def page_message(page: Page) -> tuple[discord.Embed, discord.ui.View]:
+    """A private page's embed and buttons (an empty view when it has none, so an edit
+    takes the old buttons away)."""
+    view = answer_view(page) or discord.ui.View(timeout=None)
+    return render.answer_embed(page.answer, page.numbers), view
+
+
 class MoreButton(
     Persistent,
     discord.ui.DynamicItem[discord.ui.Button],
@@ -275,24 +309,16 @@ class MoreButton(
             await interaction.response.defer()  # then edit this private page
         else:
             await interaction.response.defer(ephemeral=True, thinking=True)
-        querylog = querylog_of(interaction)
-        shown = await asyncio.to_thread(querylog.get, self.question_id) if querylog else None
-        if shown is None:
-            await interaction.followup.send(
-                "That answer is too old to page on; ask again with /ask.", ephemeral=True
-            )
-            return
-        # The log keeps the question as typed; it is searched as /ask searched it.
-        page = await ask(
+        page = await ask_again(
             interaction,
-            plain_question(shown.question),
-            typed=shown.question,
-            k=shown.k,
-            offset=shown.offset + len(shown.shown),
+            self.question_id,
+            next_page=True,
             article_id=self.article_id,
+            too_old="That answer is too old to page on; ask again with /ask.",
         )
-        embed = render.answer_embed(page.answer, page.numbers)
-        view = answer_view(page) or discord.ui.View(timeout=None)
+        if page is None:
+            return
+        embed, view = page_message(page)
         if in_place:
             await interaction.edit_original_response(embed=embed, view=view)
         else:
@@ -327,24 +353,16 @@ class WithinButton(
     async def run(self, interaction: discord.Interaction) -> None:
         ask_limit(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        querylog = querylog_of(interaction)
-        asked = await asyncio.to_thread(querylog.get, self.question_id) if querylog else None
-        if asked is None:
-            await interaction.followup.send(
-                "That answer is too old to ask again; use /ask with its article option.",
-                ephemeral=True,
-            )
-            return
-        page = await ask(
+        page = await ask_again(
             interaction,
-            plain_question(asked.question),
-            typed=asked.question,
-            k=asked.k,
+            self.question_id,
+            next_page=False,
             article_id=self.article_id,
+            too_old="That answer is too old to ask again; use /ask with its article option.",
         )
-        embed = render.answer_embed(page.answer, page.numbers)
-        view = answer_view(page) or discord.ui.View(timeout=None)
-        await interaction.followup.send(embed=embed, view=view, ephemeral=True)
+        if page is not None:
+            embed, view = page_message(page)
+            await interaction.followup.send(embed=embed, view=view, ephemeral=True)
 
 
 class ContextButton(

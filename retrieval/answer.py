@@ -117,18 +117,34 @@ def _empty_pool(ranked: Ranked) -> Pool:
     return Pool([], none, np.zeros((0, len(fields(Features)))), none, none, empty, none, ranked)
 
 
-def rank_within(store: Backend, terms: list[str], article_id: int, need: int) -> Ranked:
-    """The BM25 top ``need`` sentences of one article: the corpus's BM25 (its idf, its
-    average length), only this article's sentences ranked, ties to the lower id. Every
-    sentence of the article is scored, through the scorer a corpus ranking brings
-    (postings on SQLite, term counts on Xapian), so no candidate is missed."""
+def rank_within(store: Backend, terms: list[str], article: list[Sentence], need: int) -> Ranked:
+    """The BM25 top ``need`` of one article's sentences (``article``, as
+    ``store.article_sentences`` gives them): the corpus's BM25 (its idf, its average
+    length), ties to the lower id. Every sentence is scored, through the scorer a corpus
+    ranking brings (postings on SQLite, term counts on Xapian), so none is missed."""
     ranked = rank(store, terms, need=1)
-    ids = np.array([s.id for s in store.article_sentences(article_id)], np.int64)
+    ids = np.array([s.id for s in article], np.int64)
     scores = ranked.score(ids.tolist()) if len(ids) else np.zeros(0)
     held = scores > 0
     ids, scores = ids[held], scores[held]
     top = np.lexsort((ids, -scores))[:need]
     return replace(ranked, ids=ids[top], scores=scores[top])
+
+
+def _article_neighbours(
+    article: list[Sentence], ids: list[int]
+) -> tuple[list[Sentence], list[Sentence]]:
+    """:func:`_with_neighbours` within one article whose sentences are already read."""
+    by_id = {s.id: s for s in article}
+    first = [by_id[i] for i in ids]
+    by_position = {s.position: s for s in article}
+    around = {
+        n.id: n
+        for s in first
+        for n in (by_position.get(s.position - 1), s, by_position.get(s.position + 1))
+        if n is not None
+    }
+    return first, [around[i] for i in sorted(around)]
 
 
 def build_pool(
@@ -145,13 +161,15 @@ def build_pool(
     if article_id is None:
         ranked = rank(store, terms, need=max(pool, need))
     else:
-        ranked = rank_within(store, terms, article_id, need=max(pool, need))
+        article = store.article_sentences(article_id)
+        ranked = rank_within(store, terms, article, need=max(pool, need))
     if len(ranked.ids) == 0:
         return _empty_pool(ranked)
     bm25 = dict(zip(ranked.ids.tolist(), ranked.scores.tolist(), strict=True))
-    first, around = _with_neighbours(store, list(bm25))
-    if article_id is not None:  # an article's first or last sentence has another's beside it
-        around = [s for s in around if s.article_id == article_id]
+    if article_id is None:
+        first, around = _with_neighbours(store, list(bm25))
+    else:
+        first, around = _article_neighbours(article, list(bm25))
     sentences = list({s.id: s for s in [*first, *around]}.values())  # ``first`` first
     ids = [s.id for s in sentences]
     # Neighbours outside the top are scored from the postings already read, not

@@ -456,9 +456,13 @@ def gold_articles(questions: Sequence[GoldQuestion], files: dict[str, int]) -> d
     """Each gold article a question names → the id of the stored article it is (by
     :func:`same_article`; ``files`` maps stored file names to ids). A gold article
     that is not stored is left out."""
+    by_last_part: dict[str, list[tuple[str, int]]] = {}
+    for file, i in files.items():  # same_article needs the last parts equal
+        by_last_part.setdefault(PurePosixPath(file.replace("\\", "/")).name, []).append((file, i))
     found: dict[str, int] = {}
     for name in {q.article for q in questions if q.article is not None}:
-        match = [i for file, i in files.items() if same_article(file, name)]
+        last = PurePosixPath(name.replace("\\", "/")).name
+        match = [i for file, i in by_last_part.get(last, []) if same_article(file, name)]
         if match:
             found[name] = match[0]
     return found

@@ -45,7 +45,8 @@ def test_rank_within_is_the_corpus_bm25_over_one_articles_sentences(seed_corpus,
                     if sid in own and scores[i] > 0
                 )
             )
-            ranked = rank_within(seed_corpus.store, terms, article.id, need=len(own))
+            sentences = seed_corpus.store.article_sentences(article.id)
+            ranked = rank_within(seed_corpus.store, terms, sentences, need=len(own))
             assert ranked.ids.tolist() == [sid for _, sid in expected], (article.id, question)
             assert ranked.scores.tolist() == pytest.approx([-s for s, _ in expected], rel=1e-9)
 
