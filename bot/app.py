@@ -26,7 +26,7 @@ from bot.interactions import AskLimit
 from bot.translator import Translator
 from bot.views import PERSISTENT_ITEMS, submit_question
 from bot.votes import submit_reason
-from retrieval import querylog
+from retrieval import querylog, spelling
 from retrieval.corpus import Corpus
 from retrieval.errors import CorpusError
 from retrieval.fetch import Fetcher
@@ -262,6 +262,7 @@ def serve(*, sync: bool = False, settings: Settings | None = None) -> int:
     # Load the re-ranker now, not at the first question (a model takes seconds to load);
     # one that cannot load is one warning here, and answers use lexical evidence only.
     log.info("re-ranker: %s", corpus.reranker.name if corpus.reranker else "none")
+    spelling.english()  # the word list misspellings are told by (0.2 s), not at a question
 
     bot = build_bot(corpus, config, sync=sync)
     try:

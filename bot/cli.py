@@ -199,6 +199,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             squad, questions = None, evaluate.load_gold(args.gold)
     except (OSError, ValueError) as err:
         raise CorpusError(f"cannot read gold file {args.gold}: {err}") from err
+    if args.typos is not None:
+        from retrieval.chat_typing import typed_questions
+
+        questions = typed_questions(questions, args.typos)
     with contextlib.ExitStack() as stack:
         if squad is None:
             corpus = stack.enter_context(_open(args))
@@ -444,6 +448,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--within-article",
         action="store_true",
         help="ask each question within its gold article, as `ask --article` does",
+    )
+    p.add_argument(
+        "--typos",
+        type=int,
+        nargs="?",
+        const=0,
+        metavar="SEED",
+        help="ask each question as typed in chat: lowercase, no punctuation, one typo "
+        "(drawn from SEED, default 0)",
     )
     _reranker_option(p)
     p.set_defaults(func=None, run=cmd_eval)

@@ -45,6 +45,7 @@ def answer_json(answer: Answer) -> dict:
         ],
         "within": None if answer.within is None else article_json(answer.within),
         "unnamed_article": answer.unnamed_article,
+        "read_as": [{"typed": typed, "read": read} for typed, read in answer.read_as],
     }
     return out
 
@@ -65,6 +66,8 @@ def answer_text(answer: Answer) -> str:
         lines = [f"{head} {answer.message}".strip()]
         if answer.terms:
             lines.append("Searched for: " + ", ".join(answer.terms))
+        if answer.reading:
+            lines.append(answer.reading)
         if within is not None:
             lines.append(f"Searched only: {within.citation()} ({within.file})")
         if answer.unnamed_article:
@@ -75,6 +78,8 @@ def answer_text(answer: Answer) -> str:
     lines += [f"[{c.number}] {c.article.citation()} ({c.article.file})" for c in answer.citations]
     if within is not None:
         lines.append("(asked within this article only)")
+    if answer.reading:
+        lines += ["", answer.reading]
     if answer.unnamed_article:
         lines += ["", UNNAMED_ARTICLE_TIP]
     return "\n".join(lines)

@@ -273,6 +273,8 @@ def answer_embed(answer: Answer, numbers: Mapping[int, int] | None = None) -> di
         footer.append(f"Quotes {answer.offset + 1}–{answer.offset + len(answer.hits)}")
     if answer.within is not None:
         footer.append(within_line(answer.within))
+    if answer.reading:
+        footer.append(shorten(answer.reading, FOOTER_LIMIT // 2))
     if answer.unnamed_article:
         footer.append(UNNAMED_ARTICLE_TIP)
     if footer:
@@ -323,6 +325,8 @@ def not_found_embed(answer: Answer) -> discord.Embed:
         parts.append(safe_short(answer.message, 1000))
     if answer.within is not None:
         parts.append(f"**Searched only:** {source_link(answer.within, 300)}")
+    if answer.reading:
+        parts.append(safe_short(answer.reading, 1000))
     if answer.unnamed_article:
         parts.append(UNNAMED_ARTICLE_TIP)
     if answer.question.strip():

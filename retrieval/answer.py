@@ -21,6 +21,7 @@ from retrieval.models import Answer, Article, Hit, Sentence, Status
 from retrieval.question import answer_type, has_type, points_at_one_article, query_terms
 from retrieval.rank import Ranked, rank
 from retrieval.rerank import Reranker, Similarities, gather
+from retrieval.spelling import correct
 from retrieval.text import STOPWORDS, clean, words
 
 MAX_QUESTION_CHARS = 300
@@ -241,7 +242,7 @@ def answer(
     re-ranker's ``max_gap`` of the first one's: ``k`` is a maximum, never padding.
     ``cut=False`` gives the plain ranked list (``corpusbot eval`` scores both).
     ``within`` asks one article only: the same ranking, over its sentences."""
-    answer = _answer(store, question, k, offset, reranker, cut, within)
+    answer = _answer(store, question, k, offset, reranker, cut, within, spell=True)
     if within is not None:
         return replace(answer, within=within)
     if answer.status is not Status.INVALID and points_at_one_article(answer.question):
@@ -257,6 +258,8 @@ def _answer(
     reranker: Reranker | None,
     cut: bool,
     within: Article | None,
+    *,
+    spell: bool,
 ) -> Answer:
     raw = question
     question = clean(question)
@@ -284,6 +287,10 @@ def _answer(
             message="That question has only common words; "
             "add the names, places or things you are asking about.",
         )
+    spelling = correct(question, store.frequencies) if spell else None
+    if spelling is not None:  # searched as read; shown as typed, with what was read
+        read = _answer(store, spelling.question, k, offset, reranker, cut, within, spell=False)
+        return replace(read, question=question, read_as=spelling.read_as)
     searched = tuple(dict.fromkeys(terms))
     pool = build_pool(
         store,

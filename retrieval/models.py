@@ -78,10 +78,20 @@ class Answer:
     # The question points at one article without naming it ("this study") and was asked
     # of the whole corpus: front ends suggest asking within that article.
     unnamed_article: bool = False
+    # Misspelt words searched as the corpus's own: (typed, read as), in question order.
+    read_as: tuple[tuple[str, str], ...] = ()
 
     @property
     def answered(self) -> bool:
         return self.status is Status.ANSWERED
+
+    @property
+    def reading(self) -> str:
+        """``Read “exppo” as “expo”.`` for the misspelt words searched otherwise, or ""
+        (letters only on both sides: nothing in it renders as markdown)."""
+        if not self.read_as:
+            return ""
+        return "Read " + ", ".join(f"“{typed}” as “{read}”" for typed, read in self.read_as) + "."
 
     @property
     def citations(self) -> tuple[Citation, ...]:

@@ -34,6 +34,10 @@ class Postings:
     lens: np.ndarray
 
 
+# Bound parameters per statement: SQLite's limit was 999 before 3.32.
+_TERMS_A_QUERY = 900
+
+
 def _row_to_article(row: tuple) -> Article:
     return Article(*row[:7], sentences=row[7] or 0)
 
@@ -75,6 +79,18 @@ class Reads(Connections):
             )
             for term, df, ids, tfs, lens in rows
         }
+
+    def frequencies(self, terms: list[str]) -> dict[str, int]:
+        """How many sentences hold each of ``terms`` the vocabulary has (its df)."""
+        found: dict[str, int] = {}
+        with self._reading() as conn:
+            for i in range(0, len(terms), _TERMS_A_QUERY):
+                chunk = terms[i : i + _TERMS_A_QUERY]
+                marks = ",".join("?" * len(chunk))
+                found.update(
+                    conn.execute(f"SELECT term, df FROM terms WHERE term IN ({marks})", chunk)
+                )
+        return found
 
     # -- articles and sentences ----------------------------------------------------------
 

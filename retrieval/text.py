@@ -105,6 +105,11 @@ def words(text: str) -> list[str]:
     return list(map(_rewrite, found))
 
 
+def stems(words: list[str]) -> list[str]:
+    """The terms of normalised words that are not stopwords (as :func:`tokenize` stems)."""
+    return _stem(words) if words else []
+
+
 def tokenize(text: str) -> list[str]:
     """The BM25 terms of ``text``, in order, duplicates kept."""
     kept = list(filterfalse(STOPWORDS.__contains__, words(text)))

@@ -65,6 +65,7 @@ from retrieval.xapian_layout import (
     _fetch,
     _field_words,
     _term,
+    index_term,
     require_xapian,
     shard_of,
     xapian,
@@ -278,6 +279,15 @@ class XapianStore(ShardConnections):
         """BM25Okapi top ``need`` sentences: the same ids, scores and order as
         :func:`retrieval.rank.rank` over the same corpus in SQLite."""
         return self._call(lambda conn: xapian_rank.rank(self, conn, terms, need))
+
+    def frequencies(self, terms: list[str]) -> dict[str, int]:
+        """How many sentences hold each of ``terms`` the vocabulary has (its df)."""
+
+        def work(conn: _Connection) -> dict[str, int]:
+            dfs = {t: conn.db.get_termfreq(index_term(t)) for t in dict.fromkeys(terms)}
+            return {t: df for t, df in dfs.items() if df}
+
+        return self._call(work)
 
     def documents(self, ids: Sequence[int]) -> list[SentenceDoc]:
         """Sentence documents by id, in the order given (unknown ids are left out)."""

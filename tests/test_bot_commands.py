@@ -327,6 +327,23 @@ def test_a_fast_answer_is_the_first_response_quoted_and_grouped(corpus: Corpus) 
     run(scenario, corpus)
 
 
+def test_a_misspelt_question_is_answered_and_the_footer_says_what_was_read(
+    corpus: Corpus,
+) -> None:
+    typed = "which tourism year was launched in kazakstan in 2017"
+
+    async def scenario(fake: FakeDiscord, bot: CorpusBot) -> None:
+        (reply,) = await invoke(fake, bot, fake.slash("ask", 1, question=typed))
+        assert reply.callback_type == CHANNEL_MESSAGE and not reply.ephemeral
+        (embed,) = reply.embeds
+        assert embed["title"] == typed  # shown as typed
+        assert embed["description"].startswith("> The China **Tourism Year** that has been")
+        assert embed["footer"]["text"] == "Read “kazakstan” as “kazakhstan”."
+        assert_sane(fake)
+
+    run(scenario, corpus)
+
+
 def test_two_sources_are_numbered_and_grouped(corpus: Corpus) -> None:
     answer = corpus.ask(BROAD_QUESTION)
     first, *rest = answer.hits

@@ -245,3 +245,14 @@ def test_a_question_about_an_unnamed_article_gets_the_tip() -> None:
     hint = render.ask_within_message("@everyone [x](http://e.vil)", several=False)
     assert hint.startswith("No article matches") and "@everyone" not in hint
     assert "http://" not in hint and len(hint) <= render.CONTENT_LIMIT
+
+
+def test_a_misspelt_question_says_what_was_read() -> None:
+    from dataclasses import replace
+
+    read = (("exppo", "expo"), ("contries", "countries"))
+    shown = render.answer_embed(replace(answer_with(["a quote"]), read_as=read))
+    assert shown.footer.text == "Read “exppo” as “expo”, “contries” as “countries”."
+    missing = render.not_found_embed(Answer("exppo", Status.NOT_FOUND, read_as=read[:1]))
+    assert "Read “exppo” as “expo”." in missing.description
+    assert render.not_found_embed(Answer("q", Status.NOT_FOUND)).description.count("Read") == 0

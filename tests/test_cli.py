@@ -222,3 +222,29 @@ def test_run_with_a_token_in_dotenv_starts_the_bot(corpus_path, tmp_path):
     assert "cannot reach Discord" in out.stderr
     assert secret not in out.stdout + out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_misspelt_question_is_answered_and_says_what_was_read(corpus_path):
+    text = run("ask", "how many contries take part in the exppo", db=corpus_path)
+    assert text.returncode == 0, text.stderr
+    assert "Sources:" in text.stdout
+    assert text.stdout.rstrip().endswith("Read “contries” as “countries”, “exppo” as “expo”.")
+    data = json.loads(run("ask", "--json", "astanna", db=corpus_path).stdout)
+    assert data["answered"] is True and data["question"] == "astanna"
+    assert data["read_as"] == [{"typed": "astanna", "read": "astana"}]
+    right = json.loads(run("ask", "--json", "astana", db=corpus_path).stdout)
+    assert right["read_as"] == [] and right["results"] == data["results"]
+
+
+def test_eval_typos_asks_each_question_as_typed_in_chat(corpus_path, tmp_path):
+    rows = [{"id": f"t{i}", "question": "Astana", "answerable": True,
+             "article": "002_4aa99eda7d0eb28f.txt", "gold": ["Astana Expo 2017"]}
+            for i in range(6)]  # fmt: skip
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    args = ("eval", str(gold), "--json", "-k", "3", "--typos")
+    once, again = run(*args, db=corpus_path), run(*args, db=corpus_path)
+    assert once.returncode == 0, once.stderr
+    assert once.stdout == again.stdout  # the same seed, the same typos
+    # Each question's one word is misspelt (a typo per id) and still answered.
+    assert json.loads(once.stdout)["answerable"]["refused"] == 0

@@ -29,6 +29,7 @@ QUESTIONS = [
     "who opened the new library",
     "mountain railway repaired",
     "the of and",
+    "which feryy crossed the rivver",  # misspelt: read as the corpus's words on both
 ]
 
 
@@ -104,10 +105,12 @@ def _same(sqlite: Corpus, xapian: Corpus) -> None:
         a, b = rank(sqlite.store, terms, 50), rank(xapian.store, terms, 50)
         assert b.ids.tolist() == a.ids.tolist(), question
         assert np.allclose(b.scores, a.scores, rtol=1e-9, atol=0), question
+        assert xapian.store.frequencies(terms) == sqlite.store.frequencies(terms), question
         x, y = sqlite.ask(question, k=5), xapian.ask(question, k=5)
-        assert (y.status, y.message, [h.sentence for h in y.hits]) == (
+        assert (y.status, y.message, y.read_as, [h.sentence for h in y.hits]) == (
             x.status,
             x.message,
+            x.read_as,
             [h.sentence for h in x.hits],
         ), question
         for article in articles:  # asked within one article
@@ -120,6 +123,7 @@ def _same(sqlite: Corpus, xapian: Corpus) -> None:
                 [h.sentence for h in x.hits],
             ), (question, article.id)
             assert np.allclose([h.score for h in y.hits], [h.score for h in x.hits], rtol=1e-9)
+    assert sqlite.ask(QUESTIONS[-1]).read_as == (("feryy", "ferry"), ("rivver", "river"))
     for name in ["index.txt", "index", "feed.jsonl#a", "feed.jsonl#b", "long.txt", "Library"]:
         x, y = sqlite.find_source(name), xapian.find_source(name)
         assert y.article == x.article, name
