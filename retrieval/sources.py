@@ -11,9 +11,12 @@ closest articles are offered as candidates.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from retrieval.backend import ArticleQuery, Backend
 from retrieval.models import Article, SourceMatch
 from retrieval.rank import rank
+from retrieval.spelling import correct
 from retrieval.text import STOPWORDS, clean, tokenize, words
 
 MAX_NAME_CHARS = 300
@@ -35,7 +38,21 @@ def _field_query(text: str, *, prefix: bool = False, every: bool = False) -> Art
 
 
 def find(store: Backend, name: str) -> SourceMatch:
-    """Find the article a person means by ``name``."""
+    """Find the article a person means by ``name``; when it names none clearly and has a
+    misspelt word (:mod:`retrieval.spelling`), the name as read is tried too."""
+    match = _find(store, name)
+    if match.found or not match.query or len(match.query) > MAX_NAME_CHARS:
+        return match
+    spelling = correct(match.query, store.frequencies)
+    if spelling is None:
+        return match
+    read = _find(store, spelling.question)
+    if read.found or not match.candidates:
+        return replace(read, query=match.query)
+    return match
+
+
+def _find(store: Backend, name: str) -> SourceMatch:
     name = clean(name)
     if not name or len(name) > MAX_NAME_CHARS:
         return SourceMatch(name[:MAX_NAME_CHARS], None)

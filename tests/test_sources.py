@@ -32,6 +32,25 @@ def test_names_people_use(seed_corpus, name, file):
     assert match.found and match.article.file == file
 
 
+@pytest.mark.parametrize(
+    "name, file",
+    [
+        ("zhejang", "001_2fb5e4078cb162f6.txt"),  # a letter left out
+        ("kazakstan", "002_4aa99eda7d0eb28f.txt"),
+        ("Northeast Asai biz ties", "004_51b944b31dc3064b.txt"),  # two letters swapped
+    ],
+)
+def test_a_misspelt_name_finds_its_article(seed_corpus, name, file):
+    match = seed_corpus.find_source(name)
+    assert match.found and match.article.file == file
+    assert match.query == name  # shown as typed
+
+
+def test_a_misspelt_name_of_several_articles_still_offers_them(seed_corpus):
+    match = seed_corpus.find_source("Astanna Expo")
+    assert not match.found and len(match.candidates) >= 2
+
+
 def test_by_id(seed_corpus):
     article = seed_corpus.articles()[0]
     assert seed_corpus.find_source(str(article.id)).article == article
