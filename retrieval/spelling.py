@@ -56,7 +56,9 @@ def correct(question: str, frequencies: Callable[[list[str]], dict[str, int]]) -
         return None
     terms = stems(typed)
     known = frequencies(list(dict.fromkeys(terms)))
-    options = {w: _options(w) for w, t in zip(typed, terms, strict=True) if t not in known}
+    # The word list is read only for words the corpus lacks (loaded at the first such word).
+    unknown = [w for w, t in zip(typed, terms, strict=True) if t not in known]
+    options = {w: _options(w) for w in unknown if w not in english()}
     held = frequencies(sorted({t for o in options.values() for t in o}))
     read_as = []
     for w, option in options.items():
@@ -72,12 +74,7 @@ def correct(question: str, frequencies: Callable[[list[str]], dict[str, int]]) -
 
 
 def _correctable(word: str) -> bool:
-    return (
-        len(word) >= MIN_LETTERS
-        and word not in STOPWORDS
-        and _PLAIN.fullmatch(word) is not None
-        and word not in english()
-    )
+    return len(word) >= MIN_LETTERS and word not in STOPWORDS and _PLAIN.fullmatch(word) is not None
 
 
 def _options(word: str) -> dict[str, str]:
