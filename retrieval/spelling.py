@@ -99,7 +99,22 @@ def _plain(word: str) -> str:
 
 
 def apply(read_as: Iterable[tuple[str, str]], text: str) -> str:
-    """``text`` with each typed word replaced as in ``read_as`` (whole words, any case)."""
+    """``text`` with each typed word replaced as in ``read_as`` (whole words, any case),
+    written in the case it was typed in ("Zhejang" → "Zhejiang", "SARSS" → "SARS"): the
+    re-ranker's vectors tell cases apart."""
     for w, word in read_as:
-        text = re.sub(rf"(?<![^\W_]){re.escape(w)}(?![^\W_])", word, text, flags=re.I)
+        text = re.sub(
+            rf"(?<![^\W_]){re.escape(w)}(?![^\W_])",
+            lambda m, word=word: _in_case_of(m.group(), word),
+            text,
+            flags=re.I,
+        )
     return text
+
+
+def _in_case_of(typed: str, word: str) -> str:
+    if len(typed) > 1 and typed.isupper():
+        return word.upper()
+    if typed[:1].isupper():
+        return word[:1].upper() + word[1:]
+    return word

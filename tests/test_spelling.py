@@ -171,3 +171,8 @@ def test_frequencies_are_the_vocabulary_dfs(harbour: Corpus):
     assert found == {"ferri": 3, "river": 2, "harbour": 2}  # sentences, not mentions
     many = [f"x{i}" for i in range(2000)] + ["ferri"]  # over one statement's parameters
     assert harbour.store.frequencies(many) == {"ferri": 3}
+
+
+def test_the_word_read_keeps_the_case_it_was_typed_in():
+    read = (("zhejang", "zhejiang"), ("sarss", "sars"))
+    assert spelling.apply(read, "Zhejang, zhejang and SARSS?") == "Zhejiang, zhejiang and SARS?"
