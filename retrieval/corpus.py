@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
@@ -286,23 +284,6 @@ class Corpus:
         if self.store.article(article_id) is None:
             raise CorpusError(f"no article with id {article_id}")
         self.store.remove(article_id)
-
-    @_store_errors
-    def record_feedback(
-        self, *, question: str, sentence_ids: Sequence[int], user_id: str, vote: int
-    ) -> None:
-        """Store a 👍 (+1) / 👎 (-1) for the results shown for ``question``."""
-        if vote not in (1, -1):
-            raise ValueError("vote must be +1 or -1")
-        self.store.add_feedback(
-            {
-                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "user_id": str(user_id),
-                "question": question,
-                "sentence_ids": json.dumps([int(i) for i in sentence_ids]),
-                "vote": vote,
-            }
-        )
 
     def close(self) -> None:
         self.store.close()

@@ -145,9 +145,3 @@ class Store(Reads, IngestWrites, Vectors):
         from retrieval.ingest import remove
 
         remove(self, article_id)
-
-    # -- feedback ------------------------------------------------------------------------
-
-    def add_feedback(self, row: dict) -> None:
-        with self.write():
-            self.db["feedback"].insert(row)

@@ -430,21 +430,6 @@ class XapianStore(ShardConnections):
 
         return self._call(work)
 
-    # -- feedback ----------------------------------------------------------------------------
-
-    def add_feedback(self, row: dict) -> None:
-        shard = self.shards[0]
-        key = f"feedback:{time.time_ns()}:{threading.get_ident()}"
-        try:
-            db = xapian.remote_open_writable(shard.host, shard.port, self.timeout_ms)
-            try:
-                db.set_metadata(key, json.dumps(row))
-                db.commit()
-            finally:
-                db.close()
-        except xapian.Error as err:
-            raise StoreError(f"feedback not saved: {shard}: {err.get_msg()}") from err
-
     # -- writes ------------------------------------------------------------------------------
 
     def ingest(

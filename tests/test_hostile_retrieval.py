@@ -120,9 +120,6 @@ def test_corruption_under_an_open_corpus_is_an_answer_or_a_store_error(seed_db, 
         "article_text": lambda c: [c.article_text(a) for a in range(1, 6)],
         "context": lambda c: c.context(10, before=2, after=2),
         "stats": lambda c: c.stats(),
-        "feedback": lambda c: c.record_feedback(
-            question="q", sentence_ids=[1], user_id="1", vote=1
-        ),
     }
     with Corpus.open(path, create=False) as corpus:
         corpus.ask("expo")  # opened and warm, as a serving bot is

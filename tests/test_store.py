@@ -83,16 +83,6 @@ def test_foreign_sqlite_file_is_refused(tmp_path):
         Corpus.open(path)
 
 
-def test_feedback_is_stored(corpus_path):
-    with Corpus.open(corpus_path) as corpus:
-        corpus.record_feedback(question="q?", sentence_ids=[3, 4], user_id="42", vote=-1)
-        with pytest.raises(ValueError):
-            corpus.record_feedback(question="q?", sentence_ids=[], user_id="42", vote=5)
-    with sqlite3.connect(corpus_path) as conn:
-        rows = conn.execute("SELECT user_id, question, sentence_ids, vote FROM feedback").fetchall()
-    assert rows == [("42", "q?", "[3, 4]", -1)]
-
-
 def test_question_reads_are_memory_mapped(corpus_path):
     # A question's reader connection maps the file (the pool's pages read in place);
     # the connection that writes does not need to.
