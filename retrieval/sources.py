@@ -98,9 +98,14 @@ def _by_topic(store: Backend, name: str) -> list[tuple[Article, float]]:
 
 
 def suggest(store: Backend, text: str, *, limit: int = 25) -> list[Article]:
-    """Articles for autocomplete: the best matches of ``text`` as typed so far."""
+    """Articles for autocomplete: the best matches of ``text`` as typed so far, or of
+    ``text`` with its misspelt words read when it matches none ("zhejang")."""
     text = clean(text)[:MAX_NAME_CHARS]
     query = _field_query(text, prefix=True) if text else None
     if query is None:
         return store.articles(limit=limit)
-    return [a for a, _ in store.search_articles(query, limit)]
+    found = [a for a, _ in store.search_articles(query, limit)]
+    if found or (spelling := correct(text, store.frequencies)) is None:
+        return found
+    read = _field_query(spelling.question, prefix=True)
+    return [a for a, _ in store.search_articles(read, limit)] if read else []

@@ -46,6 +46,12 @@ def test_a_misspelt_name_finds_its_article(seed_corpus, name, file):
     assert match.query == name  # shown as typed
 
 
+def test_autocomplete_reads_a_misspelt_word_when_nothing_matches(seed_corpus):
+    assert [a.file for a in seed_corpus.suggest("zhejang")] == ["001_2fb5e4078cb162f6.txt"]
+    assert seed_corpus.suggest("zhej")  # a word being typed is a prefix, not a typo
+    assert seed_corpus.suggest("qqqqzzzz") == []
+
+
 def test_a_misspelt_name_of_several_articles_still_offers_them(seed_corpus):
     match = seed_corpus.find_source("Astanna Expo")
     assert not match.found and len(match.candidates) >= 2
