@@ -3,6 +3,10 @@ timeouts, a size cap and a user agent that names the project.
 
 - Only ``http`` and ``https``, and redirects only to them (the opener has no file or
   FTP handler).
+- Only public addresses, redirects included: a host that resolves to a loopback, private,
+  link-local or reserved address (this machine, its network, a cloud's metadata service)
+  is refused unless ``allow_private`` (``CORPUSBOT_FETCH_PRIVATE=on``): whoever may add a
+  URL must not reach what only the bot's machine can.
 - robots.txt is read once an hour per site (:mod:`urllib.robotparser`): a page it
   disallows for ``corpusbot`` is not fetched. No robots.txt (404) allows everything; 401
   or 403 allows nothing, as the robots exclusion standard says.
@@ -17,7 +21,9 @@ Every failure is one :class:`FetchError` whose message is one line for a log or 
 from __future__ import annotations
 
 import http.client
+import ipaddress
 import os
+import socket
 import threading
 import time
 import urllib.error
@@ -68,15 +74,59 @@ def check_url(url: str) -> str:
     return url
 
 
+def check_public(url: str) -> None:
+    """FetchError unless every address ``url``'s host resolves to is a public one. Through
+    a proxy only an address written in the URL is checked: the proxy resolves names."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        proxies = urllib.request.getproxies()
+        if parts.scheme in proxies and not urllib.request.proxy_bypass(host):
+            return
+        try:
+            infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError) as err:
+            raise FetchError(f"{url}: cannot resolve {host[:100]} ({err})") from None
+        addresses = [ipaddress.ip_address(i[4][0].split("%", 1)[0]) for i in infos]
+    for address in addresses:
+        if not address.is_global:
+            raise FetchError(
+                f"{url}: {host[:100]} is not a public address ({address}); "
+                "CORPUSBOT_FETCH_PRIVATE=on allows it"
+            )
+
+
+class _PublicRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to an http(s) address that may be fetched."""
+
+    def __init__(self, allow_private: bool):
+        self.allow_private = allow_private
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        target = check_url(newurl)
+        if not self.allow_private:
+            check_public(target)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 class Fetcher:
-    """GETs with one user agent, timeout and size cap; thread-safe (robots cache locked)."""
+    """GETs with one user agent, timeout and size cap, public addresses only unless
+    ``allow_private``; thread-safe (robots cache locked)."""
 
     def __init__(
-        self, *, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES, user_agent: str = USER_AGENT
+        self,
+        *,
+        timeout: float = TIMEOUT,
+        max_bytes: int = MAX_BYTES,
+        user_agent: str = USER_AGENT,
+        allow_private: bool = False,
     ):
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.user_agent = user_agent
+        self.allow_private = allow_private
         self._robots: dict[str, tuple[float, urllib.robotparser.RobotFileParser]] = {}
         self._lock = threading.Lock()
         self._opener = urllib.request.OpenerDirector()
@@ -84,7 +134,7 @@ class Fetcher:
             urllib.request.ProxyHandler(),  # honours http(s)_proxy and no_proxy
             urllib.request.HTTPHandler(),
             urllib.request.HTTPSHandler(),
-            urllib.request.HTTPRedirectHandler(),
+            _PublicRedirects(allow_private),
             urllib.request.HTTPDefaultErrorHandler(),
             urllib.request.HTTPErrorProcessor(),
         ):
@@ -92,10 +142,14 @@ class Fetcher:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Fetcher:
-        """``CORPUSBOT_FETCH_TIMEOUT`` (seconds, default 10) and ``CORPUSBOT_FETCH_MAX_BYTES``
-        (default 5 MB); ``ValueError`` with one line for a bad value."""
+        """``CORPUSBOT_FETCH_TIMEOUT`` (seconds, default 10), ``CORPUSBOT_FETCH_MAX_BYTES``
+        (default 5 MB) and ``CORPUSBOT_FETCH_PRIVATE`` (``off``, the default, or ``on``);
+        ``ValueError`` with one line for a bad value."""
         environ = os.environ if environ is None else environ
         timeout, max_bytes = TIMEOUT, MAX_BYTES
+        private = (environ.get("CORPUSBOT_FETCH_PRIVATE") or "off").strip().lower()
+        if private not in ("on", "off"):
+            raise ValueError(f"CORPUSBOT_FETCH_PRIVATE must be on or off, not {private!r}")
         if raw := (environ.get("CORPUSBOT_FETCH_TIMEOUT") or "").strip():
             try:
                 timeout = float(raw)
@@ -109,7 +163,7 @@ class Fetcher:
                     f"CORPUSBOT_FETCH_MAX_BYTES must be a number of bytes, not {raw!r}"
                 )
             max_bytes = int(raw)
-        return cls(timeout=timeout, max_bytes=max_bytes)
+        return cls(timeout=timeout, max_bytes=max_bytes, allow_private=private == "on")
 
     def get(
         self,
@@ -121,6 +175,8 @@ class Fetcher:
     ) -> Fetched:
         """GET ``url`` (conditionally when ``etag`` / ``last_modified`` are given)."""
         url = check_url(url)
+        if not self.allow_private:
+            check_public(url)
         if robots and not self.allowed(url):
             raise FetchError(f"robots.txt of {urlsplit(url).netloc} disallows {url}")
         headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}

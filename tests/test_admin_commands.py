@@ -207,6 +207,7 @@ async def private_reply(fake: FakeDiscord, bot: CorpusBot, interaction: Any) -> 
 
 def test_add_a_url_and_manage_feeds(corpus: Corpus, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("CORPUSBOT_FETCH_PRIVATE", "on")  # the test site is on 127.0.0.1
     monkeypatch.setenv("CORPUSBOT_FETCH_TIMEOUT", "0.5")
     with serve() as site:
         site.feed_items = ["/news/wheat", "/news/wheat", "/news/gone"]
@@ -248,6 +249,7 @@ def test_the_bot_refreshes_registered_feeds_and_counts_them(
     corpus: Corpus, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("CORPUSBOT_FETCH_PRIVATE", "on")  # the test site is on 127.0.0.1
     with serve() as site:
         site.feed_items = ["/news/wheat", "/news/gone"]
         web = Web(corpus)

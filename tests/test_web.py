@@ -22,7 +22,8 @@ from tests.webserver import Site, serve
 
 pytestmark = pytest.mark.unit
 
-FAST = {"timeout": 0.5, "max_bytes": 1_000_000}  # the site's /slow sleeps 3 s
+# The site's /slow sleeps 3 s; the site is on 127.0.0.1, which only allow_private reaches.
+FAST = {"timeout": 0.5, "max_bytes": 1_000_000, "allow_private": True}
 CABLE = "how long is the cable car line"
 
 
@@ -86,6 +87,32 @@ def test_only_http_addresses(url: str) -> None:
         Fetcher().get(url)
 
 
+def test_private_addresses_are_refused_unless_allowed(site: Site) -> None:
+    for url in (f"{site.base}/news/wheat", "http://localhost:9/x", "http://169.254.169.254/a",
+                "http://10.1.2.3/", "http://[::1]:9/"):  # fmt: skip
+        with pytest.raises(FetchError, match="not a public address") as err:
+            Fetcher(**(FAST | {"allow_private": False})).get(url)
+        assert "CORPUSBOT_FETCH_PRIVATE=on" in str(err.value) and "\n" not in str(err.value)
+    assert site.requested("/news/wheat") == [] and site.requested("/robots.txt") == []
+    assert Fetcher(**FAST).get(f"{site.base}/news/wheat").status == 200
+
+
+def test_a_redirect_to_a_private_address_is_refused() -> None:
+    import urllib.request
+
+    from retrieval.fetch import _PublicRedirects
+
+    request = urllib.request.Request("http://example.org/")
+    with pytest.raises(FetchError, match="not a public address"):
+        _PublicRedirects(False).redirect_request(request, None, 302, "Found", {},
+                                                 "http://127.0.0.1/admin")  # fmt: skip
+    with pytest.raises(FetchError, match="not an http"):
+        _PublicRedirects(True).redirect_request(request, None, 302, "Found", {}, "file:///etc")
+    allowed = _PublicRedirects(True).redirect_request(request, None, 302, "Found", {},
+                                                      "http://127.0.0.1/ok")  # fmt: skip
+    assert allowed.full_url == "http://127.0.0.1/ok"
+
+
 def test_fetch_settings_from_the_environment() -> None:
     fetcher = Fetcher.from_env(
         {"CORPUSBOT_FETCH_TIMEOUT": "2.5", "CORPUSBOT_FETCH_MAX_BYTES": "99"}
@@ -93,6 +120,10 @@ def test_fetch_settings_from_the_environment() -> None:
     assert (fetcher.timeout, fetcher.max_bytes) == (2.5, 99)
     with pytest.raises(ValueError, match="CORPUSBOT_FETCH_TIMEOUT"):
         Fetcher.from_env({"CORPUSBOT_FETCH_TIMEOUT": "soon"})
+    assert fetcher.allow_private is False
+    assert Fetcher.from_env({"CORPUSBOT_FETCH_PRIVATE": "on"}).allow_private is True
+    with pytest.raises(ValueError, match="CORPUSBOT_FETCH_PRIVATE must be on or off"):
+        Fetcher.from_env({"CORPUSBOT_FETCH_PRIVATE": "maybe"})
     assert refresh_seconds({}) == 1800 and refresh_seconds({"CORPUSBOT_REFRESH": "1h"}) == 3600
     with pytest.raises(ValueError, match="CORPUSBOT_REFRESH"):
         refresh_seconds({"CORPUSBOT_REFRESH": "5s"})
@@ -192,7 +223,7 @@ def test_a_feed_that_is_down_is_recorded_not_raised(web: Web, site: Site) -> Non
 
 def test_cli_ingest_url_feeds_and_watch(corpus_path: Path, site: Site) -> None:
     env = {"CORPUSBOT_FETCH_TIMEOUT": "0.5", "CORPUSBOT_FETCH_MAX_BYTES": "1000000",
-           "NO_PROXY": "127.0.0.1"}  # fmt: skip
+           "NO_PROXY": "127.0.0.1", "CORPUSBOT_FETCH_PRIVATE": "on"}  # fmt: skip
     page = run("ingest", f"{site.base}/news/wheat", db=corpus_path, env=env)
     assert page.returncode == 0, page.stderr
     assert page.stdout.startswith(f"added {site.base}/news/wheat (Kostanay farmers")
