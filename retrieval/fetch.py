@@ -188,12 +188,9 @@ class Fetcher:
         deadline = time.monotonic() + self.timeout
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
-                final = response.geturl()
-                if urlsplit(final).scheme not in ("http", "https"):
-                    raise FetchError(f"{url} redirects to a non-http address")
                 body = self._read(response, url, deadline)
                 return Fetched(
-                    url=final,
+                    url=response.geturl(),  # after redirects: each was checked on the way
                     status=response.status,
                     content_type=_content_type(response.headers.get("Content-Type")),
                     body=body,

@@ -41,9 +41,10 @@ def find(store: Backend, name: str) -> SourceMatch:
     """Find the article a person means by ``name``; when it names none clearly and has a
     misspelt word (:mod:`retrieval.spelling`), the name as read is tried too."""
     match = _find(store, name)
-    if match.found or not match.query or len(match.query) > MAX_NAME_CHARS:
+    name = clean(name)
+    if match.found or not name or len(name) > MAX_NAME_CHARS:
         return match
-    spelling = correct(match.query, store.frequencies)
+    spelling = correct(name, store.frequencies)
     if spelling is None:
         return match
     read = _find(store, spelling.question)

@@ -65,7 +65,6 @@ from retrieval.xapian_layout import (
     _fetch,
     _field_words,
     _term,
-    index_term,
     require_xapian,
     shard_of,
     xapian,
@@ -282,12 +281,7 @@ class XapianStore(ShardConnections):
 
     def frequencies(self, terms: list[str]) -> dict[str, int]:
         """How many sentences hold each of ``terms`` the vocabulary has (its df)."""
-
-        def work(conn: _Connection) -> dict[str, int]:
-            dfs = {t: conn.db.get_termfreq(index_term(t)) for t in dict.fromkeys(terms)}
-            return {t: df for t, df in dfs.items() if df}
-
-        return self._call(work)
+        return self._call(lambda conn: xapian_rank.frequencies(conn.db, terms))
 
     def documents(self, ids: Sequence[int]) -> list[SentenceDoc]:
         """Sentence documents by id, in the order given (unknown ids are left out)."""

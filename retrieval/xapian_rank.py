@@ -37,13 +37,17 @@ def xapian_idf(doccount: int, termfreq: int) -> float:
     return math.log(tw)
 
 
+def frequencies(db: Any, terms: list[str]) -> dict[str, int]:
+    """How many sentences hold each of ``terms`` the vocabulary has (its df)."""
+    dfs = {t: db.get_termfreq(index_term(t)) for t in dict.fromkeys(terms)}
+    return {t: df for t, df in dfs.items() if df}
+
+
 def rank(store: XapianStore, conn: Any, terms: list[str], need: int) -> Ranked:
     """BM25Okapi top ``need`` sentences through one thread's shard connections."""
     totals = store._read_totals(conn)
     db = conn.db
-    distinct = list(dict.fromkeys(terms))
-    dfs = {t: db.get_termfreq(index_term(t)) for t in distinct}
-    dfs = {t: df for t, df in dfs.items() if df}
+    dfs = frequencies(db, terms)
     idf = {t: scoring.idf(df, totals) for t, df in dfs.items()}
     if not idf or totals.sentences == 0:
         return Ranked(
