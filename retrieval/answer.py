@@ -18,7 +18,13 @@ import numpy as np
 from retrieval.backend import Backend
 from retrieval.fusion import EVIDENCE_COVERAGE, Features, fusion_for
 from retrieval.models import Answer, Article, Hit, Sentence, Status
-from retrieval.question import answer_type, has_type, points_at_one_article, query_terms
+from retrieval.question import (
+    answer_type,
+    has_type,
+    points_at_one_article,
+    query_terms,
+    with_apostrophes,
+)
 from retrieval.rank import Ranked, rank
 from retrieval.rerank import Reranker, Similarities, gather
 from retrieval.spelling import correct
@@ -287,14 +293,16 @@ def _answer(
             message="That question has only common words; "
             "add the names, places or things you are asking about.",
         )
-    spelling = correct(question, store.frequencies) if spell else None
-    if spelling is not None:  # searched as read; shown as typed, with what was read
+    # Searched as read ("whats" as "what's", a misspelt word as the corpus's); shown as typed.
+    written = with_apostrophes(question)
+    spelling = correct(written, store.frequencies) if spell else None
+    if spelling is not None:
         read = _answer(store, spelling.question, k, offset, reranker, cut, within, spell=False)
         return replace(read, question=question, read_as=spelling.read_as)
     searched = tuple(dict.fromkeys(terms))
     pool = build_pool(
         store,
-        question,
+        written,
         terms,
         need=offset + k + 1,
         reranker=reranker,

@@ -7,7 +7,31 @@ from __future__ import annotations
 import functools
 import re
 
-from retrieval.text import tokenize, words
+from retrieval.stopwords import STOPWORDS
+from retrieval.text import stems, tokenize, words
+
+# Chat drops apostrophes: "whats the aim", "didnt china sign". A word so typed is read as
+# the contraction it stands for. None of these is a content word (of NLTK's contractions
+# only "wont" is an English word too, and it is rare in a question).
+_APOSTROPHE_AT: dict[str, int] = {
+    w.replace("'", ""): w.index("'")
+    for w in STOPWORDS | {f"{wh}'s" for wh in ("what", "who", "how", "where", "when", "why")}
+    if "'" in w and w.replace("'", "") not in STOPWORDS
+}
+_PLAIN_WORD = re.compile(r"(?<!['’])\b[^\W\d_]+\b(?!['’])")
+
+
+def with_apostrophes(question: str) -> str:
+    """``question`` with each contraction typed without its apostrophe written with it,
+    in the case it was typed in ("Whats" → "What's", "didnt" → "didn't"): what the
+    search, the question's frame and the re-ranker read."""
+    return _PLAIN_WORD.sub(_restore, question)
+
+
+def _restore(m: re.Match[str]) -> str:
+    word = m.group()
+    at = _APOSTROPHE_AT.get(word.casefold())
+    return word if at is None else f"{word[:at]}'{word[at:]}"
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -96,7 +120,7 @@ _YEAR = re.compile(r"^(1[89]|20)\d\d$")
 def _question_words(question: str) -> tuple[tuple[str, ...], str | None]:
     """The question's words without its frame, and the answer type it asks for
     (``"number"``, ``"date"``, ``"reason"`` or ``None``)."""
-    ws = words(question)
+    ws = words(with_apostrophes(question))
     keep = [True] * len(ws)
     kind = None
     for i, w in enumerate(ws):
@@ -128,7 +152,7 @@ def query_terms(question: str) -> list[str]:
     words that only frame it ("what date", "what is the purpose of", "how many",
     "roughly", "according to"). Falls back to all its terms if nothing else is left."""
     kept, _ = _question_words(question)
-    return tokenize(" ".join(kept)) or tokenize(question)
+    return stems([w for w in kept if w not in STOPWORDS]) or tokenize(with_apostrophes(question))
 
 
 def answer_type(question: str) -> str | None:

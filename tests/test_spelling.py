@@ -176,3 +176,41 @@ def test_frequencies_are_the_vocabulary_dfs(harbour: Corpus):
 def test_the_word_read_keeps_the_case_it_was_typed_in():
     read = (("zhejang", "zhejiang"), ("sarss", "sars"))
     assert spelling.apply(read, "Zhejang, zhejang and SARSS?") == "Zhejiang, zhejiang and SARS?"
+
+
+@pytest.mark.parametrize(
+    ("typed", "written"),
+    [
+        ("whats the purpose of the ferry", "what's the purpose of the ferry"),
+        ("hows the museum", "how's the museum"),
+        ("didnt the ferry cross the river", "didn't the ferry cross the river"),
+        ("whens the festival", "when's the festival"),
+    ],
+)
+def test_a_contraction_typed_without_its_apostrophe_reads_as_written(harbour, typed, written):
+    from retrieval.question import answer_type, query_terms
+
+    assert query_terms(typed) == query_terms(written)
+    assert answer_type(typed) == answer_type(written)
+    answer = harbour.ask(typed)
+    assert answer.question == typed  # shown as typed
+    assert answer.read_as == ()  # read as a stopword, never as a corpus word one edit away
+    assert answer.terms == harbour.ask(written).terms
+    assert [h.sentence for h in answer.hits] == [h.sentence for h in harbour.ask(written).hits]
+
+
+def test_the_frame_of_a_question_typed_without_apostrophes_is_still_read():
+    from retrieval.question import answer_type, query_terms
+
+    assert query_terms("whats the purpose of the visit") == ["visit"]
+    assert answer_type("whats the purpose of the visit") == "reason"
+    assert "what" not in query_terms("whats the weather")
+
+
+def test_with_apostrophes_keeps_the_typed_case_and_leaves_other_words_alone():
+    from retrieval.question import with_apostrophes
+
+    assert with_apostrophes("Whats up, DIDNT they?") == "What's up, DIDN'T they?"
+    assert with_apostrophes("Tarvanek dont") == "Tarvanek don't"
+    for unchanged in ("what's the shell of its ferry", "ill well wed shes'"):
+        assert with_apostrophes(unchanged) == unchanged
