@@ -2,15 +2,18 @@
 real pools of every SQuAD-format set (docs/decisions/023-asking-within-one-article.md).
 
     .venv/bin/python bench/pool_experiments.py ../shared/eval/squad2/dev-v2.0-public.json \\
-        ../shared/eval/covidqa/covidqa-public.json [--reranker wordllama]
+        ../shared/eval/covidqa/covidqa-public.json ../shared/eval/scifact [--reranker wordllama]
 
-Each set's corpus is built with the normal ingest and each answerable question's pool
-comes from the real ``answer.build_pool``. A variant re-orders the pool; the first three
-distinct relevant sentences are scored as ``corpusbot eval`` scores the ranked list
-(hit@1 / hit@3). The variants:
+A set is a SQuAD-format file or a BEIR folder with sentence judgements (as ``corpusbot
+eval`` reads them). Each set's corpus is built with the normal ingest and each answerable
+question's pool comes from the real ``answer.build_pool``. A variant re-orders the pool;
+the first three distinct relevant sentences are scored as ``corpusbot eval`` scores the
+ranked list (hit@1 / hit@3). The variants:
 
 - ``shipped``: the fused score as it is;
 - ``oracle``: only the gold article's sentences (what asking within it can reach);
+- ``title λ``: plus λ × the share of the question's term weight (coverage's idf) found in
+  the title of the sentence's article;
 - ``neighbour λ``: plus λ × the better neighbour's fused score;
 - ``mass λ/t``: plus λ × (the article's soft-max mass of fused scores at temperature t,
   minus the best article's);
@@ -54,11 +57,13 @@ def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[dict]:
         if not pool.sentences:
             out.append(None)
             continue
-        files = {a.id: a.file for a in corpus.store.articles(
-            sorted({s.article_id for s in pool.sentences}))}  # fmt: skip
+        arts = corpus.store.articles(sorted({s.article_id for s in pool.sentences}))
+        files = {a.id: a.file for a in arts}
         places = {(s.article_id, s.position): i for i, s in enumerate(pool.sentences)}
+        titles = {a.id: frozenset(tokenize(a.title or "")) for a in arts}
         out.append(
             {
+                "titles": [titles[s.article_id] for s in pool.sentences],
                 "fused": pool.fused,
                 "share": pool.features[:, 0],
                 "bm25": pool.bm25,
@@ -105,6 +110,20 @@ def hits(items: list[dict | None], scorer: Scorer) -> tuple[float, float]:
         first.append(ranks[0] if ranks else 0)
     r = np.array(first)
     return float((r == 1).mean()), float(((r >= 1) & (r <= 3)).mean())
+
+
+def title(corpus: Corpus, lam: float) -> Scorer:
+    n = corpus.store.totals().sentences
+
+    def score(p: dict) -> np.ndarray:
+        terms = list(dict.fromkeys(p["terms"]))
+        df = p["df"]
+        weight = {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
+        total = sum(weight.values()) or 1.0
+        share = [sum(weight[t] for t in terms if t in words) / total for words in p["titles"]]
+        return p["fused"] + lam * np.array(share)
+
+    return score
 
 
 def oracle(p: dict) -> np.ndarray:
@@ -178,13 +197,14 @@ def main() -> None:
     parser.add_argument("--reranker", default="wordllama")
     args = parser.parse_args()
     for path in args.squad:
-        squad = ev.load_squad(path)
+        squad = ev.load_squad(path) if path.is_file() else ev.load_rationale_set(path)
         with squad_corpus(squad, reranker=args.reranker) as corpus:  # as `corpusbot eval` builds it
             items = pools(corpus, [q for q in squad.questions if q.answerable])
             variants: list[tuple[str, Scorer]] = [
                 ("shipped", lambda p: p["fused"]),
                 ("oracle (gold article only)", oracle),
             ]
+            variants += [(f"title {lam}", title(corpus, lam)) for lam in (0.25, 0.5, 1.0, 2.0, 3.0)]
             variants += [(f"neighbour {lam}", neighbour(lam)) for lam in (0.05, 0.1, 0.2, 0.3, 0.5)]
             grid = [(lam, t) for t in (0.5, 1.0, 2.0) for lam in (0.1, 0.25, 0.5, 1.0)]
             variants += [(f"mass {lam}/{t}", mass(lam, t)) for lam, t in grid]

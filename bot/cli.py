@@ -186,14 +186,18 @@ def cmd_stats(corpus: Corpus, args: argparse.Namespace) -> int:
 def cmd_eval(args: argparse.Namespace) -> int:
     """Score a gold file (docs/answer-quality.md) through the bot's own answer().
 
-    A dev-format JSON Lines file is asked of the corpus (``--db``); a SQuAD-format file
-    brings its own articles: they are ingested into a temporary corpus (or into ``--db``
-    when it names a file that does not exist yet, which is then kept for the next run)."""
+    A dev-format JSON Lines file is asked of the corpus (``--db``); a SQuAD-format file or
+    a BEIR folder with sentence judgements brings its own articles: they are ingested into
+    a temporary corpus (or into ``--db`` when it names a file that does not exist yet,
+    which is then kept for the next run)."""
     from retrieval import evaluate
 
     try:
         if evaluate.is_squad(args.gold):
             squad = evaluate.load_squad(args.gold)
+            questions = list(squad.questions)
+        elif evaluate.is_rationale_set(args.gold):
+            squad = evaluate.load_rationale_set(args.gold)
             questions = list(squad.questions)
         else:
             squad, questions = None, evaluate.load_gold(args.gold)
@@ -439,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add_parser("eval", help="score answers against a gold file (hit@k, MRR, abstention)")
     p.add_argument(
-        "gold", type=Path, help="dev-format JSON Lines or SQuAD JSON (docs/answer-quality.md)"
+        "gold",
+        type=Path,
+        help="dev-format JSON Lines, SQuAD JSON or a BEIR folder with sentence judgements "
+        "(docs/answer-quality.md)",
     )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("-k", type=int, default=5, help="quotes asked per question (default 5)")

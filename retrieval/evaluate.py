@@ -282,6 +282,84 @@ def load_squad(path: str | Path) -> SquadSet:
     return parse_squad(obj)
 
 
+# A BEIR folder with sentence-level judgements (``shared/eval/scifact``): the claims'
+# rationale sentences, a third domain of sentence retrieval (docs/answer-quality.md).
+RATIONALES = Path("qrels") / "test_sentences.tsv"
+SENTENCES = "corpus_sentences.jsonl"
+
+
+def is_rationale_set(path: str | Path) -> bool:
+    """Whether ``path`` is a BEIR folder with sentence-level judgements
+    (``corpus_sentences.jsonl``, ``queries.jsonl`` and ``qrels/test_sentences.tsv``)."""
+    path = Path(path)
+    return all((path / name).is_file() for name in (SENTENCES, "queries.jsonl", RATIONALES))
+
+
+def load_rationale_set(path: str | Path) -> SquadSet:
+    """A BEIR folder with sentence judgements (SciFact's layout) → :class:`SquadSet`.
+
+    Each abstract is one article: its title, then its sentences as the set gives them,
+    joined by a space. Each test claim whose rationale sentences all lie in one abstract
+    is a question (answerable); its gold spans are those sentences, so a quote hits when
+    it comes from that abstract and overlaps one. A claim judged on several abstracts is
+    left out: a gold question names one article. ``ValueError`` says what is wrong."""
+    path = Path(path)
+    try:
+        abstracts: dict[str, tuple[str, list[str]]] = {}
+        with open(path / SENTENCES, encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    doc = abstracts.setdefault(str(row["doc_id"]), (str(row["title"]), []))
+                    doc[1].append(str(row["text"]))  # in the file's order: sent_idx
+        claims = {}
+        with open(path / "queries.jsonl", encoding="utf-8") as f:
+            for line in f:
+                if line.strip():
+                    row = json.loads(line)
+                    claims[str(row["_id"])] = str(row["text"])
+        judged: dict[str, set[tuple[str, int]]] = {}
+        with open(path / RATIONALES, encoding="utf-8") as f:
+            next(f)  # the header
+            for line in f:
+                if line.strip():
+                    query, sentence, _ = line.rstrip("\n").split("\t")
+                    doc, index = sentence.rsplit("-", 1)
+                    judged.setdefault(query, set()).add((doc, int(index)))
+    except (KeyError, TypeError, ValueError, StopIteration) as err:
+        raise ValueError(f"not a BEIR folder with sentence judgements ({err})") from err
+    articles, starts = [], {}
+    for doc, (title, sentences) in abstracts.items():
+        at, offsets = 0, []
+        for text in sentences:
+            offsets.append((at, at + len(text)))
+            at += len(text) + 1
+        starts[doc] = offsets
+        articles.append(SquadArticle(doc, title, " ".join(sentences)))
+    questions = []
+    for query, sentences in judged.items():
+        docs = {doc for doc, _ in sentences}
+        if len(docs) != 1 or query not in claims:
+            continue
+        (doc,) = docs
+        if doc not in starts or any(i >= len(starts[doc]) for _, i in sentences):
+            raise ValueError(f"claim {query}: a judged sentence is not in the corpus")
+        questions.append(
+            GoldQuestion(
+                id=query,
+                question=claims[query],
+                answerable=True,
+                article=jsonl_name(SQUAD_CORPUS, doc),
+                gold=(),
+                kind="claim",
+                spans=tuple(sorted(starts[doc][i] for _, i in sentences)),
+            )
+        )
+    if not articles or not questions:
+        raise ValueError("no abstracts or no judged claims")
+    return SquadSet(tuple(articles), tuple(questions))
+
+
 @dataclass(frozen=True)
 class SpanCoverage:
     """How many gold answer spans the searchable sentences reach (SQuAD-format sets)."""

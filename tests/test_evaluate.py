@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -322,3 +323,67 @@ def test_eval_prints_the_answer_spans_inside_searchable_sentences(tmp_path, caps
     }
     assert main(["eval", str(path), "-k", "3"]) == 0
     assert "answer spans inside searchable sentences: 4/4 (100.0%)" in capsys.readouterr().out
+
+
+def _rationale_folder(root: Path) -> Path:
+    """A hand-made BEIR folder with sentence judgements (SciFact's layout)."""
+    (root / "qrels").mkdir(parents=True)
+    sentences = [
+        ("11", 0, "Kelp forests", "Kelp grows fast in cold water."),
+        ("11", 1, "Kelp forests", "Sea otters eat the urchins that graze on kelp."),
+        ("22", 0, "Coral", "Coral bleaches when the sea warms."),
+        ("22", 1, "Coral", "Bleached reefs recover slowly."),
+    ]
+    (root / "corpus_sentences.jsonl").write_text(
+        "".join(
+            json.dumps({"_id": f"{d}-{i}", "doc_id": d, "sent_idx": i, "title": t, "text": x})
+            + "\n"
+            for d, i, t, x in sentences
+        )
+    )
+    claims = {"1": "Otters protect kelp by eating urchins.", "2": "Warm seas bleach coral.",
+              "3": "Kelp and coral share a claim.", "4": "A claim nobody judged."}  # fmt: skip
+    (root / "queries.jsonl").write_text(
+        "".join(json.dumps({"_id": k, "text": v}) + "\n" for k, v in claims.items())
+    )
+    (root / "qrels" / "test_sentences.tsv").write_text(
+        "query-id\tsentence-id\tscore\n1\t11-1\t1\n2\t22-0\t1\n2\t22-1\t1\n3\t11-0\t1\n3\t22-0\t1\n"
+    )
+    return root
+
+
+def test_a_rationale_set_makes_abstracts_articles_and_judged_sentences_spans(tmp_path):
+    folder = _rationale_folder(tmp_path / "beir")
+    assert ev.is_rationale_set(folder) and not ev.is_rationale_set(tmp_path)
+    found = ev.load_rationale_set(folder)
+    kelp, coral = found.articles
+    assert (kelp.title, coral.title) == ("Kelp forests", "Coral")
+    assert coral.text == "Coral bleaches when the sea warms. Bleached reefs recover slowly."
+    q = {x.id: x for x in found.questions}
+    # claim 3 is judged on two abstracts and claim 4 on none: both left out
+    assert sorted(q) == ["1", "2"]
+    assert [kelp.text[a:b] for a, b in q["1"].spans] == [
+        "Sea otters eat the urchins that graze on kelp."
+    ]
+    assert [coral.text[a:b] for a, b in q["2"].spans] == [
+        "Coral bleaches when the sea warms.",
+        "Bleached reefs recover slowly.",
+    ]
+    assert q["1"].article == "squad.jsonl#11" and q["1"].answerable
+
+
+def test_a_rationale_set_judged_on_a_missing_sentence_is_refused(tmp_path):
+    folder = _rationale_folder(tmp_path / "beir")
+    with (folder / "qrels" / "test_sentences.tsv").open("a") as f:
+        f.write("2\t22-7\t1\n")
+    with pytest.raises(ValueError, match="claim 2"):
+        ev.load_rationale_set(folder)
+
+
+def test_eval_reads_a_rationale_folder(tmp_path, capsys):
+    folder = _rationale_folder(tmp_path / "beir")
+    assert main(["eval", str(folder), "--json", "-k", "3", "--reranker", "none"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    ranks = {q["id"]: q["rank"] for q in report["questions"]}
+    assert ranks == {"1": 1, "2": 1}
+    assert report["answer_spans"]["inside"] == 3
