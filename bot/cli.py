@@ -199,6 +199,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         elif evaluate.is_rationale_set(args.gold):
             squad = evaluate.load_rationale_set(args.gold)
             questions = list(squad.questions)
+        elif args.gold.is_dir():
+            raise ValueError(
+                "a folder, but not a BEIR folder with sentence judgements "
+                "(corpus_sentences.jsonl, queries.jsonl, qrels/test_sentences.tsv)"
+            )
         else:
             squad, questions = None, evaluate.load_gold(args.gold)
     except (OSError, ValueError) as err:

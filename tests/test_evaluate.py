@@ -387,3 +387,9 @@ def test_eval_reads_a_rationale_folder(tmp_path, capsys):
     ranks = {q["id"]: q["rank"] for q in report["questions"]}
     assert ranks == {"1": 1, "2": 1}
     assert report["answer_spans"]["inside"] == 3
+
+
+def test_eval_of_a_folder_that_is_no_rationale_set_says_so(tmp_path, capsys):
+    assert main(["eval", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "not a BEIR folder with sentence judgements" in err and "Traceback" not in err
