@@ -273,37 +273,6 @@ def squad_corpus(
             yield corpus
 
 
-def harness(corpus: Corpus, stdin: TextIO, stdout: TextIO) -> int:
-    """Ask questions without Discord: a prompt on a terminal, one answer per line piped."""
-    interactive = stdin.isatty()
-    if interactive:
-        stats = corpus.stats()
-        print(
-            f"corpusbot: {stats.articles} articles, {stats.sentences} sentences. "
-            "Ask a question (Ctrl-D to quit).",
-            file=stdout,
-        )
-    while True:
-        if interactive:
-            try:
-                question = input("ask> ")
-            except EOFError:
-                print(file=stdout)
-                return 0
-        else:
-            line = stdin.readline()
-            if not line:
-                return 0
-            question = line.rstrip("\n")
-            if not question.strip():
-                continue
-            print(f"> {question}", file=stdout)
-        if not question.strip():
-            continue
-        print(answer_text(corpus.ask(question)), file=stdout)
-        print(file=stdout, flush=True)
-
-
 def _token_configured() -> bool:
     return bool(os.environ.get("DISCORD_TOKEN", "").strip())
 
@@ -312,8 +281,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     """``make run``: the Discord bot when a token is configured, else the local harness."""
     if _token_configured():
         return cmd_serve(args)
+    from bot import harness
+
     with _open(args) as corpus:
-        return harness(corpus, sys.stdin, sys.stdout)
+        return harness.run(corpus, sys.stdin, sys.stdout)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -190,6 +190,50 @@ def test_run_without_token_is_the_piped_harness(corpus_path, tmp_path):
     assert "only common words" in out.stdout
 
 
+def _replies(stdout: str) -> dict[str, str]:
+    """The piped harness's output as {line typed: its reply}, in order."""
+    replies: dict[str, str] = {}
+    for block in stdout.strip().split("\n\n> "):
+        typed, _, reply = block.removeprefix("> ").partition("\n")
+        replies.setdefault(typed, reply)
+    return replies
+
+
+def test_the_harness_speaks_the_bots_commands(corpus_path, tmp_path):
+    typed = [
+        "/help",
+        "expo",
+        "more",
+        "/source Zhejiang seeks cooperation",
+        f"/ask {ACCEPTANCE} article:Zhejiang seeks cooperation",
+        f"/ask {ACCEPTANCE} article:no such article anywhere",
+        "/sources x",
+    ]
+    out = run("run", db=corpus_path, cwd=tmp_path, stdin="\n".join(typed) + "\n")
+    assert out.returncode == 0, out.stderr
+    replies = _replies(out.stdout)
+    assert list(replies) == typed
+    assert "/source NAME" in replies["/help"]
+    # "more" shows the quotes after the first page: those `ask -k 6` gives 4th to 6th
+    six = json.loads(run("ask", "--json", "-k", "6", "expo", db=corpus_path).stdout)
+    quotes = [f"“{r['text']}”" for r in six["results"]]
+    assert len(quotes) == 6
+    assert all(q in replies["expo"] for q in quotes[:3])
+    assert all(q in replies["more"] for q in quotes[3:])
+    assert not any(q in replies["more"] for q in quotes[:3])
+    assert replies["/source Zhejiang seeks cooperation"].startswith("Zhejiang seeks cooperation")
+    scoped = replies[f"/ask {ACCEPTANCE} article:Zhejiang seeks cooperation"]
+    assert "Zhejiang seeks cooperation" in scoped and "China Tourism Year" not in scoped
+    assert "No article matches" in replies[f"/ask {ACCEPTANCE} article:no such article anywhere"]
+    assert replies["/sources x"].startswith("No command /sources")
+
+
+def test_more_before_any_answer_says_there_is_nothing_more(corpus_path, tmp_path):
+    out = run("run", db=corpus_path, cwd=tmp_path, stdin="more\nthe of\nmore\n")
+    replies = out.stdout.split("\n\n")
+    assert "Nothing more to show" in replies[0] and "Nothing more to show" in replies[2]
+
+
 def test_make_run_pipes_a_question(corpus_path, tmp_path):
     out = subprocess.run(
         ["make", "-s", "run"],
