@@ -30,6 +30,10 @@ def test_every_canned_query_runs_and_answers(corpus_path: Path) -> None:
             qid = qlog.record(corpus.ask(question), k=3, latency_ms=1, backend="sqlite",
                               source="discord", user_id=1)  # fmt: skip
         qlog.vote(qid, 1, -1, "wrong province")
+        # Not found within one article: not a gap of the corpus (as `corpusbot report`).
+        scoped = corpus.ask("zebra quark", article_id=corpus.articles()[0].id)
+        assert scoped.within is not None and not scoped.answered
+        qlog.record(scoped, k=3, latency_ms=1, backend="sqlite", source="cli")
         web = Web(corpus)
         web.add("http://127.0.0.1:9/never-listening")  # a fetch error, recorded
         web.close()
@@ -43,8 +47,8 @@ def test_every_canned_query_runs_and_answers(corpus_path: Path) -> None:
         "fetch_errors",
     }  # fmt: skip
     (day,) = found["questions_per_day"]
-    assert (day["questions"], day["answered"], day["not_found"]) == (5, 3, 2)
-    assert [(g["times"]) for g in found["gaps"]] == [2]
+    assert (day["questions"], day["answered"], day["not_found"]) == (6, 3, 3)
+    assert [(g["question"].casefold(), g["times"]) for g in found["gaps"]] == [("zebra quark", 2)]
     (down,) = found["downvotes"]
     assert down["question"] == "hunan" and down["reason"] == "wrong province"
     assert down["first_quote"] and down["article"]
