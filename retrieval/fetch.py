@@ -98,6 +98,53 @@ def check_public(url: str) -> None:
             )
 
 
+def _connect_public(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None):
+    """``socket.create_connection``, refusing a peer that is not a public address. The
+    name is resolved again to connect, so a host that answered with a public address to
+    :func:`check_public` and now with a private one (DNS rebinding) is caught here, before
+    a byte is sent."""
+    sock = socket.create_connection(address, timeout, source_address)
+    peer = ipaddress.ip_address(sock.getpeername()[0].split("%", 1)[0])
+    if not peer.is_global:
+        sock.close()
+        raise FetchError(
+            f"{address[0][:100]} now resolves to {peer}, not a public address; "
+            "CORPUSBOT_FETCH_PRIVATE=on allows it"
+        )
+    return sock
+
+
+def _public_only(connection: type[http.client.HTTPConnection], req: urllib.request.Request):
+    """A connection class for ``do_open`` whose sockets reach public addresses only,
+    unless ``req`` goes through a proxy (the proxy resolves names, as in check_public)."""
+    if req.has_proxy() or getattr(req, "_tunnel_host", None):
+        return connection
+
+    def make(*args, **kwargs) -> http.client.HTTPConnection:
+        made = connection(*args, **kwargs)
+        # http.client opens every socket through this attribute (HTTPS before its TLS
+        # handshake): the one place to see the address actually connected to.
+        made._create_connection = _connect_public
+        return made
+
+    return make
+
+
+class _PublicOnly:
+    """A handler's ``do_open`` with :func:`_public_only` connections."""
+
+    def do_open(self, http_class, req, **kwargs):
+        return super().do_open(_public_only(http_class, req), req, **kwargs)
+
+
+class _PublicHTTPHandler(_PublicOnly, urllib.request.HTTPHandler):
+    pass
+
+
+class _PublicHTTPSHandler(_PublicOnly, urllib.request.HTTPSHandler):
+    pass
+
+
 class _PublicRedirects(urllib.request.HTTPRedirectHandler):
     """Follows a redirect only to an http(s) address that may be fetched."""
 
@@ -132,8 +179,8 @@ class Fetcher:
         self._opener = urllib.request.OpenerDirector()
         for handler in (
             urllib.request.ProxyHandler(),  # honours http(s)_proxy and no_proxy
-            urllib.request.HTTPHandler(),
-            urllib.request.HTTPSHandler(),
+            urllib.request.HTTPHandler() if allow_private else _PublicHTTPHandler(),
+            urllib.request.HTTPSHandler() if allow_private else _PublicHTTPSHandler(),
             _PublicRedirects(allow_private),
             urllib.request.HTTPDefaultErrorHandler(),
             urllib.request.HTTPErrorProcessor(),

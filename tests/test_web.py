@@ -97,6 +97,33 @@ def test_private_addresses_are_refused_unless_allowed(site: Site) -> None:
     assert Fetcher(**FAST).get(f"{site.base}/news/wheat").status == 200
 
 
+def test_a_name_that_turns_private_after_the_check_is_refused(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DNS rebinding: the name resolves to a public address when checked, then to the
+    test site on 127.0.0.1 when connected to. The connection is refused, nothing is sent."""
+    import socket
+
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])  # a public address, returned once (never contacted)
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.invalid":
+            return real(host, port, *args, **kwargs)
+        address = next(answers, "127.0.0.1")
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port or 0))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.invalid:{site.base.rsplit(':', 1)[1]}/news/wheat"
+    with pytest.raises(FetchError, match=r"now resolves to 127\.0\.0\.1, not a public address"):
+        Fetcher(**(FAST | {"allow_private": False})).get(url, robots=False)
+    assert site.requested("/news/wheat") == []
+    # allowed, the same name reaches the site: the refusal above was the check's doing
+    answers = iter([])
+    assert Fetcher(**FAST).get(url, robots=False).status == 200
+    assert site.requested("/news/wheat") != []
+
+
 def test_a_redirect_to_a_private_address_is_refused() -> None:
     import urllib.request
 
