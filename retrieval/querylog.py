@@ -3,7 +3,8 @@
 Two tables in the corpus's own SQLite file, made with sqlite-utils on first use:
 
 - ``questions``: one row a question (or ``More`` page) asked: when, where (guild and
-  channel ids), who (a salted hash, never the raw id), the question as typed, ``k`` and
+  channel ids), who (a salted hash, never the raw id), the question as typed and the
+  misspelt words in it that were searched as others (``read_as``), ``k`` and
   ``offset``, the status, the sentences shown with their BM25 scores (and, so an answer
   can still be read after its article is re-ingested, their article and text), the
   latency, the backend and the front end (``discord`` or ``cli``).
@@ -94,6 +95,7 @@ class Asked:
     source: str  # "discord" | "cli"
     quoted: tuple[Quoted, ...] = ()  # the shown sentences with their article and text
     within_article: int | None = None  # the one article searched (``ask --article``)
+    read_as: tuple[tuple[str, str], ...] = ()  # misspelt words searched as (typed, read)
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,9 @@ class QueryLog:
                 "backend": backend,
                 "source": source,
                 "within_article": None if answer.within is None else answer.within.id,
+                "read_as": json.dumps([list(pair) for pair in answer.read_as], ensure_ascii=False)
+                if answer.read_as
+                else None,
             }
             with self._db(write=True) as db:
                 return db["questions"].insert(row).last_pk
@@ -414,11 +419,16 @@ def _relax_sync(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA synchronous=NORMAL")
 
 
+# Columns of ``questions`` added after its first version, which an older log gains.
+_ADDED_COLUMNS: dict[str, type] = {"within_article": int, "read_as": str}
+
+
 def _create_tables(db: sqlite_utils.Database) -> None:
     """The log's two tables, in one transaction: both or neither; a log written by an
     earlier version gains the columns added since (its rows keep their values)."""
-    if db["questions"].exists() and "within_article" not in db["questions"].columns_dict:
-        db["questions"].add_column("within_article", int)
+    for column, kind in _ADDED_COLUMNS.items():
+        if db["questions"].exists() and column not in db["questions"].columns_dict:
+            db["questions"].add_column(column, kind)
     if not (db["questions"].exists() and db["votes"].exists()):
         with db.conn:  # one transaction: both tables or neither
             db["questions"].create(
@@ -437,6 +447,7 @@ def _create_tables(db: sqlite_utils.Database) -> None:
                     "backend": str,
                     "source": str,
                     "within_article": int,  # the article id of `ask --article`, else null
+                    "read_as": str,  # JSON: [[typed, read], ...] for misspelt words, else null
                 },
                 pk="id",
                 not_null={"asked_at", "question", "status", "shown"},
@@ -477,6 +488,7 @@ def _asked(row: dict) -> Asked:
         source=row["source"],
         quoted=quoted,
         within_article=row.get("within_article"),  # a log from before has no such column
+        read_as=tuple(tuple(pair) for pair in json.loads(row.get("read_as") or "[]")),
     )
 
 

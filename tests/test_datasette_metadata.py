@@ -26,7 +26,7 @@ def queries() -> dict[str, str]:
 
 def test_every_canned_query_runs_and_answers(corpus_path: Path) -> None:
     with Corpus.open(corpus_path) as corpus, QueryLog(corpus_path) as qlog:
-        for question in ("Astana Expo", "astana expo", "zebra quark", "Zebra quark", "hunan"):
+        for question in ("Astana Expo", "astana exppo", "zebra quark", "Zebra quark", "hunan"):
             qid = qlog.record(corpus.ask(question), k=3, latency_ms=1, backend="sqlite",
                               source="discord", user_id=1)  # fmt: skip
         qlog.vote(qid, 1, -1, "wrong province")
@@ -44,11 +44,13 @@ def test_every_canned_query_runs_and_answers(corpus_path: Path) -> None:
             found[name] = [dict(row) for row in conn.execute(sql)]
     assert set(found) == {
         "questions_per_day", "gaps", "downvotes", "articles_quoted", "never_quoted",
-        "fetch_errors",
+        "misspellings", "fetch_errors",
     }  # fmt: skip
     (day,) = found["questions_per_day"]
     assert (day["questions"], day["answered"], day["not_found"]) == (6, 3, 3)
     assert [(g["question"].casefold(), g["times"]) for g in found["gaps"]] == [("zebra quark", 2)]
+    (read,) = found["misspellings"]
+    assert (read["typed"], read["read_as"], read["times"]) == ("exppo", "expo", 1)
     (down,) = found["downvotes"]
     assert down["question"] == "hunan" and down["reason"] == "wrong province"
     assert down["first_quote"] and down["article"]

@@ -76,18 +76,37 @@ def test_a_question_asked_within_one_article_keeps_its_article(corpus_path: Path
         assert [qlog.get(i).within_article for i in ids] == [3, None]
 
 
-def test_a_log_from_before_the_within_article_column_gains_it(corpus_path: Path) -> None:
+def test_the_misspelt_words_read_are_logged_beside_the_question_as_typed(
+    corpus_path: Path,
+) -> None:
+    with Corpus.open(corpus_path) as corpus, QueryLog(corpus_path) as qlog:
+        typed = corpus.ask("how many contries take part in the exppo")
+        right = corpus.ask(QUESTION)
+        ids = [qlog.record(a, k=3, latency_ms=1.0, backend="sqlite", source="cli")
+               for a in (typed, right)]  # fmt: skip
+        first, second = (qlog.get(i) for i in ids)
+    assert first.question == "how many contries take part in the exppo"
+    assert first.read_as == (("contries", "countries"), ("exppo", "expo"))
+    assert second.read_as == ()
+    with sqlite3.connect(corpus_path) as conn:
+        stored = [r for (r,) in conn.execute("SELECT read_as FROM questions ORDER BY id")]
+    assert stored == ['[["contries", "countries"], ["exppo", "expo"]]', None]
+
+
+@pytest.mark.parametrize("column", ["within_article", "read_as"])
+def test_a_log_from_before_a_column_gains_it(corpus_path: Path, column: str) -> None:
     with Corpus.open(corpus_path) as corpus, QueryLog(corpus_path) as qlog:
         old = qlog.record(corpus.ask(QUESTION), k=3, latency_ms=1.0, backend="sqlite", source="cli")
     with sqlite3.connect(corpus_path) as conn:  # as the previous version left it
-        conn.execute("ALTER TABLE questions DROP COLUMN within_article")
+        conn.execute(f"ALTER TABLE questions DROP COLUMN {column}")
     with QueryLog(corpus_path) as qlog:
         assert qlog.get(old).question == QUESTION  # readable before any write
-        assert qlog.get(old).within_article is None
+        assert (qlog.get(old).within_article, qlog.get(old).read_as) == (None, ())
     with Corpus.open(corpus_path) as corpus, QueryLog(corpus_path) as qlog:
-        new = qlog.record(corpus.ask(QUESTION, article_id=3), k=3, latency_ms=1.0,
+        new = qlog.record(corpus.ask("exppo", article_id=3), k=3, latency_ms=1.0,
                           backend="sqlite", source="cli")  # fmt: skip
         assert (qlog.get(old).within_article, qlog.get(new).within_article) == (None, 3)
+        assert qlog.get(new).read_as == (("exppo", "expo"),)
         assert qlog.get(old).question == QUESTION  # the old row kept its values
 
 
