@@ -81,7 +81,18 @@ _FRAME = frozenset(
         "sort",
         "many",
         "much",
+        # a measure: "how long", "how often", "what proportion of"
+        "percentage",
+        "percent",
+        "proportion",
+        "fraction",
     }
+)
+# Frame a question only right after "how" ("how long", not "what is the long-term …").
+_HOW_MEASURES = frozenset({"long", "often", "old", "far"})
+_MEASURES = frozenset(
+    {"many", "much", "number", "amount", "long", "often", "old", "far"}
+    | {"percentage", "percent", "proportion", "fraction"}
 )
 _HEDGES = frozenset({"roughly", "approximately", "approx", "exactly", "precisely", "according"})
 _MONTHS = _wordset(
@@ -126,19 +137,24 @@ def _question_words(question: str) -> tuple[tuple[str, ...], str | None]:
     for i, w in enumerate(ws):
         if w in _HEDGES:
             keep[i] = False
+        # The first word that asks for a kind wins: "what percentage …, when there is no
+        # intervention?" asks for a number.
         if w == "when":
-            kind = "date"
+            kind = kind or "date"
         elif w == "why":
-            kind = "reason"
+            kind = kind or "reason"
         if w not in _WH:
             continue
         j = i + 1
         while j < len(ws) and ws[j] in _FILLER:
             j += 1
-        if j < len(ws) and ws[j] in _FRAME:
+        if w == "how" and j == i + 1 < len(ws) and ws[j] in _HOW_MEASURES:
+            keep[j] = False
+            kind = kind or "number"
+        elif j < len(ws) and ws[j] in _FRAME:
             keep[j] = False
             frame = ws[j]
-            if frame in ("many", "much", "number", "amount") and w in ("how", "what", "which"):
+            if frame in _MEASURES and w in ("how", "what", "which"):
                 kind = kind or "number"
             elif frame in ("date", "year", "day", "month", "time"):
                 kind = kind or "date"

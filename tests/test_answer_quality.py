@@ -39,6 +39,12 @@ SCIFACT = DATA / "scifact-sample"
         ("According to the mayor, what grows?", {"accord"}, {"mayor", "grow"}, None),
         ("Why did prices rise?", set(), {"price", "rise"}, "reason"),
         ("When did it open?", set(), {"open"}, "date"),
+        ("How long did the ferry take to cross?", {"long"}, {"ferri", "cross"}, "number"),
+        ("how often do the ships dock", {"often"}, {"ship", "dock"}, "number"),
+        ("What proportion of the boats sank?", {"proport"}, {"boat", "sank"}, "number"),
+        ("What is the long-term plan?", set(), {"long", "term", "plan"}, None),
+        ("How is the long bridge built?", set(), {"long", "bridg"}, None),
+        ("What percentage of votes, when counted, went to her?", {"percentag"}, {"vote"}, "number"),
     ],
 )
 def test_question_frame_words_are_dropped(question, dropped, kept, kind):
