@@ -14,7 +14,7 @@ from typing import Any
 import discord
 
 from bot import render
-from bot.interactions import Persistent, corpus_of
+from bot.interactions import ArticleButton, Persistent, corpus_of
 from retrieval.models import Article
 
 ARTICLE_GONE = "That article is no longer in the corpus; use /source to find another."
@@ -162,29 +162,10 @@ class PageButton(
         )
 
 
-class ShareButton(
-    Persistent,
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"cb:share:(?P<article>\d{1,19})",
-):
+class ShareButton(ArticleButton, template=r"cb:share:(?P<article>\d{1,19})"):
     """Post an article opened privately in the channel, for everyone."""
 
-    def __init__(self, article_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Share in channel",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"cb:share:{article_id}",
-                row=1,
-            )
-        )
-        self.article_id = article_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
-    ) -> ShareButton:
-        return cls(int(match["article"]))
+    kind, label, style = "share", "Share in channel", discord.ButtonStyle.primary
 
     async def run(self, interaction: discord.Interaction) -> None:
         await show_article(interaction, self.article_id, public=True)
@@ -256,30 +237,11 @@ class Label(
         await interaction.response.defer()  # disabled: Discord never sends a press
 
 
-class AskAboutButton(
-    Persistent,
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"cb:askabout:(?P<article>\d{1,19})",
-):
+class AskAboutButton(ArticleButton, template=r"cb:askabout:(?P<article>\d{1,19})"):
     """Opens a form for a question about this article (answered within it, privately:
     :func:`bot.views.submit_question`)."""
 
-    def __init__(self, article_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Ask about it",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"cb:askabout:{article_id}",
-                row=1,
-            )
-        )
-        self.article_id = article_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
-    ) -> AskAboutButton:
-        return cls(int(match["article"]))
+    kind, label = "askabout", "Ask about it"
 
     async def run(self, interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(question_form(self.article_id))

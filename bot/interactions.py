@@ -4,7 +4,8 @@ limits."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, ClassVar, Self
 
 import discord
 from discord import app_commands
@@ -72,3 +73,34 @@ class Persistent:
 
     async def run(self, interaction: discord.Interaction) -> None:
         raise NotImplementedError
+
+
+class ArticleButton(
+    Persistent,
+    discord.ui.DynamicItem[discord.ui.Button],
+    template=r"(?!)",  # matches nothing: only the subclasses below are registered
+):
+    """A button on the second row that names one article: ``cb:<kind>:<article id>``.
+    A subclass gives its own ``template`` (discord.py reads it per class), ``kind``,
+    ``label`` and ``style``, and :meth:`run`; the label survives a restart."""
+
+    kind: ClassVar[str]
+    label: ClassVar[str]
+    style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
+
+    def __init__(self, article_id: int, *, label: str | None = None) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=label or self.label,
+                style=self.style,
+                custom_id=f"cb:{self.kind}:{article_id}",
+                row=1,
+            )
+        )
+        self.article_id = article_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
+    ) -> Self:
+        return cls(int(match["article"]), label=item.label)

@@ -62,6 +62,7 @@ from bot.interactions import (
     BUTTONS_PER_ROW,
     CUSTOM_ID_LIMIT,
     RESULTS_PER_ANSWER,
+    ArticleButton,
     Persistent,
     ask_limit,
     corpus_of,
@@ -402,29 +403,10 @@ class ContextButton(
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
-class ReadButton(
-    Persistent,
-    discord.ui.DynamicItem[discord.ui.Button],
-    template=r"cb:read:(?P<article>\d{1,19})",
-):
+class ReadButton(ArticleButton, template=r"cb:read:(?P<article>\d{1,19})"):
     """Open a cited article privately, exactly as ``/source`` shows it."""
 
-    def __init__(self, article_id: int, *, label: str = "Read") -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=label,
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"cb:read:{article_id}",
-                row=1,
-            )
-        )
-        self.article_id = article_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Button, match: re.Match[str], /
-    ) -> ReadButton:
-        return cls(int(match["article"]), label=item.label or "Read")
+    kind, label = "read", "Read"
 
     async def run(self, interaction: discord.Interaction) -> None:
         await show_article(interaction, self.article_id, public=False)
