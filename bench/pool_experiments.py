@@ -64,6 +64,7 @@ def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[dict]:
         out.append(
             {
                 "titles": [titles[s.article_id] for s in pool.sentences],
+                "weights": A.term_weights(pool.ranked, tuple(dict.fromkeys(terms))),
                 "fused": pool.fused,
                 "share": pool.features[:, 0],
                 "bm25": pool.bm25,
@@ -112,15 +113,11 @@ def hits(items: list[dict | None], scorer: Scorer) -> tuple[float, float]:
     return float((r == 1).mean()), float(((r >= 1) & (r <= 3)).mean())
 
 
-def title(corpus: Corpus, lam: float) -> Scorer:
-    n = corpus.store.totals().sentences
-
+def title(lam: float) -> Scorer:
     def score(p: dict) -> np.ndarray:
-        terms = list(dict.fromkeys(p["terms"]))
-        df = p["df"]
-        weight = {t: math.log(1 + (n - df.get(t, 0) + 0.5) / (df.get(t, 0) + 0.5)) for t in terms}
+        weight = p["weights"]  # coverage's own term weights (answer.term_weights)
         total = sum(weight.values()) or 1.0
-        share = [sum(weight[t] for t in terms if t in words) / total for words in p["titles"]]
+        share = [sum(w for t, w in weight.items() if t in words) / total for words in p["titles"]]
         return p["fused"] + lam * np.array(share)
 
     return score
@@ -204,7 +201,7 @@ def main() -> None:
                 ("shipped", lambda p: p["fused"]),
                 ("oracle (gold article only)", oracle),
             ]
-            variants += [(f"title {lam}", title(corpus, lam)) for lam in (0.25, 0.5, 1.0, 2.0, 3.0)]
+            variants += [(f"title {lam}", title(lam)) for lam in (0.25, 0.5, 1.0, 2.0, 3.0)]
             variants += [(f"neighbour {lam}", neighbour(lam)) for lam in (0.05, 0.1, 0.2, 0.3, 0.5)]
             grid = [(lam, t) for t in (0.5, 1.0, 2.0) for lam in (0.1, 0.25, 0.5, 1.0)]
             variants += [(f"mass {lam}/{t}", mass(lam, t)) for lam, t in grid]
