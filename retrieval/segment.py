@@ -1,9 +1,11 @@
 """Searchable text → sentences with exact character offsets.
 
 sentencex does the segmenting (chosen by measurement, see docs/decisions/001-sentencex.md);
-this module maps its output back onto the article so every sentence is an exact
-substring with ``text[start:end] == sentence``, and leaves out the table-like runs
-:mod:`retrieval.tables` finds, keeping the sentences around them.
+this module has it read again what it misreads in text taken from papers (detached
+punctuation, list markers and items: docs/decisions/025-sentencex-misreadings.md), maps its
+output back onto the article so every sentence is an exact substring with
+``text[start:end] == sentence``, and leaves out the table-like runs :mod:`retrieval.tables`
+finds, keeping the sentences around them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ def sentences(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, in
     """``(start, end)`` of each sentence inside each searchable span of ``text``.
 
     Each span is segmented on its own, so a heading or a line never merges into
-    the next one. Surrounding whitespace is trimmed; pieces with no letter or
+    the next one, as sentencex reads it with what it misreads read again
+    (:func:`_pieces`). Surrounding whitespace is trimmed; pieces with no letter or
     digit (stray punctuation) are dropped. A table-like run is cut out of the
     sentences it lies in (:func:`without_tables`).
     """
@@ -36,8 +39,8 @@ def sentences(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, in
         block = text[span_start:span_end]
         if not clean:
             block = block.encode("utf-8", "replace").decode("utf-8")
-        pieces = _sentencex("en", block)
         first = len(found)
+        pieces = _pieces(block)
         if "".join(pieces) == block:
             _consecutive(pieces, span_start, found)
         else:
@@ -46,6 +49,74 @@ def sentences(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, in
             runs = table_runs(text, span_start, span_end)
             found[first:] = without_tables(text, found[first:], runs)
     return found
+
+
+# What sentencex misreads, as text extracted from papers often has it (docs/decisions/
+# 025-sentencex-misreadings.md): punctuation set off by a space ("(Khatoon et al., 1972) ,
+# and …", "… 2005) . Work by …"), which makes it cut mid-sentence and miss the real end;
+# a bracketed list marker ("(iii)", "(a)", "(2)") or a bullet, after which it cuts nothing
+# up to the paragraph's end; and a list item ("B) …", "12) …"), which it never cuts.
+_detached = re.compile(r" ([.,;:])(?=\s|$)")
+_marker = re.compile(r"\(([ivxIVX]{1,4}|[A-Za-z]|\d{1,2})\)(?=\s)")
+_bullet = re.compile(r"[•◦▪‣●](?=\s)")
+_list_item = re.compile(r"\w{1,4}\)\s").match
+# A sentence end inside a piece: where the piece read on its own may be cut.
+_inner_end = re.compile(r"[.!?][\"'”’)\]]*\s+\S").search
+
+
+def _attach(m: re.Match[str]) -> str:
+    # Only a mark set off from a word: " . " alone on a line is left as it is.
+    at = m.start()
+    return m[1] + " " if at and not m.string[at - 1].isspace() else m[0]
+
+
+def _unbracket(m: re.Match[str]) -> str:
+    # Only a marker that starts a word: "Figure 1(a) shows" is left as it is.
+    at = m.start()
+    before = m.string[at - 1] if at else " "
+    return f"_{m[1]}_" if before.isspace() or before in "([" else m[0]
+
+
+def _pieces(block: str) -> list[str]:
+    """sentencex's pieces of ``block``.
+
+    It segments a copy of the same length that reads each detached mark as attached to
+    the word before it and each bracketed list marker or bullet as a word, and reads
+    again on its own each list item ("B) …") that may hold a sentence end: sentencex does
+    not cut inside one, and on its own it is cut. The pieces' lengths then cut ``block``
+    itself. Pieces that are not consecutive (never seen) are sentencex's own
+    of ``block`` as written."""
+    copy = block  # each change only where its character is: most paragraphs need none
+    if "(" in copy:
+        copy = _marker.sub(_unbracket, copy)
+    if not copy.isascii():
+        copy = _bullet.sub("_", copy)
+    if " ." in copy or " ," in copy or " ;" in copy or " :" in copy:
+        copy = _detached.sub(_attach, copy)
+    pieces = _read_again(_sentencex("en", copy))
+    if copy is block:
+        return pieces
+    if "".join(pieces) != copy:
+        return _sentencex("en", block)
+    out, at = [], 0
+    for piece in pieces:
+        out.append(block[at : at + len(piece)])
+        at += len(piece)
+    return out
+
+
+def _read_again(pieces: list[str]) -> list[str]:
+    """``pieces``, each list item that may hold a sentence end replaced by its own
+    consecutive pieces (read again, to the end)."""
+    out = []
+    for piece in pieces:
+        if _list_item(piece) and _inner_end(piece):
+            again = _sentencex("en", piece)
+            if len(again) > 1 and "".join(again) == piece:
+                out += _read_again(again)
+                continue
+        out.append(piece)
+    return out
 
 
 def without_tables(

@@ -602,3 +602,41 @@ def test_postings_sorted_ahead_flush_the_same_and_take_no_more(tmp_path):
         rows.append(store.conn.execute("SELECT * FROM terms ORDER BY id").fetchall())
         store.close()
     assert rows[0] == rows[1] and len(rows[0]) == 3
+
+
+def test_articles_read_by_an_earlier_reading_are_read_again(tmp_path, monkeypatch):
+    # A store built before a change to how articles are read (docs/decisions/
+    # 025-sentencex-misreadings.md) has its articles read again at the next ingest of
+    # the same files; after that they are unchanged.
+    from retrieval import articles, segment
+
+    paper = tmp_path / "paper.txt"
+    paper.write_text(
+        "Phage study\n\nPhage were found (Meynell and Lawn, 1968; Khatoon et al., 1972) , and"
+        " the list grew to 60 members (Fauquet et al., 2005) , including temperate species."
+        " Work by many groups followed (Marvin, 1998) . It was long.\n",
+        encoding="utf-8",
+    )
+    db = tmp_path / "c.db"
+    with monkeypatch.context() as earlier:
+        earlier.setattr(articles, "READING", b"1")
+        earlier.setattr(segment, "_pieces", lambda block: segment._sentencex("en", block))
+        with Corpus.create(db) as corpus:
+            assert corpus.ingest([paper]).added == ["paper.txt"]
+            (article,) = corpus.store.articles()
+            before = [s.text for s in corpus.store.article_sentences(article.id)]
+    assert before[0].endswith("Khatoon et al.,")  # as sentencex alone cut it
+
+    with Corpus.open(db) as corpus:
+        report = corpus.ingest([paper])
+        assert report.replaced == ["paper.txt"]
+        (article,) = corpus.store.articles()
+        after = [s.text for s in corpus.store.article_sentences(article.id)]
+        assert after == [
+            "Phage were found (Meynell and Lawn, 1968; Khatoon et al., 1972) , and the list"
+            " grew to 60 members (Fauquet et al., 2005) , including temperate species.",
+            "Work by many groups followed (Marvin, 1998) .",
+            "It was long.",
+        ]
+        assert corpus.ingest([paper]).unchanged == ["paper.txt"]
+        check_index(corpus)

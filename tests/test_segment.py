@@ -49,6 +49,63 @@ def test_hard_cases(text, expected):
     assert split(text) == expected
 
 
+# What sentencex alone misreads (docs/decisions/025-sentencex-misreadings.md); each case
+# is checked to be misread by sentencex itself, so the test fails without the fix.
+MISREAD = [
+    (  # punctuation set off by a space: cut mid-sentence, the real end missed
+        "Phage were found (Meynell and Lawn, 1968; Khatoon et al., 1972) , and the list grew"
+        " to 60 members (Fauquet et al., 2005) , including temperate species. Work by many"
+        " groups followed (Marvin, 1998) . It was long.",
+        [
+            "Phage were found (Meynell and Lawn, 1968; Khatoon et al., 1972) , and the list"
+            " grew to 60 members (Fauquet et al., 2005) , including temperate species.",
+            "Work by many groups followed (Marvin, 1998) .",
+            "It was long.",
+        ],
+    ),
+    (  # a bracketed list marker first: nothing cut up to the paragraph's end
+        "(iii) Cells were treated with apocynin (HA). These groups were compared. The"
+        " infection was high.",
+        [
+            "(iii) Cells were treated with apocynin (HA).",
+            "These groups were compared.",
+            "The infection was high.",
+        ],
+    ),
+    (  # a list item ("B)") is not cut; read on its own, it is
+        "The domains were predicted by SOSUI. B) The illustration of the protein. The acid"
+        " is attached to cysteine. C) The identity is summarized. The authors revealed that.",
+        [
+            "The domains were predicted by SOSUI.",
+            "B) The illustration of the protein.",
+            "The acid is attached to cysteine.",
+            "C) The identity is summarized.",
+            "The authors revealed that.",
+        ],
+    ),
+    (  # a bullet first
+        "• The first point is here. The second sentence of it follows.",
+        ["• The first point is here.", "The second sentence of it follows."],
+    ),
+]
+
+
+@pytest.mark.parametrize("text, expected", MISREAD)
+def test_what_sentencex_misreads_is_cut_where_sentences_end(text, expected):
+    alone = [piece.strip() for piece in segment._sentencex("en", text)]
+    assert alone != expected  # sentencex on its own misreads it
+    assert split(text) == expected
+
+
+def test_a_quotation_in_a_list_item_read_again_is_not_cut():
+    text = 'Intro. B) He said "I came. I saw." and left (a) too. C) It ended .'
+    assert split(text) == [
+        "Intro.",
+        'B) He said "I came. I saw." and left (a) too.',
+        "C) It ended .",
+    ]
+
+
 def test_spans_are_segmented_separately_so_headlines_never_merge():
     text = "Zhejiang seeks cooperation at Astana Expo\n\nZhejiang held a day. It went well."
     head = (0, text.index("\n"))
@@ -87,7 +144,7 @@ def reference(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
         block = text[span_start:span_end].encode("utf-8", "replace").decode("utf-8")
         cursor = 0
         found_here = []
-        for piece in segment._sentencex("en", block):
+        for piece in segment._pieces(block):
             stripped = piece.strip()
             found = block.find(stripped, cursor) if stripped else -1
             if found < 0:
@@ -107,6 +164,7 @@ prose = st.lists(
     st.sampled_from(
         [
             *["ab", "A", ".", "!", "?", ";", '"', "(", ")", "…", "Dr.", "U.S.", "1.5", "\ud800"],
+            *[" .", " ,", "(iii)", "(a)", "B)", "•", "et al.,", "1972)"],
             *[" ", "  ", "\n", "\n\n", "\t", "\u00a0", "\u2028", "\r\n"],
         ]
     ),
@@ -119,6 +177,16 @@ prose = st.lists(
 def test_offsets_are_where_a_search_finds_each_piece(text, cuts):
     spans = sorted({(min(a, b, len(text)), min(max(a, b), len(text))) for a, b in cuts})
     assert sentences(text, spans) == reference(text, spans)
+
+
+@settings(max_examples=300, deadline=None)
+@given(prose)
+def test_read_again_the_pieces_still_cut_the_block_itself(text):
+    # The copy sentencex reads has the block's length and what is read again is cut
+    # into consecutive pieces, so the pieces are the block's own text, end to end.
+    block = text.encode("utf-8", "replace").decode("utf-8")
+    if "".join(segment._sentencex("en", block)) == block:
+        assert "".join(segment._pieces(block)) == block
 
 
 def test_pieces_that_are_not_the_block_are_searched_for(monkeypatch):
