@@ -108,12 +108,14 @@ def _pieces(block: str) -> list[str]:
 def _read_again(pieces: list[str]) -> list[str]:
     """``pieces``, each list item that may hold a sentence end replaced by its own
     consecutive pieces (read again, to the end)."""
-    out = []
-    for piece in pieces:
+    out: list[str] = []
+    todo = pieces[::-1]  # a stack, not recursion: no depth limit, whatever the text
+    while todo:
+        piece = todo.pop()
         if _list_item(piece) and _inner_end(piece):
             again = _sentencex("en", piece)
             if len(again) > 1 and "".join(again) == piece:
-                out += _read_again(again)
+                todo += again[::-1]
                 continue
         out.append(piece)
     return out
