@@ -59,6 +59,9 @@ def sentences(text: str, spans: Iterable[tuple[int, int]]) -> list[tuple[int, in
 _detached = re.compile(r" ([.,;:])(?=\s|$)")
 _marker = re.compile(r"\(([ivxIVX]{1,4}|[A-Za-z]|\d{1,2})\)(?=\s)")
 _bullet = re.compile(r"[•◦▪‣●](?=\s)")
+# sentencex 1.0.32 panics on a capital letter, then a space that is not ASCII, then a full
+# stop ("Plan A\u00a0."): it slices UTF-8 inside that space. The copy has an ASCII one.
+_wide_space_before_stop = re.compile(r"[^\S\x00-\x7f](?=\s*\.)")
 _list_item = re.compile(r"\w{1,4}\)\s").match
 # A sentence end inside a piece: where the piece read on its own may be cut.
 _inner_end = re.compile(r"[.!?][\"'”’)\]]*\s+\S").search
@@ -90,19 +93,30 @@ def _pieces(block: str) -> list[str]:
     if "(" in copy:
         copy = _marker.sub(_unbracket, copy)
     if not copy.isascii():
-        copy = _bullet.sub("_", copy)
+        copy = _wide_space_before_stop.sub(" ", _bullet.sub("_", copy))
     if " ." in copy or " ," in copy or " ;" in copy or " :" in copy:
         copy = _detached.sub(_attach, copy)
-    pieces = _read_again(_sentencex("en", copy))
+    pieces = _read_again(_segment(copy))
     if copy is block:
         return pieces
     if "".join(pieces) != copy:
-        return _sentencex("en", block)
+        return _segment(block)
     out, at = [], 0
     for piece in pieces:
         out.append(block[at : at + len(piece)])
         at += len(piece)
     return out
+
+
+def _segment(text: str) -> list[str]:
+    """sentencex's pieces of ``text``, or ``text`` as one piece when sentencex panics: a
+    Rust panic is no ``Exception`` and would end the whole ingest over one paragraph."""
+    try:
+        return _sentencex("en", text)
+    except BaseException as err:
+        if type(err).__name__ != "PanicException":
+            raise
+        return [text]
 
 
 def _read_again(pieces: list[str]) -> list[str]:
@@ -113,7 +127,7 @@ def _read_again(pieces: list[str]) -> list[str]:
     while todo:
         piece = todo.pop()
         if _list_item(piece) and _inner_end(piece):
-            again = _sentencex("en", piece)
+            again = _segment(piece)
             if len(again) > 1 and "".join(again) == piece:
                 todo += again[::-1]
                 continue
@@ -136,7 +150,7 @@ def without_tables(
             continue
         for s, e in pieces:
             piece = text[s:e]
-            s += len(piece) - len(piece.lstrip(_TRIM))
+            s += _lead(piece).end()
             e -= len(piece) - len(piece.rstrip())
             if s < e and len(_word(text[s:e])) >= MIN_WORDS and not is_table_row(text[s:e]):
                 out.append((s, e))
@@ -144,7 +158,9 @@ def without_tables(
 
 
 MIN_WORDS = 3
-_TRIM = " \t\n\r\f\v,;:.)]"
+# What a piece left of a cut sentence starts with that no sentence starts with: any
+# space (a no-break space too), and the punctuation the cut run left behind.
+_lead = re.compile(r"[\s,;:.)\]]*").match
 _word = re.compile(r"[^\W\d_]{2,}").findall
 
 

@@ -159,3 +159,19 @@ def test_disk_full_during_cli_ingest_is_one_line_and_loses_nothing(
     line = one_error_line(done)
     assert "full" in line or "disk I/O error" in line, line
     assert_intact(corpus_path, before)
+
+
+def test_an_article_sentencex_cannot_read_is_ingested(tmp_path: Path) -> None:
+    # sentencex 1.0.32 panics on "A", a no-break space, "." (tests/test_segment.py): the
+    # ingest went down with a Rust backtrace; the article now goes in with the others.
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "plan.txt").write_text("Plan A\n\nThey chose Plan A\u00a0. It worked well.\n")
+    (src / "other.txt").write_text("Other news\n\nThe harbour bridge opened on Tuesday.\n")
+    db = tmp_path / "c.db"
+    done = run("ingest", str(src), db=db)
+    assert done.returncode == 0, done.stderr
+    assert "2 added" in done.stdout + done.stderr
+    assert "panicked" not in done.stderr and "Traceback" not in done.stderr
+    asked = run("ask", "which plan did they choose", db=db)
+    assert "Plan A" in asked.stdout

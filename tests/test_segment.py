@@ -106,6 +106,46 @@ def test_a_quotation_in_a_list_item_read_again_is_not_cut():
     ]
 
 
+# sentencex 1.0.32 panics (a Rust panic: a BaseException) on a capital letter, a space
+# that is not ASCII and a full stop; an article holding one stopped the whole ingest.
+PANICS = [
+    "They chose Plan A\u00a0. It worked.",
+    "Vitamin D\u2028. Levels were low. Then more came.",
+    "Grade B \u3000. The next one.",
+]
+
+
+@pytest.mark.parametrize("text", PANICS)
+def test_what_makes_sentencex_panic_is_segmented(text):
+    with pytest.raises(BaseException, match="char boundary"):
+        segment._sentencex("en", text)
+    got = split(text)
+    assert got and all(piece == piece.strip() for piece in got)
+    assert "".join("".join(piece.split()) for piece in got) == "".join(text.split())
+
+
+def test_a_panic_inside_sentencex_leaves_the_paragraph_one_sentence(monkeypatch):
+    class PanicException(BaseException):  # pyo3's, as sentencex raises it
+        pass
+
+    def panics(lang, block):
+        raise PanicException("byte index 3 is not a char boundary")
+
+    monkeypatch.setattr(segment, "_sentencex", panics)
+    assert split("One sentence here. Another one there.") == [
+        "One sentence here. Another one there."
+    ]
+
+
+def test_an_interrupt_inside_sentencex_is_not_swallowed(monkeypatch):
+    def interrupted(lang, block):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(segment, "_sentencex", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        split("One sentence here. Another one there.")
+
+
 def test_spans_are_segmented_separately_so_headlines_never_merge():
     text = "Zhejiang seeks cooperation at Astana Expo\n\nZhejiang held a day. It went well."
     head = (0, text.index("\n"))
