@@ -84,11 +84,11 @@ def _pieces(block: str) -> list[str]:
     """sentencex's pieces of ``block``.
 
     It segments a copy of the same length that reads each detached mark as attached to
-    the word before it and each bracketed list marker or bullet as a word, and reads
-    again on its own each list item ("B) …") that may hold a sentence end: sentencex does
-    not cut inside one, and on its own it is cut. The pieces' lengths then cut ``block``
-    itself. Pieces that are not consecutive (never seen) are sentencex's own
-    of ``block`` as written."""
+    the word before it, each bracketed list marker or bullet as a word and a space that
+    is not ASCII before a full stop as an ASCII one, and reads again on its own each list
+    item ("B) …") that may hold a sentence end: sentencex does not cut inside one, and on
+    its own it is cut. The pieces' lengths then cut ``block`` itself. Should the copy's
+    pieces not be consecutive (never seen), they are sentencex's own of ``block``."""
     copy = block  # each change only where its character is: most paragraphs need none
     if "(" in copy:
         copy = _marker.sub(_unbracket, copy)
