@@ -81,18 +81,19 @@ _FRAME = frozenset(
         "sort",
         "many",
         "much",
-        # a measure: "how long", "how often", "what proportion of"
+        # a measure: "what percentage", "what proportion of"
         "percentage",
         "percent",
         "proportion",
         "fraction",
     }
 )
-# Frame a question only right after "how" ("how long", not "what is the long-term …").
+# A measure that frames a question only right after "how" ("how long", not "what is the
+# long-term …"); it asks for a number.
 _HOW_MEASURES = frozenset({"long", "often", "old", "far"})
+# The frame words that ask for a number after "how", "what" or "which".
 _MEASURES = frozenset(
-    {"many", "much", "number", "amount", "long", "often", "old", "far"}
-    | {"percentage", "percent", "proportion", "fraction"}
+    {"many", "much", "number", "amount"} | {"percentage", "percent", "proportion", "fraction"}
 )
 _HEDGES = frozenset({"roughly", "approximately", "approx", "exactly", "precisely", "according"})
 _MONTHS = _wordset(
