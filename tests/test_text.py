@@ -67,3 +67,18 @@ def test_the_stopword_list_is_data_of_this_project():
     code = "import sys, retrieval.text; print('bm25s' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_word_hyphenated_at_a_line_break_is_one_word():
+    # Text taken from a PDF or a printed page: "fre-\nquency" is the word "frequency".
+    assert tokenize("the much higher fre-\nquency of severe cases") == tokenize(
+        "the much higher frequency of severe cases"
+    )
+    assert tokenize("lin- \r\n  eages") == tokenize("lineages")
+    assert tokenize("immu\u00adnity") == tokenize("immunity")  # a soft hyphen
+
+
+def test_a_number_or_a_dash_at_a_line_break_is_not_joined():
+    assert tokenize("COVID-\n19") == ["covid", "19"]
+    assert tokenize("cases -\nand deaths") == ["case", "death"]
+    assert tokenize("China-Kazakhstan\nties") == ["china", "kazakhstan", "tie"]
