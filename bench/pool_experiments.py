@@ -19,13 +19,21 @@ ranked list (hit@1 / hit@3). The variants:
   minus the best article's);
 - ``bm25 k1/b``: the BM25 share recomputed with other k1 and b (the corpus's idf);
 - ``rocchio β/m/w`` (WordLlama only): the question's vector moved β × the mean of the top m
-  sentences' (pseudo-relevance feedback), plus w × the change in each sentence's cosine.
+  sentences' (pseudo-relevance feedback), plus w × the change in each sentence's cosine;
+- ``local α``: the BM25 share mixed with α × a BM25 share whose idf and average length are
+  the sentence's own article's (ranking inside a long article by what sets a sentence
+  apart there);
+- ``definition w``: for "what is/are X?" with X a few content words, plus w when the
+  sentence defines X ("X is/are/was/were/refers …", "(X)", ", X,");
+- ``article λ`` (WordLlama only): plus λ × (the cosine of the question with the mean of
+  the sentence's article's sentence vectors, minus the pool's best article's).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from collections import Counter
 from collections.abc import Callable
@@ -41,7 +49,8 @@ from retrieval import evaluate as ev
 from retrieval import question as qa
 from retrieval.corpus import Corpus
 from retrieval.rerank import encoder
-from retrieval.text import clean, tokenize
+from retrieval.stopwords import STOPWORDS
+from retrieval.text import clean, tokenize, words
 
 Scorer = Callable[[dict], np.ndarray]
 
@@ -85,6 +94,90 @@ def pools(corpus: Corpus, questions: list[ev.GoldQuestion]) -> list[dict]:
             }
         )
     return out
+
+
+def article_stats(corpus: Corpus, items: list[dict | None]) -> dict[int, dict]:
+    """Each pool article's sentence count, token count, term document frequencies and
+    the normalised mean of its sentences' WordLlama vectors (``local`` and ``article``)."""
+    encode = encoder("wordllama")
+    stats: dict[int, dict] = {}
+    for p in items:
+        for a in [] if p is None else set(p["art"].tolist()):
+            if a in stats:
+                continue
+            sentences = corpus.store.article_sentences(a)
+            counts = [Counter(tokenize(s.text)) for s in sentences]
+            e = encode([s.text for s in sentences])
+            e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-9)
+            mean = e.mean(axis=0)
+            stats[a] = {
+                "n": len(sentences),
+                "tokens": sum(sum(c.values()) for c in counts),
+                "df": Counter(t for c in counts for t in c),
+                "vector": mean / (np.linalg.norm(mean) or 1.0),
+            }
+    return stats
+
+
+def local(stats: dict[int, dict], alpha: float, k1: float = 1.5, b: float = 0.75) -> Scorer:
+    def score(p: dict) -> np.ndarray:
+        s = np.zeros(len(p["fused"]))
+        for i, (tokens, a) in enumerate(zip(p["tokens"], p["art"].tolist(), strict=True)):
+            art = stats[a]
+            avgdl, length = art["tokens"] / max(art["n"], 1), sum(tokens.values())
+            for t in dict.fromkeys(p["terms"]):
+                if tf := tokens.get(t, 0):
+                    df = art["df"][t]
+                    idf = math.log(1 + (art["n"] - df + 0.5) / (df + 0.5))
+                    s[i] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avgdl))
+        share = s / s.max() if s.max() > 0 else s
+        return p["fused"] + alpha * (share - p["share"])
+
+    return score
+
+
+_DEFINED = re.compile(r"^\s*what\s+(?:is|are|was|were)\s+(?:an?\s+|the\s+)?(.+?)[\s?]*$", re.I)
+_DEFINING = frozenset(
+    ["is", "are", "was", "were", "refers", "represents", "denotes", "means", "describes"]
+)
+
+
+def _subject(question: str) -> list[str] | None:
+    """X of "what is X?" when X is at most five words, none a stopword."""
+    m = _DEFINED.match(question)
+    ws = words(m.group(1)) if m else []
+    return ws if 0 < len(ws) <= 5 and not any(w in STOPWORDS for w in ws) else None
+
+
+def _defines(text: str, subject: list[str]) -> bool:
+    ws, n = words(text), len(subject)
+    if any(ws[i : i + n] == subject and ws[i + n] in _DEFINING for i in range(len(ws) - n)):
+        return True
+    x = r"\W+".join(map(re.escape, subject))
+    return re.search(r"[(,]\s*" + x + r"\s*[),]", text.casefold()) is not None
+
+
+def definition(w: float) -> Scorer:
+    def score(p: dict) -> np.ndarray:
+        subject = _subject(p["question"])
+        if subject is None:
+            return p["fused"]
+        return p["fused"] + w * np.array([_defines(t, subject) for t in p["texts"]], float)
+
+    return score
+
+
+def article(stats: dict[int, dict], lam: float) -> Scorer:
+    encode = encoder("wordllama")
+
+    def score(p: dict) -> np.ndarray:
+        q = encode([p["question"]])[0]
+        q = q / (np.linalg.norm(q) or 1.0)
+        cos = {a: float(stats[a]["vector"] @ q) for a in set(p["art"].tolist())}
+        best = max(cos.values())
+        return p["fused"] + lam * np.array([cos[a] - best for a in p["art"].tolist()])
+
+    return score
 
 
 def top3(p: dict, score: np.ndarray) -> list[int]:
@@ -212,6 +305,11 @@ def main() -> None:
                     (b, m, w) for b in (0.25, 0.5, 1.0) for m in (1, 3, 5) for w in (0.5, 1, 2, 4)
                 ]
                 variants += [(f"rocchio {b}/{m}/{w}", rocchio(b, m, w)) for b, m, w in grid]
+            stats = article_stats(corpus, items)
+            variants += [(f"local {a}", local(stats, a)) for a in (0.25, 0.5, 0.75, 1.0)]
+            variants += [(f"definition {w}", definition(w)) for w in (0.5, 1.0, 1.5, 2.0, 3.0)]
+            if args.reranker == "wordllama":
+                variants += [(f"article {lam}", article(stats, lam)) for lam in (1, 2, 4, 8)]
             print(f"{path.name} ({args.reranker}, {len(items)} answerable): hit@1 / hit@3")
             for name, scorer in variants:
                 h1, h3 = hits(items, scorer)

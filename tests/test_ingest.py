@@ -640,3 +640,19 @@ def test_articles_read_by_an_earlier_reading_are_read_again(tmp_path, monkeypatc
         ]
         assert corpus.ingest([paper]).unchanged == ["paper.txt"]
         check_index(corpus)
+
+
+def test_a_word_broken_at_a_line_end_is_found_whole_and_quoted_as_written(tmp_path):
+    # Text taken from a PDF (docs/decisions/026-words-hyphenated-at-a-line-break.md).
+    paper = tmp_path / "waves.txt"
+    paper.write_text(
+        "The 1918 waves\n\nDeaths were counted in every city. The fre-\nquency of fatal"
+        " cases rose in the autumn.\n",
+        encoding="utf-8",
+    )
+    with Corpus.create(tmp_path / "c.db", reranker="none") as corpus:
+        corpus.ingest([paper])
+        answer = corpus.ask("how high was the frequency", k=1)
+        check_index(corpus)
+    (hit,) = answer.hits
+    assert hit.sentence.text == "The fre-\nquency of fatal cases rose in the autumn."
