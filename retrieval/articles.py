@@ -298,8 +298,9 @@ def load_metadata(folder: Path) -> dict[str, dict]:
 
 # The version of how an article is read into sentences, part of its digest. A change to
 # the reading that should reach stores built before it (docs/decisions/
-# 025-sentencex-misreadings.md) gives it a new value: their articles then count as changed
-# at the next ingest of the same files, and are read again.
+# 025-sentencex-misreadings.md, 026-words-hyphenated-at-a-line-break.md) gives it a new
+# value: their articles then count as changed at the next ingest of the same files, and are
+# read again.
 READING = b"3: words hyphenated at a line break read whole"
 
 

@@ -1,6 +1,7 @@
 """Text → terms: the one tokenizer for sentences, questions and article names.
 
-Unicode NFKC + casefold, words and numbers as tokens, English stopwords out
+Unicode NFKC + casefold (a word hyphenated at a line break read whole), words and numbers
+as tokens, English stopwords out
 (NLTK's list less the content words news questions need: :mod:`retrieval.stopwords`),
 Snowball English stemming (PyStemmer).
 Numbers and years are kept: ``$125.23 million`` gives ``125.23``, ``1,000`` gives ``1000``.
