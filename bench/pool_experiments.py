@@ -121,16 +121,11 @@ def article_stats(corpus: Corpus, items: list[dict | None]) -> dict[int, dict]:
 
 def local(stats: dict[int, dict], alpha: float, k1: float = 1.5, b: float = 0.75) -> Scorer:
     def score(p: dict) -> np.ndarray:
-        s = np.zeros(len(p["fused"]))
-        for i, (tokens, a) in enumerate(zip(p["tokens"], p["art"].tolist(), strict=True)):
-            art = stats[a]
-            avgdl, length = art["tokens"] / max(art["n"], 1), sum(tokens.values())
-            for t in dict.fromkeys(p["terms"]):
-                if tf := tokens.get(t, 0):
-                    df = art["df"][t]
-                    idf = math.log(1 + (art["n"] - df + 0.5) / (df + 0.5))
-                    s[i] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avgdl))
-        share = s / s.max() if s.max() > 0 else s
+        def collection(i: int) -> tuple[int, Counter, float]:
+            art = stats[int(p["art"][i])]
+            return art["n"], art["df"], art["tokens"] / max(art["n"], 1)
+
+        share = _bm25_share(p, list(dict.fromkeys(p["terms"])), k1, b, collection)
         return p["fused"] + alpha * (share - p["share"])
 
     return score
@@ -245,23 +240,33 @@ def mass(lam: float, temp: float) -> Scorer:
     return score
 
 
+def _bm25_share(
+    p: dict,
+    terms: list[str],
+    k1: float,
+    b: float,
+    collection: Callable[[int], tuple[int, dict, float]],
+) -> np.ndarray:
+    """Each pool sentence's BM25 of ``terms`` over the best one's, with the sentence
+    count, document frequencies and average length that ``collection(i)`` gives for
+    sentence i (the corpus's, or its article's)."""
+    s = np.zeros(len(p["fused"]))
+    for i, tokens in enumerate(p["tokens"]):
+        n, df, avgdl = collection(i)
+        length = sum(tokens.values())
+        for t in terms:
+            if (tf := tokens.get(t, 0)) and df.get(t):
+                idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+                s[i] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avgdl))
+    return s / s.max() if s.max() > 0 else s
+
+
 def bm25(corpus: Corpus, k1: float, b: float) -> Scorer:
     totals = corpus.store.totals()
     n, avgdl = totals.sentences, totals.tokens / max(totals.sentences, 1)
 
     def score(p: dict) -> np.ndarray:
-        df = p["df"]
-        s = np.zeros(len(p["fused"]))
-        for t in p["terms"]:
-            if not df.get(t):
-                continue
-            idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
-            for i, tokens in enumerate(p["tokens"]):
-                tf = tokens.get(t, 0)
-                length = sum(tokens.values())
-                if tf:
-                    s[i] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * length / avgdl))
-        share = s / s.max() if s.max() > 0 else s
+        share = _bm25_share(p, p["terms"], k1, b, lambda i: (n, p["df"], avgdl))
         return p["fused"] - p["share"] + share
 
     return score
