@@ -26,7 +26,11 @@ ranked list (hit@1 / hit@3). The variants:
 - ``definition w``: for "what is/are X?" with X a few content words, plus w when the
   sentence defines X ("X is/are/was/were/refers …", "(X)", ", X,");
 - ``article λ`` (WordLlama only): plus λ × (the cosine of the question with the mean of
-  the sentence's article's sentence vectors, minus the pool's best article's).
+  the sentence's article's sentence vectors, minus the pool's best article's);
+- ``paragraph λ`` / ``paragraph-coverage λ``: plus λ × the BM25 of the sentence's
+  paragraph (the corpus's idf; over the pool's best paragraph's), or × the share of the
+  question's term weight found in its paragraph. A paragraph is a run of sentences with no
+  line break between them, as ``corpusbot source`` shows it.
 """
 
 from __future__ import annotations
@@ -117,6 +121,49 @@ def article_stats(corpus: Corpus, items: list[dict | None]) -> dict[int, dict]:
                 "vector": mean / (np.linalg.norm(mean) or 1.0),
             }
     return stats
+
+
+def paragraph_stats(corpus: Corpus, items: list[dict | None]) -> dict[int, dict]:
+    """Each pool article's paragraphs: its sentences' paragraph index and each paragraph's
+    term counts (``paragraph``)."""
+    stats: dict[int, dict] = {}
+    for p in items:
+        for a in [] if p is None else set(p["art"].tolist()):
+            if a in stats:
+                continue
+            text = corpus.store.article_text(a) or ""
+            index, counts, previous = {}, [], None
+            for s in corpus.store.article_sentences(a):
+                if previous is None or "\n" in text[previous.end : s.start]:
+                    counts.append(Counter())
+                index[s.id] = len(counts) - 1
+                counts[-1].update(tokenize(s.text))
+                previous = s
+            stats[a] = {"index": index, "counts": counts}
+    return stats
+
+
+def paragraph(corpus: Corpus, stats: dict[int, dict], lam: float, bm25: bool = True) -> Scorer:
+    n = corpus.store.totals().sentences
+    lengths = [sum(c.values()) for a in stats.values() for c in a["counts"]]
+    avgdl = sum(lengths) / max(len(lengths), 1)
+
+    def score(p: dict) -> np.ndarray:
+        counts = [
+            stats[a]["counts"][stats[a]["index"][i]]
+            for i, a in zip(p["ids"].tolist(), p["art"].tolist(), strict=True)
+        ]
+        if not bm25:
+            total = sum(p["weights"].values()) or 1.0
+            found = [sum(w for t, w in p["weights"].items() if t in c) for c in counts]
+            return p["fused"] + lam * np.array(found) / total
+        ranked = {"tokens": counts, "df": p["df"]}
+        share = _bm25_share(
+            ranked, list(dict.fromkeys(p["terms"])), 1.2, 0.75, lambda i: (n, p["df"], avgdl)
+        )
+        return p["fused"] + lam * share
+
+    return score
 
 
 def local(stats: dict[int, dict], alpha: float, k1: float = 1.5, b: float = 0.75) -> Scorer:
@@ -247,10 +294,11 @@ def _bm25_share(
     b: float,
     collection: Callable[[int], tuple[int, dict, float]],
 ) -> np.ndarray:
-    """Each pool sentence's BM25 of ``terms`` over the best one's, with the sentence
-    count, document frequencies and average length that ``collection(i)`` gives for
-    sentence i (the corpus's, or its article's)."""
-    s = np.zeros(len(p["fused"]))
+    """The BM25 of ``terms`` in each of ``p["tokens"]`` (a pool sentence's term counts, or
+    its paragraph's) over the best one's, with the sentence count, document frequencies
+    and average length that ``collection(i)`` gives for the i-th (the corpus's, or its
+    article's)."""
+    s = np.zeros(len(p["tokens"]))
     for i, tokens in enumerate(p["tokens"]):
         n, df, avgdl = collection(i)
         length = sum(tokens.values())
@@ -315,6 +363,13 @@ def main() -> None:
             variants += [(f"definition {w}", definition(w)) for w in (0.5, 1.0, 1.5, 2.0, 3.0)]
             if args.reranker == "wordllama":
                 variants += [(f"article {lam}", article(stats, lam)) for lam in (1, 2, 4, 8)]
+            paras = paragraph_stats(corpus, items)
+            lams = (0.1, 0.25, 0.5, 1.0, 2.0)
+            variants += [(f"paragraph {lam}", paragraph(corpus, paras, lam)) for lam in lams]
+            variants += [
+                (f"paragraph-coverage {lam}", paragraph(corpus, paras, lam, bm25=False))
+                for lam in lams
+            ]
             print(f"{path.name} ({args.reranker}, {len(items)} answerable): hit@1 / hit@3")
             for name, scorer in variants:
                 h1, h3 = hits(items, scorer)
