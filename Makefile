@@ -3,6 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SEMANTIC := $(VENV)/.semantic
 WHEELS := $(VENV)/wheels
 
 .PHONY: run test lint bench scifact screenshot clean
@@ -18,13 +19,20 @@ $(STAMP): pyproject.toml
 	@$(BIN)/python -m pip install -q --disable-pip-version-check --no-index --find-links $(WHEELS) -e '.[dev]' 1>&2
 	@touch $(STAMP)
 
+# `make test` also covers the [semantic] re-rankers with their real models (torch's CPU
+# build, which pip takes from this machine's disk), installed once into the same venv:
+# `make run` does not need them.
+$(SEMANTIC): $(STAMP)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev,semantic]' 1>&2
+	@touch $(SEMANTIC)
+
 run: $(STAMP)
 	@$(BIN)/corpusbot run
 
 # The Xapian tests run real shard servers: xapian-tcpsrv comes from the system's
 # xapian-tools, installed here when missing (apt, as root or through sudo). If that
 # fails, those tests fail and say how to install it: a test that is not run proves nothing.
-test: $(STAMP)
+test: $(SEMANTIC)
 	@command -v xapian-tcpsrv >/dev/null 2>&1 || { \
 	  echo "make test: installing xapian-tools (xapian-tcpsrv) for the Xapian tests" 1>&2; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -2,7 +2,8 @@
 
 The data flows: the question's terms and kind (retrieval/question.py) → exact BM25 top
 sentences (retrieval/rank.py) → a pool of them and their neighbours with their features
-(:func:`build_pool`) → one fused score a sentence (retrieval/fusion.py) → "not found"
+(:func:`build_pool`) → one fused score a sentence (retrieval/fusion.py; with ``cross``,
+plus a cross-encoder's score for the best few) → "not found"
 when no candidate is close enough to the question (abstention), else the quotes that pass
 the relevance cut → the page asked for (``offset``, ``k``). docs/answer-quality.md has the
 figures and how each constant was chosen.
@@ -16,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from retrieval.backend import Backend
-from retrieval.fusion import EVIDENCE_COVERAGE, Features, fusion_for
+from retrieval.fusion import EVIDENCE_COVERAGE, Features, Fusion, fusion_for
 from retrieval.models import Answer, Article, Hit, Sentence, Status
 from retrieval.question import (
     answer_type,
@@ -26,7 +27,7 @@ from retrieval.question import (
     with_apostrophes,
 )
 from retrieval.rank import Ranked, rank
-from retrieval.rerank import Reranker, Similarities, gather
+from retrieval.rerank import PairScore, Reranker, Similarities, gather
 from retrieval.spelling import correct
 from retrieval.text import STOPWORDS, clean, words
 
@@ -227,8 +228,33 @@ def build_pool(
     features = np.column_stack([np.asarray(c, np.float64) for c in columns])
     fused = Features.fused(Features(*columns), weights)  # the same sum, a column at a time
     order = np.lexsort((np.array(ids), -own, -fused))  # ties: higher BM25, then lower id
+    pair_scores = getattr(reranker, "pair_scores", None)
+    if fusion.pair_weight and pair_scores is not None:
+        fused = _with_pair_scores(pair_scores, question, sentences, fused, relevant, order, fusion)
+        order = np.lexsort((np.array(ids), -own, -fused))
     evidence = np.asarray(evidence, np.float64)
     return Pool(sentences, own, features, evidence, fused, relevant, order, ranked)
+
+
+def _with_pair_scores(
+    pair_scores: PairScore,
+    question: str,
+    sentences: list[Sentence],
+    fused: np.ndarray,
+    relevant: np.ndarray,
+    order: np.ndarray,
+    fusion: Fusion,
+) -> np.ndarray:
+    """``fused`` plus ``pair_weight`` × the cross-encoder's score, for the first
+    ``pair_top`` sentences of ``order`` that may be shown. Every other sentence gets the
+    lowest of those scores: one that may be shown stays below all of them, in its order."""
+    top = order[relevant[order]][: fusion.pair_top]
+    if not len(top):
+        return fused
+    scores = pair_scores(question, [sentences[i].text for i in top.tolist()])
+    out = fused + fusion.pair_weight * scores.min()
+    out[top] = fused[top] + fusion.pair_weight * scores
+    return out
 
 
 def answer(

