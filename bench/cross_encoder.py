@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from compare import bootstrap
+from cut_grid import held_out
 from pool_experiments import pools, top3
 
 from bot.cli import squad_corpus
@@ -195,12 +196,6 @@ def load_pools(path: Path) -> tuple[list[dict | None], list[str]]:
     questions = [q for q in squad.questions if q.answerable]
     with squad_corpus(squad, reranker="wordllama") as corpus:
         return pools(corpus, questions), [str(q.article) for q in questions]
-
-
-def held_out(articles: list[str], k: int, n: int) -> list[bool]:
-    """Whether each question's article is in fold ``k`` of ``n``."""
-    order = {a: i for i, a in enumerate(sorted(set(articles)))}
-    return [order[a] % n == k for a in articles]
 
 
 def main() -> None:

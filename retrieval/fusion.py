@@ -74,12 +74,13 @@ FUSION = {
 }
 # ``cross`` ranks wordllama's pool, abstains as it does, and adds the cross-encoder's
 # score: pair_weight and pair_top as chosen on articles held out of its training
-# (docs/decisions/027-a-trained-cross-encoder.md); max_gap by the rule above.
+# (docs/decisions/027-a-trained-cross-encoder.md); max_gap by the rule above, applied to
+# the scores of models that never saw the question's article.
 FUSION["cross"] = Fusion(
     FUSION["wordllama"].weights,
     min_evidence=FUSION["wordllama"].min_evidence,
-    max_gap=3.4,
-    pair_weight=0.5,
+    max_gap=2.45,
+    pair_weight=0.25,
     pair_top=20,
 )
 
