@@ -74,8 +74,9 @@ FUSION = {
 }
 # ``cross`` ranks wordllama's pool, abstains as it does, and adds the cross-encoder's
 # score: pair_weight and pair_top as chosen on articles held out of its training
-# (docs/decisions/027-a-trained-cross-encoder.md); max_gap by the rule above, applied to
-# the scores of models that never saw the question's article.
+# (docs/decisions/027-a-trained-cross-encoder.md, 028-the-default-stays-wordllama.md);
+# max_gap by the rule above, applied to the scores of models that never saw the question's
+# article.
 FUSION["cross"] = Fusion(
     FUSION["wordllama"].weights,
     min_evidence=FUSION["wordllama"].min_evidence,
