@@ -367,11 +367,7 @@ class StoredVectorReranker:
         windows: np.ndarray,
     ) -> Similarities:
         n = len(sentences)
-        base = (
-            self.fallback.similarities(question, keywords, sentences, windows)
-            if self.fallback is not None
-            else Similarities.zeros(n)
-        )
+        base = _similarities_or_zeros(self.fallback, question, keywords, sentences, windows)
         stored = self.store.vectors([s.id for s in sentences], self.name) if self.store else {}
         if not n or not stored:
             return base
@@ -407,9 +403,20 @@ class CrossReranker:
         sentences: Sequence[Sentence],
         windows: np.ndarray,
     ) -> Similarities:
-        if self.base is None:
-            return Similarities.zeros(len(sentences))
-        return self.base.similarities(question, keywords, sentences, windows)
+        return _similarities_or_zeros(self.base, question, keywords, sentences, windows)
+
+
+def _similarities_or_zeros(
+    reranker: Reranker | None,
+    question: str,
+    keywords: Sequence[str],
+    sentences: Sequence[Sentence],
+    windows: np.ndarray,
+) -> Similarities:
+    """``reranker``'s similarities, or zeros when it could not be loaded."""
+    if reranker is None:
+        return Similarities.zeros(len(sentences))
+    return reranker.similarities(question, keywords, sentences, windows)
 
 
 def _words_of(text: str) -> list[str]:
